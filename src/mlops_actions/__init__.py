@@ -1,0 +1,30 @@
+"""mlops-actions: composable GitHub Actions and one CLI for CI-native MLOps.
+
+Importing the package is cheap: the stage functions and their heavy dependencies
+(pandas, scikit-learn, onnx, pandera) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Config": "mlops_actions.config",
+    "load_config": "mlops_actions.config",
+    "MlopsError": "mlops_actions.errors",
+    "train": "mlops_actions.stages.train",
+    "TrainResult": "mlops_actions.stages.train",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlops_actions' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

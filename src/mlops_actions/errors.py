@@ -1,0 +1,79 @@
+"""Every error the package raises on purpose, and the exit code each one maps to.
+
+::
+
+    MlopsError                 base; exit_code 2 unless a subclass says otherwise
+    ├── UsageError             a flag or argument the command cannot use          (2)
+    ├── ConfigError            mlops.yaml (or a file it names) is wrong           (2)
+    ├── DataError              a data file cannot be read or is not what it claims (2)
+    ├── ModelError             a model file is unusable or cannot be converted    (2)
+    ├── GitHubError            the GitHub API refused or failed a call            (2)
+    └── CheckFailed            the check ran and found a problem                  (1)
+        ├── ValidationFailed   data broke its contract
+        ├── GateFailed         the candidate model did not pass the gate
+        ├── ParityFailed       ONNX and scikit-learn disagree
+        └── DriftDetected      drift found and --fail-on-drift was given
+
+Only ``cli.main()`` turns these into exit codes; library callers catch them.
+Messages are one line that names the file, key or column, what is wrong and,
+where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+
+class MlopsError(Exception):
+    exit_code = 2
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(MlopsError):
+    pass
+
+
+class ConfigError(MlopsError):
+    pass
+
+
+class DataError(MlopsError):
+    pass
+
+
+class ModelError(MlopsError):
+    pass
+
+
+class GitHubError(MlopsError):
+    """A GitHub API call failed; ``status`` is the HTTP status (None for network errors)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CheckFailed(MlopsError):
+    exit_code = 1
+
+
+class ValidationFailed(CheckFailed):
+    pass
+
+
+class GateFailed(CheckFailed):
+    pass
+
+
+class ParityFailed(CheckFailed):
+    pass
+
+
+class DriftDetected(CheckFailed):
+    pass

@@ -1,0 +1,1 @@
+"""GitHub: the Actions runner environment (``actions``) and the REST API (``client``)."""
