@@ -69,6 +69,34 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class LabelRules:
+    max_share_change: float = 0.15
+    allow_vanishing: bool = False
+
+
+@dataclass(frozen=True)
+class SkewRules:
+    categorical_max_linf: float = 0.2
+    numeric_max_js: float = 0.3
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Dataset-level checks of ``mlops validate-data``; the schema holds the row-level ones."""
+
+    min_rows: int = 10
+    max_missing_share: float = 0.5
+    column_max_missing_share: Mapping[str, float] = field(default_factory=dict)
+    max_duplicate_share: float = 0.05
+    max_leakage_share: float = 0.0
+    allow_new_columns: bool = False
+    labels: LabelRules = field(default_factory=LabelRules)
+    skew: SkewRules = field(default_factory=SkewRules)
+    max_samples: int = 5
+    max_annotations: int = 50
+
+
+@dataclass(frozen=True)
 class GitHubConfig:
     token_env: str = "GITHUB_TOKEN"
 
@@ -86,7 +114,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
-    validation: Mapping[str, Any] = field(default_factory=dict)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     package: Mapping[str, Any] = field(default_factory=dict)
     drift: Mapping[str, Any] = field(default_factory=dict)
     deploy: Mapping[str, Any] = field(default_factory=dict)
@@ -270,6 +298,15 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _validation(section: dict[str, Any]) -> ValidationConfig:
+    return ValidationConfig(**{
+        **section,
+        "column_max_missing_share": dict(section.get("column_max_missing_share") or {}),
+        "labels": LabelRules(**(section.get("labels") or {})),
+        "skew": SkewRules(**(section.get("skew") or {})),
+    })
+
+
 def _build(raw: dict[str, Any], path: Path) -> Config:
     root = path.parent
     data = raw["data"]
@@ -307,7 +344,7 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
             metrics={name: MetricRule(**rule) for name, rule in (gate.get("metrics") or {}).items()},
         ),
         github=GitHubConfig(**(raw.get("github") or {})),
-        validation=raw.get("validation") or {},
+        validation=_validation(raw.get("validation") or {}),
         package=raw.get("package") or {},
         drift=raw.get("drift") or {},
         deploy=raw.get("deploy") or {},
