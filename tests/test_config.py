@@ -58,7 +58,7 @@ def test_the_sample_from_the_issue_loads_into_typed_objects(tmp_path):
 def test_paths_resolve_against_the_config_folder_not_the_working_directory(tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()
-    path = write(project, SAMPLE)
+    write(project, SAMPLE)
     monkeypatch.chdir(tmp_path)
     assert load_config(Path("project/mlops.yaml")).data.test == (project / "data/test.csv").resolve()
 
