@@ -1,8 +1,8 @@
 """Record Evidently 0.7's DataDriftPreset results on small fixed datasets into a test fixture.
 
-Run in the Evidently venv (``make bench-evidently-venv``), not the project's:
+Run in the Evidently venv (``make evidently-venv``), not the project's:
 
-    bench/.venv-evidently/bin/python bench/record_evidently.py
+    .venv-evidently/bin/python bench/record_evidently.py
 
 It writes the datasets as CSV (``tests/fixtures/drift/<case>_{reference,current}.csv``) and
 Evidently's per-column test, score and verdict to ``tests/fixtures/drift/evidently.json``, so
