@@ -3,12 +3,13 @@
 ``to_onnx`` converts (deterministically: the same pipeline gives the same bytes in any
 process), ``OnnxModel`` loads and predicts. Gate, deploy, serve and drift all read models
 through ``OnnxModel`` so that they feed inputs exactly as the parity check did: one input
-per raw feature column, shape ``[n, 1]``, float32 numbers (NaN = missing) and strings
+per raw feature column, shape ``[n, 1]``, float64 numbers (NaN = missing) and strings
 (``''`` = missing), prepared by ``features.model_frame``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -74,7 +75,7 @@ def to_onnx(
     ``probabilities`` tensor (no ZipMap); ``metadata`` keys get the ``mlops.`` prefix.
 
     Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does;
-    trees then see float32, as scikit-learn's trees do. Test data on a decimal grid puts
+    tree ensembles then read float32, as scikit-learn's trees do. Test data on a decimal grid puts
     values exactly halfway between two training values, i.e. on a split threshold, so a
     float32 pipeline (skl2onnx's default) flips whole trees on the last ulp.
     """
@@ -92,7 +93,7 @@ def to_onnx(
         (f.name, DoubleTensorType([None, 1]) if f.kind == NUMERIC else StringTensorType([None, 1]))
         for f in features
     ]
-    pipeline = _float32_exact_thresholds(pipeline)
+    pipeline = _trees_read_float32(pipeline)
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     options = {id(final): {"zipmap": False}} if is_classifier(final) else None
     try:
@@ -106,7 +107,6 @@ def to_onnx(
         )
     except Exception as exc:  # skl2onnx raises many unrelated classes
         raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
-    _trees_read_float32(model)
     _sort_opset_imports(model)
     for key, value in sorted((metadata or {}).items()):
         entry = model.metadata_props.add()
@@ -145,49 +145,37 @@ def _simple_imputer_in_double(scope: Any, operator: Any, container: Any) -> None
     ).add_to(scope, container)
 
 
-def _float32_exact_thresholds(pipeline: Any) -> Any:
-    """A copy whose tree thresholds are float32 values that split float32 inputs identically.
+def _trees_read_float32(pipeline: Any) -> Any:
+    """A copy in which a tree ensemble reads float32, with thresholds that split float32 alike.
 
-    scikit-learn compares float32(x) <= threshold (a float64); ONNX stores thresholds as
-    float32, rounded to nearest, which can round up past x. Rounding down cannot: for a
-    float32 x, x <= t exactly when x <= the largest float32 not above t.
+    scikit-learn's trees compare float32(x) <= t (t a float64); ONNX trees hold float32
+    thresholds, rounded to nearest, which can round up past x. Rounding down cannot: for a
+    float32 x, x <= t exactly when x <= the largest float32 not above t. Gradient boosting
+    with float64 input also trips skl2onnx (it declares float64 outputs the op never makes).
     """
     import copy
 
     import numpy as np
+    from skl2onnx.sklapi import CastTransformer
+    from sklearn.pipeline import Pipeline
 
-    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    if not isinstance(pipeline, Pipeline):
+        return pipeline
+    final = pipeline.steps[-1][1]
     trees = [e for e in np.ravel(getattr(final, "estimators_", [])) if hasattr(e, "tree_")]
-    if hasattr(final, "tree_"):
-        trees.append(final)
-    if not trees:
+    trees += [final] if hasattr(final, "tree_") else []
+    if not trees and not hasattr(final, "_predictors"):  # HistGradientBoosting keeps _predictors
         return pipeline
     memo: dict[int, Any] = {}
-    copied = copy.deepcopy(pipeline, memo)
+    final = copy.deepcopy(final, memo)
     for tree in trees:
         thresholds = memo[id(tree)].tree_.threshold  # a writable view of the tree's nodes
         rounded = thresholds.astype(np.float32)
         too_high = rounded.astype(np.float64) > thresholds
         rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
         thresholds[:] = rounded
-    return copied
-
-
-def _trees_read_float32(model: Any) -> None:
-    """Cast the float64 features to float32 in front of every tree ensemble, as scikit-learn does."""
-    import onnx
-
-    nodes = list(model.graph.node)
-    del model.graph.node[:]
-    for node in nodes:
-        if node.domain == "ai.onnx.ml" and node.op_type.startswith("TreeEnsemble"):
-            cast_name = f"{node.input[0]}_float32_for_{node.name}"
-            model.graph.node.append(
-                onnx.helper.make_node("Cast", [node.input[0]], [cast_name], to=onnx.TensorProto.FLOAT,
-                                      name=f"Cast_{node.name}")
-            )
-            node.input[0] = cast_name
-        model.graph.node.append(node)
+    steps = [*pipeline.steps[:-1], ("float32", CastTransformer(dtype=np.float32)), (pipeline.steps[-1][0], final)]
+    return Pipeline(steps)
 
 
 def _sort_opset_imports(model: Any) -> None:
@@ -263,10 +251,8 @@ class OnnxModel:
         decoded: dict[str, Any] = {}
         for key, value in sorted(raw.items()):
             if key.startswith(METADATA_PREFIX):
-                try:
+                with contextlib.suppress(ValueError):  # not ours if not JSON: keep the text
                     value = json.loads(value)
-                except ValueError:
-                    pass
             decoded[key] = value
         return decoded
 
