@@ -37,7 +37,7 @@ def _common() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, e.g. --set model.params.max_depth=6 (repeatable)",
+        help="override a config key, e.g. --set model.params.max_depth=6; an empty value removes the key (repeatable)",
     )
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return common
