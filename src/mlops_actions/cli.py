@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError, UsageError
+
+TYPE_CHECKING = False  # importing typing would cost start-up time on every CLI call
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 PROG = "mlops"
 
