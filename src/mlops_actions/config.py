@@ -1,0 +1,369 @@
+"""Load ``mlops.yaml`` once, check it against the committed JSON Schema, return typed config.
+
+Config objects are plain data: every check happens here, in ``load_config``, and every
+message has one shape: ``mlops.yaml: gate.metrics.accuracy.min must be a number, got 'high'``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from mlops_actions.errors import ConfigError, UsageError
+from mlops_actions.metrics import METRICS
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
+DEFAULT_ESTIMATORS = {
+    "classification": "sklearn.ensemble.RandomForestClassifier",
+    "regression": "sklearn.ensemble.RandomForestRegressor",
+}
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    test_size: float = 0.25
+    seed: int = 0
+    stratify: bool = True
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: Path
+    target: str
+    test: Path | None = None
+    features: tuple[str, ...] | None = None
+    drop: tuple[str, ...] = ()
+    split: SplitConfig = field(default_factory=SplitConfig)
+    schema: Path | None = None
+    delimiter: str = ","
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    estimator: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    factory: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = None
+    max_relative_drop: float | None = None
+    block_on: str = "any"
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    baseline: str | None = None
+    metrics: Mapping[str, MetricRule] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GitHubConfig:
+    token_env: str = "GITHUB_TOKEN"
+
+
+@dataclass(frozen=True)
+class DriftColumnConfig:
+    stattest: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class DriftCalibrateConfig:
+    quantile: float = 0.99
+    repeats: int = 50
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DriftAlertsConfig:
+    dispatch: bool = True
+    issue: bool = True
+    event_type: str = "drift-detected"
+    cooldown_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    reference: Path | None = None
+    current: str | None = None
+    """Kept as written: it may be a glob or a URL, resolved by the drift stage."""
+    token_env: str | None = None
+    stattest: str | None = None
+    threshold: float | None = None
+    columns: Mapping[str, DriftColumnConfig] = field(default_factory=dict)
+    drift_share: float = 0.5
+    chunk_rows: int = 200_000
+    max_values: int = 1 << 20
+    calibrate: DriftCalibrateConfig = field(default_factory=DriftCalibrateConfig)
+    performance: Mapping[str, float] = field(default_factory=dict)
+    alerts: DriftAlertsConfig = field(default_factory=DriftAlertsConfig)
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    task: str
+    data: DataConfig
+    path: Path
+    """The config file; relative paths inside it resolve against its folder."""
+    raw: Mapping[str, Any]
+    """The document as loaded, after ``--set`` overrides (paths unresolved)."""
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    github: GitHubConfig = field(default_factory=GitHubConfig)
+    validation: Mapping[str, Any] = field(default_factory=dict)
+    package: Mapping[str, Any] = field(default_factory=dict)
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    deploy: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def label(self) -> str:
+        """How messages name the file."""
+        return self.path.name
+
+    @property
+    def hash(self) -> str:
+        canonical = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def resolve(self, path: str | Path) -> Path:
+        return (self.root / path).resolve()
+
+
+def load_config(path: str | Path = "mlops.yaml", overrides: Iterable[str] = ()) -> Config:
+    """Read, override, validate and type the config file."""
+    config_path = Path(path)
+    label = config_path.name
+    raw = _read_yaml(config_path)
+    for override in overrides:
+        _apply_override(raw, override)
+    _validate(raw, label)
+    return _build(raw, config_path.resolve())
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: config file not found; pass --config PATH or create one "
+            "(examples/penguins/mlops.yaml is a complete one)"
+        )
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; --config takes the YAML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: {_yaml_problem(exc)}") from None
+    if doc is None:
+        raise ConfigError(f"{path.name}: file is empty; it needs at least name, task and data")
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path.name}: must be a mapping of keys (name:, task:, data:, ...), got {_kind(doc)}")
+    return doc
+
+
+def _yaml_problem(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return f"YAML syntax error at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return f"YAML syntax error: {problem}"
+
+
+def _apply_override(raw: dict[str, Any], override: str) -> None:
+    """``--set a.b.c=value``: the value is read as YAML, so numbers and booleans keep their type.
+
+    An empty value (``--set data.test=``) removes the key, falling back to its default.
+    """
+    import yaml
+
+    key, sep, value = override.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise UsageError(f"--set {override!r}: expected key.path=value, e.g. model.params.max_depth=6")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = value
+    node = raw
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise UsageError(f"--set {override!r}: {where} is {_kind(child)}, not a mapping")
+        node = child
+    if value.strip():
+        node[parts[-1]] = parsed
+    else:
+        node.pop(parts[-1], None)
+
+
+@cache
+def config_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _validate(raw: dict[str, Any], label: str) -> None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    validator = Draft202012Validator(config_schema())
+    error = best_match(validator.iter_errors(raw))
+    if error is not None:
+        raise ConfigError(f"{label}: {_describe(error)}")
+    task = raw["task"]
+    for name in (raw.get("gate") or {}).get("metrics") or {}:
+        known = [m for m, spec in METRICS.items() if spec.task == task]
+        if name not in known:
+            hint = _did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
+            raise ConfigError(f"{label}: gate.metrics.{name} is not a {task} metric{hint}")
+
+
+_TYPE_NAMES = {
+    "number": "a number",
+    "integer": "an integer",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "empty",
+}
+
+
+def _describe(error: Any) -> str:
+    """Turn a jsonschema error into 'key.path must be ..., got ...'."""
+    where = ".".join(str(p) for p in error.absolute_path)
+    subject = where or "the top level"
+    value = error.instance
+    kind = error.validator
+    hint = error.schema.get("x-hint") if isinstance(error.schema, dict) else None
+    if kind == "type":
+        expected = error.validator_value
+        expected = [expected] if isinstance(expected, str) else expected
+        wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in expected)
+        return f"{subject} must be {wanted}, got {_show(value)}"
+    if kind == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        extras = [k for k in value if k not in allowed]
+        key = extras[0]
+        full = f"{where}.{key}" if where else key
+        suggestion = _did_you_mean(key, allowed) or (
+            f" (allowed: {', '.join(allowed)})" if allowed else ""
+        )
+        return f"unknown key '{full}'{suggestion}"
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in value]
+        return f"{subject} is missing the required key '{missing[0]}'"
+    if kind == "enum":
+        options = [str(o) for o in error.validator_value]
+        return (
+            f"{subject} must be one of {', '.join(options)}, got {_show(value)}"
+            f"{_did_you_mean(str(value), options)}"
+        )
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
+        return f"{subject} must be {op} {error.validator_value}, got {_show(value)}"
+    if kind == "minLength" and error.validator_value == 1:
+        return f"{subject} must not be empty"
+    if kind == "uniqueItems":
+        return f"{subject} lists the same entry twice"
+    if hint:
+        return f"{subject} must be {hint}, got {_show(value)}" if kind != "not" else f"{subject}: {hint}"
+    return f"{subject}: {error.message}"
+
+
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return _kind(value)
+    return repr(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _build(raw: dict[str, Any], path: Path) -> Config:
+    root = path.parent
+    data = raw["data"]
+
+    def resolved(key: str) -> Path | None:
+        return (root / data[key]).resolve() if data.get(key) else None
+
+    task = raw["task"]
+    model = raw.get("model") or {}
+    gate = raw.get("gate") or {}
+    return Config(
+        name=raw["name"],
+        task=task,
+        description=raw.get("description", ""),
+        path=path,
+        raw=copy.deepcopy(raw),
+        data=DataConfig(
+            train=resolved("train"),
+            test=resolved("test"),
+            target=data["target"],
+            features=tuple(data["features"]) if data.get("features") else None,
+            drop=tuple(data.get("drop") or ()),
+            split=SplitConfig(**(data.get("split") or {})),
+            schema=resolved("schema"),
+            delimiter=data.get("delimiter", ","),
+            encoding=data.get("encoding", "utf-8"),
+        ),
+        model=ModelConfig(
+            estimator=model.get("estimator") or (None if model.get("factory") else DEFAULT_ESTIMATORS[task]),
+            params=dict(model.get("params") or {}),
+            factory=model.get("factory"),
+        ),
+        gate=GateConfig(
+            baseline=gate.get("baseline"),
+            metrics={name: MetricRule(**rule) for name, rule in (gate.get("metrics") or {}).items()},
+        ),
+        github=GitHubConfig(**(raw.get("github") or {})),
+        validation=raw.get("validation") or {},
+        package=raw.get("package") or {},
+        drift=_drift(raw.get("drift") or {}, root),
+        deploy=raw.get("deploy") or {},
+    )
+
+
+def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
+    fields = {k: v for k, v in raw.items() if k not in ("reference", "columns", "calibrate", "alerts")}
+    return DriftConfig(
+        **fields,
+        reference=(root / raw["reference"]).resolve() if raw.get("reference") else None,
+        columns={name: DriftColumnConfig(**spec) for name, spec in (raw.get("columns") or {}).items()},
+        calibrate=DriftCalibrateConfig(**(raw.get("calibrate") or {})),
+        alerts=DriftAlertsConfig(**(raw.get("alerts") or {})),
+    )

@@ -1,0 +1,55 @@
+"""The one renderer: step summaries, PR comments, model cards and HTML reports all come
+from the jinja2 templates beside this file, with the same filters."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """Numbers for humans: 4 significant digits, '—' for missing."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:
+            return "—"
+        return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def signed(value: Any, digits: int = 4) -> str:
+    if value is None or value != value:
+        return "—"
+    return ("+" if value > 0 else "") + fmt(value, digits)
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    return "—" if value is None else f"{100 * value:.{digits}f}%"
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(fmt=fmt, signed=signed, pct=pct)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return _environment().get_template(template).render(**context)

@@ -1,0 +1,303 @@
+"""Train a scikit-learn pipeline from config, reproducibly, and record where it came from."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib
+import io
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_actions import __version__
+from mlops_actions.config import Config
+from mlops_actions.errors import ConfigError, ModelError
+from mlops_actions.files import atomic_path, atomic_write_json
+from mlops_actions.github.actions import run_url
+from mlops_actions.stages._common import StageResult, stage_dir, write_result
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+    from mlops_actions.features import Feature
+
+MODEL_FILE = "model.joblib"
+
+
+@dataclasses.dataclass
+class TrainResult(StageResult):
+    stage = "train"
+    task: str
+    model_path: Path
+    model_fingerprint: str
+    metrics: dict[str, float | None]
+    params: dict[str, Any]
+    lineage: dict[str, Any]
+    features: list[dict[str, Any]]
+    rows: dict[str, int]
+    warnings: list[str]
+
+    def outputs(self) -> dict[str, Any]:
+        import json
+
+        return {
+            **super().outputs(),
+            "model-path": self.model_path,
+            "model-fingerprint": self.model_fingerprint,
+            "metrics": json.dumps(self.metrics, sort_keys=True),
+        }
+
+    def summary_markdown(self) -> str:
+        from mlops_actions.reports import render
+
+        return render("train.md.j2", r=self)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        return [{"level": "warning", "message": w} for w in self.warnings]
+
+
+def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
+    """Fit the configured pipeline on the training rows, score it on the test rows, save it all."""
+    import joblib
+
+    from mlops_actions.data import load_splits
+    from mlops_actions.features import features_to_json, infer_features, model_frame
+    from mlops_actions.metrics import compute_metrics
+
+    out = stage_dir(workdir, "train")
+    splits = load_splits(config)
+    target = config.data.target
+    features = infer_features(config, splits.train)
+    pipeline = build_pipeline(config, features)
+    x_train = model_frame(splits.train, features, source=config.data.train.name)
+    x_test = model_frame(splits.test, features, source=(config.data.test or config.data.train).name)
+    y_train, y_test = _target(config, splits.train), _target(config, splits.test)
+    _fit(config, pipeline, x_train, y_train)
+
+    y_pred = pipeline.predict(x_test)
+    proba = pipeline.predict_proba(x_test) if hasattr(pipeline, "predict_proba") else None
+    classes = list(pipeline.classes_) if config.task == "classification" else None
+    metrics = compute_metrics(config.task, y_test, y_pred, proba, classes)
+
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer)
+    model_bytes = buffer.getvalue()
+    with atomic_path(out / MODEL_FILE) as tmp:
+        tmp.write_bytes(model_bytes)
+    params = {
+        "estimator": _estimator_name(pipeline),
+        "params": _plain(pipeline.steps[-1][1].get_params(deep=False)),
+        "config": dict(config.model.params),
+        "factory": config.model.factory,
+    }
+    lineage = build_lineage(config, splits.fingerprints)
+    feature_items = features_to_json(features)
+    warnings = []
+    if splits.dropped_unlabelled:
+        warnings.append(f"dropped {splits.dropped_unlabelled} row(s) with no value in target {target!r}")
+    for name, payload in (
+        ("metrics.json", metrics),
+        ("params.json", params),
+        ("lineage.json", lineage),
+        ("features.json", feature_items),
+    ):
+        atomic_write_json(out / name, payload)
+    result = TrainResult(
+        out_dir=out,
+        task=config.task,
+        model_path=out / MODEL_FILE,
+        model_fingerprint=hashlib.sha256(model_bytes).hexdigest(),
+        metrics=metrics,
+        params=params,
+        lineage=lineage,
+        features=feature_items,
+        rows={"train": len(splits.train), "test": len(splits.test)},
+        warnings=warnings,
+    )
+    return write_result(result)
+
+
+def build_pipeline(config: Config, features: list[Feature]) -> Pipeline:
+    """Preprocessing from column kinds, then the configured estimator (or the user's factory)."""
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
+
+    if config.model.factory:
+        built = _call_factory(config)
+        if isinstance(built, Pipeline):
+            return built
+        if not isinstance(built, BaseEstimator):
+            raise ConfigError(
+                f"{config.label}: model.factory {config.model.factory!r} returned "
+                f"{type(built).__name__}, not a scikit-learn Pipeline or estimator"
+            )
+        estimator = built
+    else:
+        estimator = _estimator(config)
+    return Pipeline([("preprocess", preprocessor(features)), ("model", estimator)])
+
+
+def preprocessor(features: list[Feature]) -> Any:
+    """Numbers: median impute + scale. Strings: fill '' with the most frequent + one-hot."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from mlops_actions.features import NUMERIC
+
+    numeric = [f.name for f in features if f.kind == NUMERIC]
+    categorical = [f.name for f in features if f.kind != NUMERIC]
+    transformers = []
+    if numeric:
+        transformers.append((
+            "numeric",
+            Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+            numeric,
+        ))
+    if categorical:
+        transformers.append((
+            "categorical",
+            Pipeline([
+                ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
+                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]),
+            categorical,
+        ))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def _estimator(config: Config) -> Any:
+    from sklearn.base import is_classifier, is_regressor
+
+    dotted = config.model.estimator
+    module_name, _, class_name = dotted.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except ImportError as exc:
+        raise ConfigError(f"{config.label}: model.estimator {dotted!r}: cannot import {exc.name or module_name!r}") from None
+    except AttributeError:
+        raise ConfigError(
+            f"{config.label}: model.estimator {dotted!r}: {module_name} has no {class_name!r}"
+            f"{_suggest(class_name, dir(sys.modules[module_name]))}"
+        ) from None
+    if not isinstance(cls, type) or not hasattr(cls, "fit"):
+        raise ConfigError(f"{config.label}: model.estimator {dotted!r} is not a scikit-learn estimator class")
+    estimator = cls()
+    wrong_task = (config.task == "classification" and is_regressor(estimator)) or (
+        config.task == "regression" and is_classifier(estimator)
+    )
+    if wrong_task:
+        raise ConfigError(f"{config.label}: model.estimator {dotted!r} does not fit task {config.task!r}")
+    params = dict(config.model.params)
+    valid = estimator.get_params(deep=False)
+    for key in params:
+        if key not in valid:
+            raise ConfigError(
+                f"{config.label}: model.params.{key} is not a parameter of {class_name}{_suggest(key, valid)}"
+            )
+    if "random_state" in valid and "random_state" not in params:
+        params["random_state"] = config.data.split.seed  # reproducible unless the user says otherwise
+    estimator.set_params(**params)
+    return estimator
+
+
+def _suggest(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _call_factory(config: Config) -> Any:
+    module_name, _, func_name = config.model.factory.partition(":")
+    sys.path.insert(0, str(config.root))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{config.label}: model.factory: cannot import {exc.name or module_name!r}") from None
+    finally:
+        sys.path.remove(str(config.root))
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ConfigError(f"{config.label}: model.factory: {module_name} has no function {func_name!r}")
+    return func(**config.model.params)
+
+
+def _fit(config: Config, pipeline: Any, x: Any, y: Any) -> None:
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        pipeline.fit(x, y)
+    except InvalidParameterError as exc:
+        raise ConfigError(f"{config.label}: model.params: {exc}") from None
+    except ValueError as exc:
+        raise ModelError(f"{config.label}: fitting {_estimator_name(pipeline)} failed: {exc}") from None
+
+
+def _target(config: Config, frame: Any) -> Any:
+    y = frame[config.data.target]
+    if config.task == "classification":
+        return y.astype(str).to_numpy(dtype=object)
+    import pandas as pd
+
+    numeric = pd.to_numeric(y, errors="coerce")
+    if numeric.isna().any():
+        bad = y[numeric.isna()].iloc[0]
+        raise ConfigError(
+            f"{config.label}: task is regression but target {config.data.target!r} holds {bad!r}; "
+            "use task: classification or fix the data"
+        )
+    return numeric.to_numpy(dtype="float64")
+
+
+def _estimator_name(pipeline: Any) -> str:
+    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    return f"{type(final).__module__}.{type(final).__qualname__}"
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    """Params as JSON values; objects (kernels, sub-estimators) as their repr."""
+    return {k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v) for k, v in params.items()}
+
+
+def build_lineage(config: Config, fingerprints: dict[str, Any]) -> dict[str, Any]:
+    """Where a model came from: data, config, code, run and library versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {"python": platform.python_version(), "mlops-actions": __version__}
+    for dist in ("scikit-learn", "numpy", "pandas", "scipy"):
+        try:
+            packages[dist] = version(dist)
+        except PackageNotFoundError:
+            packages[dist] = None
+    return {
+        "model": config.name,
+        "config_hash": config.hash,
+        "data": fingerprints,
+        "git": _git(config.root),
+        "run_url": run_url(),
+        "actor": os.environ.get("GITHUB_ACTOR"),
+        "seed": config.data.split.seed,
+        "packages": packages,
+    }
+
+
+def _git(where: Path) -> dict[str, Any]:
+    sha = os.environ.get("GITHUB_SHA")
+    dirty = None
+    try:
+        if not sha:
+            sha = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=where, capture_output=True, text=True, check=True
+        )
+        dirty = bool(status.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return {"commit": sha or None, "dirty": dirty, "ref": os.environ.get("GITHUB_REF")}
