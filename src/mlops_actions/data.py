@@ -306,8 +306,13 @@ def _is_text(series: pd.Series) -> bool:
 def file_sha256(path: str | Path) -> str:
     """Content hash of a file, or of every file under a folder (a Parquet dataset)."""
     path = Path(path)
+    return files_sha256(sorted(path.rglob("*")) if path.is_dir() else [path])
+
+
+def files_sha256(paths: Iterable[Path]) -> str:
+    """One content hash over the files, in the order given (folders' files sorted by caller)."""
     digest = hashlib.sha256()
-    for part in sorted(path.rglob("*")) if path.is_dir() else [path]:
+    for part in paths:
         if part.is_file():
             with open(part, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
