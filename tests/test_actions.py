@@ -161,3 +161,14 @@ def test_drift_check_on_drifted_data_alerts_through_github(penguins, fake_github
     assert len(fake_github.issues) == 1
     failing = runner.run_action("actions/drift-check", {"current": "data/drifted.csv", "fail-on-drift": "true"})
     assert failing.status == "failure" and failing.step("mlops").exit_code == 1
+
+
+def test_drift_check_template_job_runs_on_the_example(penguins, fake_github):
+    """workflows/ml-drift-check.yml's job, step by step: checkout and artifact steps skipped, ours run."""
+    runner = Runner(penguins, event_name="schedule", api_url=fake_github.url, token=fake_github.token,
+                    repository=fake_github.repository)
+    run = runner.run_job("workflows/ml-drift-check.yml", "drift-check")
+    assert run.ok, run.log()
+    assert [s.status for s in run.steps] == ["skipped-tool", "success", "success", "skipped-tool"]
+    assert run.step("drift").outputs["drift"] == "false"
+    assert (penguins / ".mlops/drift-check/report.html").is_file()  # what the artifact step uploads
