@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean evidently-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,18 @@ test: install
 lint: install
 	$(PY) -m ruff check src tests bench scripts
 
-bench: install
+# Evidently (bench-only peer) needs pandas < 3: its own venv, used by bench/bench_drift.py
+EVIDENTLY_VENV := .venv-evidently
+EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed
+
+$(EVIDENTLY_STAMP): bench/requirements-evidently.txt
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet -r bench/requirements-evidently.txt
+	touch $(EVIDENTLY_STAMP)
+
+evidently-venv: $(EVIDENTLY_STAMP)
+
+bench: install evidently-venv
 	$(PY) bench/run.py
 
 clean:
