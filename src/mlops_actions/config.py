@@ -69,6 +69,27 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class DeployTarget:
+    """Where ``mlops deploy --target NAME`` puts a model (see ``$defs/deploy`` in the schema)."""
+
+    name: str
+    type: str  # registry | github-release | http
+    url: str | None = None
+    """registry: a folder (relative to the config) or an fsspec URL; http: the server's base URL."""
+    registry: str | None = None
+    """github-release, http: the registry target whose version numbers (and history) they share."""
+    token_env: str | None = None
+    model_name: str | None = None
+    deadline_s: float = 30.0
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    targets: Mapping[str, DeployTarget] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class GitHubConfig:
     token_env: str = "GITHUB_TOKEN"
 
@@ -89,7 +110,7 @@ class Config:
     validation: Mapping[str, Any] = field(default_factory=dict)
     package: Mapping[str, Any] = field(default_factory=dict)
     drift: Mapping[str, Any] = field(default_factory=dict)
-    deploy: Mapping[str, Any] = field(default_factory=dict)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
 
     @property
     def root(self) -> Path:
@@ -196,6 +217,13 @@ def _validate(raw: dict[str, Any], label: str) -> None:
         if name not in known:
             hint = _did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
             raise ConfigError(f"{label}: gate.metrics.{name} is not a {task} metric{hint}")
+    targets = (raw.get("deploy") or {}).get("targets") or {}
+    registries = [name for name, t in targets.items() if t["type"] == "registry"]
+    for name, target in targets.items():
+        ref = target.get("registry")
+        if ref is not None and ref not in registries:
+            hint = _did_you_mean(ref, registries) or f" (registry targets: {', '.join(registries) or 'none'})"
+            raise ConfigError(f"{label}: deploy.targets.{name}.registry must name a registry target, got {ref!r}{hint}")
 
 
 _TYPE_NAMES = {
@@ -310,5 +338,19 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         validation=raw.get("validation") or {},
         package=raw.get("package") or {},
         drift=raw.get("drift") or {},
-        deploy=raw.get("deploy") or {},
+        deploy=DeployConfig(targets={
+            name: DeployTarget(
+                name=name,
+                **{k: v for k, v in target.items() if k != "url"},
+                url=_location(root, target.get("url"), local=target["type"] == "registry"),
+            )
+            for name, target in ((raw.get("deploy") or {}).get("targets") or {}).items()
+        }),
     )
+
+
+def _location(root: Path, url: str | None, *, local: bool) -> str | None:
+    """A registry folder resolves against the config's folder; URLs stay as written."""
+    if url is None or "://" in url or not local:
+        return url
+    return str((root / url).resolve())

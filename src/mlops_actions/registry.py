@@ -238,7 +238,7 @@ class Registry:
         record = {**metadata, "model": model, "version": number, "created_at": utc_now(), "files": sorted(files)}
         self._store.write(f"{prefix}/{METADATA_FILE}", to_json(record).encode())  # last: the version is complete
         version = self._version(model, number, to_json(record).encode())
-        self._audit(model, {"event": "register", "to_version": number, "sha256": sha, **(context or {})})
+        self.record(model, {"event": "register", "to_version": number, "sha256": sha, **(context or {})})
         return version, True
 
     def set_alias(
@@ -289,9 +289,10 @@ class Registry:
             "to_version": version,
             **(context or {}),
         }
-        return Move(alias, record["from_version"], version, self._audit(model, record))
+        return Move(alias, record["from_version"], version, self.record(model, record))
 
-    def _audit(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    def record(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Append one event to the model's audit log (moves and registrations record themselves)."""
         record = {"at": utc_now(), "actor": actor(), "model": model, **event}
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{model}/audit/{stamp}-{uuid.uuid4().hex[:8]}.json"
@@ -504,3 +505,24 @@ class _FsspecStore(_Store):
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+
+def describe(registry: Registry, model: str, action: str = "list", ref: str | None = None) -> str:
+    """Markdown for ``mlops registry list`` (versions, metrics, aliases) or ``show`` (one version, history)."""
+    from mlops_actions.reports import render
+
+    versions = registry.versions(model)
+    aliases = registry.aliases(model)
+    aliases_of: dict[int, list[str]] = {v.version: [] for v in versions}
+    for alias in aliases.values():
+        aliases_of.setdefault(alias.version, []).append(alias.name)
+    shown = None
+    if action == "show" and versions:
+        shown = registry.resolve(model, ref) if ref is not None else versions[-1]
+    metric_names = sorted({name for v in versions for name in v.metrics})
+    return render(
+        "registry.md.j2", url=registry.url, model=model, action=action, versions=versions, aliases=aliases,
+        aliases_of=aliases_of, metric_names=metric_names, shown=shown,
+        metadata=to_json(dict(shown.metadata)) if shown else None,
+        history=registry.history(model) if action == "show" else [],
+    )
