@@ -37,7 +37,7 @@ def _common() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, e.g. --set model.params.max_depth=6 (repeatable)",
+        help="override a config key, e.g. --set model.params.max_depth=6; an empty value removes the key (repeatable)",
     )
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return common
@@ -88,7 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-token-env", metavar="VAR",
                    help="environment variable with the bearer token that may load models (http deploy target)")
     p.add_argument("--poll", type=float, default=5.0, metavar="SECONDS", help="how often to check the alias (default: 5)")
-    command("drift-check", "compare live data with the training reference (issue 6)", _not_yet(6))
+    drift = command("drift-check", "compare current data with the training reference; alert on drift", _drift_check)
+    drift.add_argument("--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)")
+    drift.add_argument(
+        "--reference",
+        metavar="PATH",
+        help="training data, saved profile .json or packaged model .onnx (default: drift.reference or data.train)",
+    )
+    drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
+    drift.add_argument(
+        "--calibrate", action="store_true", help="derive per-column thresholds from the reference and store them"
+    )
+    drift.add_argument("--no-alert", action="store_true", help="send no repository_dispatch and touch no issue")
     return parser
 
 
@@ -103,6 +114,21 @@ def _deploy(args: argparse.Namespace) -> int:
 
     result = deploy(
         _config(args), workdir=args.workdir, target=args.target, stage=args.stage, model=args.model, force=args.force
+    )
+    return _report(result, args)
+
+
+def _drift_check(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.drift_check import drift_check
+
+    result = drift_check(
+        _config(args),
+        workdir=args.workdir,
+        current=args.current,
+        reference=args.reference,
+        fail_on_drift=args.fail_on_drift,
+        calibrate=args.calibrate,
+        alert=not args.no_alert,
     )
     return _report(result, args)
 

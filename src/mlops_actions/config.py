@@ -95,6 +95,44 @@ class GitHubConfig:
 
 
 @dataclass(frozen=True)
+class DriftColumnConfig:
+    stattest: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class DriftCalibrateConfig:
+    quantile: float = 0.99
+    repeats: int = 50
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DriftAlertsConfig:
+    dispatch: bool = True
+    issue: bool = True
+    event_type: str = "drift-detected"
+    cooldown_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    reference: Path | None = None
+    current: str | None = None
+    """Kept as written: it may be a glob or a URL, resolved by the drift stage."""
+    token_env: str | None = None
+    stattest: str | None = None
+    threshold: float | None = None
+    columns: Mapping[str, DriftColumnConfig] = field(default_factory=dict)
+    drift_share: float = 0.5
+    chunk_rows: int = 200_000
+    max_values: int = 1 << 20
+    calibrate: DriftCalibrateConfig = field(default_factory=DriftCalibrateConfig)
+    performance: Mapping[str, float] = field(default_factory=dict)
+    alerts: DriftAlertsConfig = field(default_factory=DriftAlertsConfig)
+
+
+@dataclass(frozen=True)
 class Config:
     name: str
     task: str
@@ -109,7 +147,7 @@ class Config:
     github: GitHubConfig = field(default_factory=GitHubConfig)
     validation: Mapping[str, Any] = field(default_factory=dict)
     package: Mapping[str, Any] = field(default_factory=dict)
-    drift: Mapping[str, Any] = field(default_factory=dict)
+    drift: DriftConfig = field(default_factory=DriftConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
 
     @property
@@ -177,7 +215,10 @@ def _yaml_problem(exc: Exception) -> str:
 
 
 def _apply_override(raw: dict[str, Any], override: str) -> None:
-    """``--set a.b.c=value``: the value is read as YAML, so numbers and booleans keep their type."""
+    """``--set a.b.c=value``: the value is read as YAML, so numbers and booleans keep their type.
+
+    An empty value (``--set data.test=``) removes the key, falling back to its default.
+    """
     import yaml
 
     key, sep, value = override.partition("=")
@@ -185,7 +226,7 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
     if not sep or not all(parts):
         raise UsageError(f"--set {override!r}: expected key.path=value, e.g. model.params.max_depth=6")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         parsed = value
     node = raw
@@ -195,7 +236,10 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
             where = ".".join(parts[: depth + 1])
             raise UsageError(f"--set {override!r}: {where} is {_kind(child)}, not a mapping")
         node = child
-    node[parts[-1]] = parsed
+    if value.strip():
+        node[parts[-1]] = parsed
+    else:
+        node.pop(parts[-1], None)
 
 
 @cache
@@ -337,20 +381,28 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         github=GitHubConfig(**(raw.get("github") or {})),
         validation=raw.get("validation") or {},
         package=raw.get("package") or {},
-        drift=raw.get("drift") or {},
-        deploy=DeployConfig(targets={
-            name: DeployTarget(
-                name=name,
-                **{k: v for k, v in target.items() if k != "url"},
-                url=_location(root, target.get("url"), local=target["type"] == "registry"),
-            )
-            for name, target in ((raw.get("deploy") or {}).get("targets") or {}).items()
-        }),
+        drift=_drift(raw.get("drift") or {}, root),
+        deploy=_deploy(raw.get("deploy") or {}, root),
     )
 
 
-def _location(root: Path, url: str | None, *, local: bool) -> str | None:
-    """A registry folder resolves against the config's folder; URLs stay as written."""
-    if url is None or "://" in url or not local:
-        return url
-    return str((root / url).resolve())
+def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
+    """A local registry folder resolves against the config's folder; URLs stay as written."""
+    targets = {}
+    for name, target in (raw.get("targets") or {}).items():
+        url = target.get("url")
+        if url is not None and target["type"] == "registry" and "://" not in url:
+            url = str((root / url).resolve())
+        targets[name] = DeployTarget(name=name, **{**target, "url": url})
+    return DeployConfig(targets=targets)
+
+
+def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
+    fields = {k: v for k, v in raw.items() if k not in ("reference", "columns", "calibrate", "alerts")}
+    return DriftConfig(
+        **fields,
+        reference=(root / raw["reference"]).resolve() if raw.get("reference") else None,
+        columns={name: DriftColumnConfig(**spec) for name, spec in (raw.get("columns") or {}).items()},
+        calibrate=DriftCalibrateConfig(**(raw.get("calibrate") or {})),
+        alerts=DriftAlertsConfig(**(raw.get("alerts") or {})),
+    )
