@@ -97,6 +97,27 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class DeployTarget:
+    """Where ``mlops deploy --target NAME`` puts a model (see ``$defs/deploy`` in the schema)."""
+
+    name: str
+    type: str  # registry | github-release | http
+    url: str | None = None
+    """registry: a folder (relative to the config) or an fsspec URL; http: the server's base URL."""
+    registry: str | None = None
+    """github-release, http: the registry target whose version numbers (and history) they share."""
+    token_env: str | None = None
+    model_name: str | None = None
+    deadline_s: float = 30.0
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    targets: Mapping[str, DeployTarget] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ParityConfig:
     atol: float = 1e-4
     """Largest allowed absolute difference of a probability (or regression value)."""
@@ -171,7 +192,7 @@ class Config:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
-    deploy: Mapping[str, Any] = field(default_factory=dict)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
 
     @property
     def root(self) -> Path:
@@ -284,6 +305,13 @@ def _validate(raw: dict[str, Any], label: str) -> None:
         if name not in known:
             hint = _did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
             raise ConfigError(f"{label}: gate.metrics.{name} is not a {task} metric{hint}")
+    targets = (raw.get("deploy") or {}).get("targets") or {}
+    registries = [name for name, t in targets.items() if t["type"] == "registry"]
+    for name, target in targets.items():
+        ref = target.get("registry")
+        if ref is not None and ref not in registries:
+            hint = _did_you_mean(ref, registries) or f" (registry targets: {', '.join(registries) or 'none'})"
+            raise ConfigError(f"{label}: deploy.targets.{name}.registry must name a registry target, got {ref!r}{hint}")
 
 
 _TYPE_NAMES = {
@@ -411,8 +439,19 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
             parity=ParityConfig(**(package.get("parity") or {})),
         ),
         drift=_drift(raw.get("drift") or {}, root),
-        deploy=raw.get("deploy") or {},
+        deploy=_deploy(raw.get("deploy") or {}, root),
     )
+
+
+def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
+    """A local registry folder resolves against the config's folder; URLs stay as written."""
+    targets = {}
+    for name, target in (raw.get("targets") or {}).items():
+        url = target.get("url")
+        if url is not None and target["type"] == "registry" and "://" not in url:
+            url = str((root / url).resolve())
+        targets[name] = DeployTarget(name=name, **{**target, "url": url})
+    return DeployConfig(targets=targets)
 
 
 def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
