@@ -465,3 +465,17 @@ def test_cli_annotations_in_actions_are_capped_with_the_total(tmp_path):
 def test_examples_validate_against_their_committed_schemas(example, tmp_path):
     result = validate_data(load_config(ROOT / "examples" / example / "mlops.yaml"), workdir=tmp_path)
     assert result.passed, result.summary_markdown()
+
+
+def test_profile_histogram_matches_numpy():
+    from mlops_actions.validation.profile import NUMERIC, ColumnAccumulator, ColumnView
+
+    values = np.concatenate([np.random.default_rng(1).normal(5, 3, 5000), [0.0, 10.0, np.nan, np.inf, -np.inf]])
+    acc = ColumnAccumulator("x", NUMERIC, "float64", (0.0, 10.0))
+    for part in np.array_split(values, 7):
+        acc.add(ColumnView(pd.Series(part)))
+    finite = values[np.isfinite(values)]
+    expected, _ = np.histogram(finite, bins=100, range=(0.0, 10.0))
+    assert acc.hist.tolist() == expected.tolist()
+    assert (acc.below, acc.above, acc.missing) == ((finite < 0).sum(), (finite > 10).sum(), 3)
+    assert acc.to_dict()["mean"] == pytest.approx(finite.mean())

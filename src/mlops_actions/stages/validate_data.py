@@ -334,9 +334,13 @@ def _baseline(
 def _row_hashes(source: Any, columns: list[str]) -> Any:
     import numpy as np
 
+    from mlops_actions.validation.profile import ColumnView
     from mlops_actions.validation.scan import hash_rows
 
-    return np.concatenate([hash_rows(chunk, columns) for chunk in source.chunks(columns=columns)])
+    return np.concatenate([
+        hash_rows({c: ColumnView(chunk[c]) for c in columns}, columns, len(chunk))
+        for chunk in source.chunks(columns=columns)
+    ])
 
 
 def _git(where: Path | str, *args: str) -> bytes:

@@ -132,9 +132,10 @@ def scan(
         if schema is not None:
             chunk = _conform(chunk, schema, failures, keep)
             _validate(chunk, chunk_schema, failures, keep)
+        views = {name: prof.ColumnView(chunk[name]) for name in chunk.columns}
         for name in unique:
-            if name in chunk.columns:
-                unique_hashes[name].append(_hash_values(chunk[name]))
+            if name in views:
+                unique_hashes[name].append(hash_values(views[name]))
         for name in columns:
             acc = accumulators.get(name)
             if acc is None:
@@ -142,9 +143,8 @@ def scan(
                 acc = accumulators[name] = prof.ColumnAccumulator(
                     name, kind, str(chunk[name].dtype), edges.get(name)
                 )
-            acc.add(chunk[name])
-        present = [c for c in hash_columns if c in chunk.columns]
-        row_hashes.append(hash_rows(chunk, present))
+            acc.add(views[name])
+        row_hashes.append(hash_rows(views, [c for c in hash_columns if c in views], len(chunk)))
     for name, how in unique.items():
         _unique_failures(source, name, how, unique_hashes[name], failures, keep)
     profile = {
@@ -279,26 +279,44 @@ def _values_at(source: Source, column: str, positions: np.ndarray) -> list[Any]:
     return [found.get(int(p)) for p in positions]
 
 
-def _hash_values(series: pd.Series) -> np.ndarray:
+# 64-bit mixing constants (splitmix64's finaliser); numpy's uint64 arithmetic wraps like C.
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_ROW_SEED, _ROW_PRIME = np.uint64(0x9E3779B97F4A7C15), np.uint64(0x100000001B3)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    x ^= x >> np.uint64(30)
+    x *= _MIX1
+    x ^= x >> np.uint64(27)
+    x *= _MIX2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def hash_values(view: prof.ColumnView) -> np.ndarray:
+    """A 64-bit hash per value, equal for equal values in any file or chunk.
+
+    Numbers hash by their float64 value (5 in an integer chunk equals 5.0 in a float chunk;
+    -0.0 equals 0.0; every NaN alike); anything else by pandas' stable hash of each distinct
+    value, computed once per distinct value.
+    """
     import pandas as pd
 
-    return pd.util.hash_array(_hashable(series).to_numpy())
-
-
-def _hashable(series: pd.Series) -> pd.Series:
-    """Numbers as float64, so 5 in an integer chunk and 5.0 in a float chunk hash alike."""
-    import pandas as pd
-
+    series = view.series
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        return series.astype("float64")
-    return series
+        numbers = view.numbers() + 0.0  # a copy, and -0.0 becomes 0.0
+        numbers[np.isnan(numbers)] = np.nan
+        return _mix(numbers.view(np.uint64))
+    codes, uniques = view.factorized()
+    distinct = pd.util.hash_array(uniques) if len(uniques) else np.zeros(0, dtype=np.uint64)
+    hashes = np.append(distinct, np.uint64(0))[codes]  # code -1 (missing) takes the last slot: 0
+    return hashes
 
 
-def hash_rows(chunk: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """An 8-byte hash per row over ``columns`` (sorted), equal for equal rows in any file."""
-    import pandas as pd
-
-    if not columns:
-        return np.zeros(len(chunk), dtype=np.uint64)
-    frame = pd.DataFrame({c: _hashable(chunk[c]) for c in columns}, index=chunk.index)
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+def hash_rows(views: dict[str, prof.ColumnView], columns: list[str], rows: int) -> np.ndarray:
+    """An 8-byte hash per row over ``columns`` (sorted by the caller), equal for equal rows in any file."""
+    combined = np.full(rows, _ROW_SEED, dtype=np.uint64)
+    for name in columns:
+        combined ^= hash_values(views[name])
+        combined *= _ROW_PRIME
+    return _mix(combined)
