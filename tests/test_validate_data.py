@@ -127,6 +127,7 @@ def test_every_failing_row_is_reported_with_its_line(tmp_path):
     assert failure(result, "label", "isin")["lines"] == [line_of(path, "12,1.5,green,c")]
     unique = failure(result, "id", "field_uniqueness")
     assert unique["count"] == 2 and unique["lines"] == [line_of(path, "20,2.5"), line_of(path, "20,3.5")]
+    assert result.files[0]["failing_rows"] == 5 == result.outputs()["failing-rows"]
 
 
 def test_lines_are_exact_with_blank_lines_and_quoted_multiline_fields(tmp_path):
@@ -210,6 +211,8 @@ def test_chunked_results_equal_whole_file_results(tmp_path):
     unique = failure(whole, "id", "field_uniqueness")
     assert unique["count"] == 3 + 4  # id 7 three times; ids 10 and 11 twice each
     assert failure(whole, "size", "in_range")["count"] == 3
+    # train: sizes 5, 150, 390; colors 17, 301; ids 7, 50, 333, 10, 60, 11, 61 -> 12 distinct rows
+    assert whole.files[0]["failing_rows"] == 12
     assert not check(whole, "max_duplicate_share")["passed"]
 
 

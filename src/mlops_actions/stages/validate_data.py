@@ -52,12 +52,13 @@ class ValidateResult(StageResult):
 
     @property
     def failing_rows(self) -> int:
-        return sum(f["count"] for f in self.failures)
+        """Rows failing at least one schema check, over all files."""
+        return sum(f["failing_rows"] for f in self.files)
 
     def failure_message(self) -> str:
         return (
             f"{len(self.failures)} schema check(s) and {len(self.failed_checks)} dataset check(s) failed "
-            f"({self.failing_rows:,} failing value(s)); see {self.out_dir / 'summary.md'}"
+            f"({self.failing_rows:,} failing row(s)); see {self.out_dir / 'summary.md'}"
         )
 
     def outputs(self) -> dict[str, Any]:
@@ -427,7 +428,8 @@ def _file_item(file_scan: Any) -> dict[str, Any]:
         "format": source.format,
         "rows": file_scan.rows,
         "columns": len(file_scan.columns),
-        "failures": sum(1 for _ in file_scan.failures),
+        "failures": len(file_scan.failures),
+        "failing_rows": file_scan.failing_rows,
     }
 
 
