@@ -30,8 +30,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default="mlops.yaml", metavar="PATH", help="config file (default: mlops.yaml)")
-    common.add_argument("--workdir", default=".mlops", metavar="DIR", help="where outputs go (default: .mlops)")
+    common.add_argument(
+        "--config", default="mlops.yaml", metavar="PATH", help="config file (default: mlops.yaml)"
+    )
+    common.add_argument(
+        "--workdir", default=".mlops", metavar="DIR", help="where outputs go (default: .mlops)"
+    )
     common.add_argument(
         "--set",
         action="append",
@@ -39,7 +43,9 @@ def _common() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set model.params.max_depth=6; an empty value removes the key (repeatable)",
     )
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
     return common
 
 
@@ -54,28 +60,48 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     common = _common()
 
-    def command(name: str, help: str, handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    def command(
+        name: str, help: str, handler: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, parents=[common])
         p.set_defaults(handler=handler)
         return p
 
     command("validate-data", "check data against its pandera contract (issue 3)", _not_yet(3))
     command("train", "train the configured scikit-learn pipeline", _train)
-    command("evaluate-gate", "score the candidate against the baseline and pass or block it (issue 4)", _not_yet(4))
-    command("package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5))
+    command(
+        "evaluate-gate",
+        "score the candidate against the baseline and pass or block it (issue 4)",
+        _not_yet(4),
+    )
+    command(
+        "package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5)
+    )
     command("deploy", "version, promote and smoke-test the model (issue 8)", _not_yet(8))
-    drift = command("drift-check", "compare current data with the training reference; alert on drift", _drift_check)
-    drift.add_argument("--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)")
+    drift = command(
+        "drift-check",
+        "compare current data with the training reference; alert on drift",
+        _drift_check,
+    )
+    drift.add_argument(
+        "--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)"
+    )
     drift.add_argument(
         "--reference",
         metavar="PATH",
         help="training data, saved profile .json or packaged model .onnx (default: drift.reference or data.train)",
     )
-    drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
     drift.add_argument(
-        "--calibrate", action="store_true", help="derive per-column thresholds from the reference and store them"
+        "--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted"
     )
-    drift.add_argument("--no-alert", action="store_true", help="send no repository_dispatch and touch no issue")
+    drift.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="derive per-column thresholds from the reference and store them",
+    )
+    drift.add_argument(
+        "--no-alert", action="store_true", help="send no repository_dispatch and touch no issue"
+    )
     return parser
 
 
@@ -119,7 +145,9 @@ def _report(result: Any, args: argparse.Namespace, *, fail: bool = True) -> int:
 
     summary = result.summary_markdown()
     for note in result.annotations():
-        actions.annotate(note["level"], note["message"], file=note.get("file"), line=note.get("line"))
+        actions.annotate(
+            note["level"], note["message"], file=note.get("file"), line=note.get("line")
+        )
     if actions.in_actions():
         actions.append_summary(summary)
         actions.set_outputs(result.outputs())
