@@ -69,6 +69,22 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class ParityConfig:
+    atol: float = 1e-4
+    """Largest allowed absolute difference of a probability (or regression value)."""
+    min_label_agreement: float = 1.0
+
+
+@dataclass(frozen=True)
+class PackageConfig:
+    opset: int = 18
+    parity: ParityConfig = field(default_factory=ParityConfig)
+    measure_latency: bool = True
+    test_sample_rows: int = 20
+    """Test rows (with expected outputs) stored in the model for deploy's replay check."""
+
+
+@dataclass(frozen=True)
 class GitHubConfig:
     token_env: str = "GITHUB_TOKEN"
 
@@ -125,7 +141,7 @@ class Config:
     gate: GateConfig = field(default_factory=GateConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
     validation: Mapping[str, Any] = field(default_factory=dict)
-    package: Mapping[str, Any] = field(default_factory=dict)
+    package: PackageConfig = field(default_factory=PackageConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     deploy: Mapping[str, Any] = field(default_factory=dict)
 
@@ -336,6 +352,7 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
     task = raw["task"]
     model = raw.get("model") or {}
     gate = raw.get("gate") or {}
+    package = raw.get("package") or {}
     return Config(
         name=raw["name"],
         task=task,
@@ -367,7 +384,10 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         ),
         github=GitHubConfig(**(raw.get("github") or {})),
         validation=raw.get("validation") or {},
-        package=raw.get("package") or {},
+        package=PackageConfig(
+            **{k: v for k, v in package.items() if k != "parity"},
+            parity=ParityConfig(**(package.get("parity") or {})),
+        ),
         drift=_drift(raw.get("drift") or {}, root),
         deploy=raw.get("deploy") or {},
     )
