@@ -27,6 +27,8 @@ class AlertOutcome:
     dispatch_skipped: str | None = None  # why no dispatch was sent although drift was found
     issue: dict[str, Any] | None = None  # {number, action: opened/updated/closed}
     payload: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None  # why no alerting happened at all
+    error: str | None = None  # the GitHub API failure that stopped alerting
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,7 +39,12 @@ def issue_title(name: str) -> str:
 
 
 def dispatch_payload(
-    *, name: str, drift_share: float, drifted_columns: list[str], run_url: str | None, fingerprint: str
+    *,
+    name: str,
+    drift_share: float,
+    drifted_columns: list[str],
+    run_url: str | None,
+    fingerprint: str,
 ) -> dict[str, Any]:
     """What the retraining workflow receives (GitHub allows at most 10 top-level keys)."""
     return {
@@ -79,7 +86,9 @@ def send_alerts(
     issue = client.find_issue(issue_title(name), state="open") if settings.issue else None
     if not drift:
         if issue is not None:
-            client.create_issue_comment(issue["number"], f"No drift in the latest check.\n\n{report_markdown}")
+            client.create_issue_comment(
+                issue["number"], f"No drift in the latest check.\n\n{report_markdown}"
+            )
             client.update_issue(issue["number"], state="closed", state_reason="completed")
             outcome.issue = {"number": issue["number"], "action": "closed"}
         return outcome
@@ -89,9 +98,7 @@ def send_alerts(
     if not settings.dispatch:
         outcome.dispatch_skipped = "drift.alerts.dispatch is off"
     elif cooling:
-        outcome.dispatch_skipped = (
-            f"cooldown: last dispatch {previous:%Y-%m-%d %H:%M} UTC is younger than {settings.cooldown_hours:g} h"
-        )
+        outcome.dispatch_skipped = f"cooldown: last dispatch {previous:%Y-%m-%d %H:%M} UTC is younger than {settings.cooldown_hours:g} h"
     else:
         client.dispatch(settings.event_type, payload)
         outcome.dispatched, outcome.event_type, outcome.payload = True, settings.event_type, payload

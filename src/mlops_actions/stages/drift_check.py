@@ -201,6 +201,42 @@ def drift_check(
     return write_result(result)
 
 
+def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
+    """Alerts go out whenever a token and GITHUB_REPOSITORY are present; failures warn."""
+    import os
+
+    from mlops_actions.drift.alerts import AlertOutcome, dispatch_payload, send_alerts
+    from mlops_actions.errors import GitHubError
+    from mlops_actions.github.actions import annotate, run_url
+    from mlops_actions.github.client import GitHubClient
+
+    token_env = config.github.token_env
+    if not (os.environ.get(token_env) and os.environ.get("GITHUB_REPOSITORY")):
+        return AlertOutcome(skipped=f"{token_env} or GITHUB_REPOSITORY not set").to_dict()
+    payload = dispatch_payload(
+        name=config.name,
+        drift_share=result.drift_share,
+        drifted_columns=[
+            c["column"] for c in result.columns if c["drifted"]
+        ],  # largest effect first
+        run_url=run_url(),
+        fingerprint=result.current["sha256"],
+    )
+    try:
+        outcome = send_alerts(
+            GitHubClient.from_env(token_env=token_env),
+            name=config.name,
+            drift=result.dataset_drift,
+            payload=payload,
+            report_markdown=result.summary_markdown(),
+            settings=config.drift.alerts,
+        )
+    except GitHubError as exc:
+        annotate("warning", f"drift alert not sent: {exc}")
+        return AlertOutcome(error=str(exc)).to_dict()
+    return outcome.to_dict()
+
+
 def _load_reference(
     config: Config, path: Path
 ) -> tuple[dict, dict[str, Any], dict[str, ColumnSummary] | None]:
@@ -337,10 +373,6 @@ def _performance(
     config: Config, profile: dict, model_outputs: dict[str, Any]
 ) -> dict[str, Any] | None:
     return None
-
-
-def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
-    return {}
 
 
 def _write_html(
