@@ -1,23 +1,14 @@
-"""Shared by the action tests and the level-3 loop: example workspaces and "is this stage on main yet"."""
+"""Shared by the action tests and the level-3 loop: "is this stage on main yet"."""
 
 from __future__ import annotations
 
 import argparse
 import functools
-import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-
-
-def example_workspace(tmp_path: Path, name: str = "penguins") -> Path:
-    """A fresh copy of an example project, standing in for the checked-out user repository."""
-    workspace = tmp_path / name
-    shutil.copytree(EXAMPLES / name, workspace, ignore=shutil.ignore_patterns(".mlops"))
-    return workspace
 
 
 @functools.cache
@@ -39,3 +30,16 @@ def require_stage(command: str) -> None:
     reason = _missing_reason(command)
     if reason:
         pytest.skip(reason)
+
+
+def drifted_copy(source: Path, target: Path) -> Path:
+    """The example's penguins, heavier, longer-billed and all from Biscoe: a shift drift-check must see."""
+    import pandas as pd
+
+    frame = pd.read_csv(source)
+    frame["body_mass_g"] = frame["body_mass_g"] + 900
+    frame["bill_length_mm"] = frame["bill_length_mm"] * 1.25
+    frame["flipper_length_mm"] = frame["flipper_length_mm"] + 25
+    frame["island"] = "Biscoe"
+    frame.to_csv(target, index=False)
+    return target

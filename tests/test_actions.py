@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 import mlops_actions
-from actions_support import REPO, example_workspace, require_stage
+from actions_support import REPO, drifted_copy, require_stage
 from harness import Runner
 
 FAST = "model.params.n_estimators=20"
@@ -28,8 +29,8 @@ def assert_all_outputs_set(run, action: str) -> None:
 
 
 @pytest.fixture
-def penguins(tmp_path: Path) -> Path:
-    return example_workspace(tmp_path)
+def penguins(example) -> Path:
+    return example("penguins")
 
 
 def test_setup_runs_every_step_but_the_installs(penguins):
@@ -64,9 +65,8 @@ def test_train_outputs_describe_the_files_it_wrote(penguins):
     assert run.env_written == {}
 
 
-def test_train_in_a_project_folder_with_its_own_workdir(tmp_path):
-    repo = tmp_path / "repo"
-    example_workspace(repo, "diabetes")
+def test_train_in_a_project_folder_with_its_own_workdir(example):
+    repo = example("diabetes").parent  # the example is one project folder inside the repository
     run = Runner(repo).run_action(
         "OWNER/mlops-actions/actions/train@v1", {"working-directory": "diabetes", "workdir": "out/ml"}
     )
@@ -93,9 +93,10 @@ def test_stage_actions_need_setup_first(penguins):
     assert "add 'uses: OWNER/mlops-actions/actions/setup@v1'" in run.step("mlops").stdout
 
 
-def test_top_level_action_runs_a_command_like_the_stage_action(tmp_path):
-    one = Runner(example_workspace(tmp_path / "a")).run_action(".", {"command": "train", "set": FAST})
-    two = Runner(example_workspace(tmp_path / "b")).run_action("actions/train", {"set": FAST})
+def test_top_level_action_runs_a_command_like_the_stage_action(penguins, tmp_path):
+    twin = shutil.copytree(penguins, tmp_path / "twin")
+    one = Runner(penguins).run_action(".", {"command": "train", "set": FAST})
+    two = Runner(twin).run_action("actions/train", {"set": FAST})
     assert one.ok and two.ok, one.log() + two.log()
     assert [s.status for s in one.steps[:4]] == ["skipped-tool", "success", "skipped-tool", "skipped-tool"]
     for name in declared_outputs("actions/train"):
@@ -137,3 +138,57 @@ def test_stage_action_after_train_sets_every_declared_output(penguins, stage):
     assert_all_outputs_set(run, f"actions/{stage}")
     assert run.summary.strip()
     assert run.env_written == {}
+
+
+def test_drift_check_without_drift_sets_every_output(penguins):
+    run = Runner(penguins).run_action("actions/drift-check", {"current": "data/live.csv", "alert": "false"})
+    assert run.ok, run.log()
+    assert_all_outputs_set(run, "actions/drift-check")
+    assert (run.outputs["drift"], run.outputs["drifted-columns"]) == ("false", "[]")
+    assert (penguins / run.outputs["report-path"]).read_text().lstrip().lower().startswith("<!doctype html")
+
+
+def test_drift_check_on_drifted_data_alerts_through_github(penguins, fake_github):
+    drifted_copy(penguins / "data/live.csv", penguins / "data/drifted.csv")
+    runner = Runner(penguins, api_url=fake_github.url, token=fake_github.token, repository=fake_github.repository)
+    run = runner.run_action("actions/drift-check", {"current": "data/drifted.csv"})
+    assert run.ok, run.log()  # drift is a finding, not a failure
+    assert run.outputs["drift"] == "true"
+    assert {"body_mass_g", "flipper_length_mm"} <= set(json.loads(run.outputs["drifted-columns"]))
+    if not fake_github.exchanges:
+        pytest.skip("pending: drift-check called no GitHub API on drift (its alerts, issue 6, are not on main yet)")
+    assert [d["event_type"] for d in fake_github.dispatches] == ["drift-detected"]
+    assert len(fake_github.issues) == 1
+    failing = runner.run_action("actions/drift-check", {"current": "data/drifted.csv", "fail-on-drift": "true"})
+    assert failing.status == "failure" and failing.step("mlops").exit_code == 1
+
+
+def test_drift_check_template_job_runs_on_the_example(penguins, fake_github):
+    """workflows/ml-drift-check.yml's job, step by step: checkout and artifact steps skipped, ours run."""
+    runner = Runner(penguins, event_name="schedule", api_url=fake_github.url, token=fake_github.token,
+                    repository=fake_github.repository)
+    run = runner.run_job("workflows/ml-drift-check.yml", "drift-check")
+    assert run.ok, run.log()
+    assert [s.status for s in run.steps] == ["skipped-tool", "success", "success", "skipped-tool"]
+    assert run.step("drift").outputs["drift"] == "false"
+    assert (penguins / ".mlops/drift-check/report.html").is_file()  # what the artifact step uploads
+
+
+def test_comment_action_keeps_one_sticky_comment(penguins, fake_github):
+    require_stage("comment")
+    number = fake_github.add_pull_request()
+    event = {"number": number, "pull_request": {"number": number, "base": {"ref": "main"}}}
+    runner = Runner(penguins, event_name="pull_request", event=event, api_url=fake_github.url,
+                    token=fake_github.token, repository=fake_github.repository)
+    (penguins / "a.md").write_text("first report\n")
+    (penguins / "b.md").write_text("second report\n")
+    for text in ("run one", "run two"):
+        (penguins / "a.md").write_text(f"{text}\n")
+        run = runner.run_action("actions/comment", {"body-files": "a.md\nb.md\n"})
+        assert run.ok, run.log()
+        assert_all_outputs_set(run, "actions/comment")
+    comments = fake_github.comments_on(number)
+    assert len(comments) == 1
+    assert "run two" in comments[0]["body"] and "second report" in comments[0]["body"]
+    assert "run one" not in comments[0]["body"]
+    assert run.outputs["comment-url"] == comments[0]["html_url"]

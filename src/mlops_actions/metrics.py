@@ -60,9 +60,7 @@ def compute_metrics(
     result: dict[str, float | None] = {
         "accuracy": float(m.accuracy_score(y_true, y_pred)),
         "balanced_accuracy": float(m.balanced_accuracy_score(y_true, y_pred)),
-        "precision_macro": float(
-            m.precision_score(y_true, y_pred, average="macro", zero_division=0)
-        ),
+        "precision_macro": float(m.precision_score(y_true, y_pred, average="macro", zero_division=0)),
         "recall_macro": float(m.recall_score(y_true, y_pred, average="macro", zero_division=0)),
         "f1_macro": float(m.f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "roc_auc": None,
