@@ -58,7 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("validate-data", "check data against its pandera contract (issue 3)", _not_yet(3))
     command("train", "train the configured scikit-learn pipeline", _train)
-    command("evaluate-gate", "score the candidate against the baseline and pass or block it (issue 4)", _not_yet(4))
+    gate = command("evaluate-gate", "score the candidate against the baseline and pass or block it", _evaluate_gate)
+    gate.add_argument(
+        "--baseline",
+        metavar="SPEC",
+        help="registry:ALIAS, git:REF[:PATH], or a path to a .onnx, metrics.json or result.json "
+        "(default: gate.baseline; none means first model)",
+    )
+    gate.add_argument("--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)")
+    gate.add_argument("--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)")
     command("package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5))
     command("deploy", "version, promote and smoke-test the model (issue 8)", _not_yet(8))
     command("drift-check", "compare live data with the training reference (issue 6)", _not_yet(6))
@@ -69,6 +77,13 @@ def _train(args: argparse.Namespace) -> int:
     from mlops_actions.stages.train import train
 
     return _report(train(_config(args), workdir=args.workdir), args)
+
+
+def _evaluate_gate(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.evaluate_gate import evaluate_gate
+
+    result = evaluate_gate(_config(args), workdir=args.workdir, baseline=args.baseline, model=args.model)
+    return _report(result, args, fail=not args.no_fail)
 
 
 def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:
