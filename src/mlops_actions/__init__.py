@@ -6,8 +6,9 @@ Importing the package is cheap: the stage functions and their heavy dependencies
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; every CLI step pays them
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 
@@ -29,4 +30,6 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'mlops_actions' has no attribute {name!r}")
+    import importlib
+
     return getattr(importlib.import_module(module), name)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError, UsageError
+
+TYPE_CHECKING = False  # importing typing would cost start-up time on every CLI call
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 PROG = "mlops"
 
@@ -34,7 +37,7 @@ def _common() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, e.g. --set model.params.max_depth=6 (repeatable)",
+        help="override a config key, e.g. --set model.params.max_depth=6; an empty value removes the key (repeatable)",
     )
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return common

@@ -175,7 +175,10 @@ def _yaml_problem(exc: Exception) -> str:
 
 
 def _apply_override(raw: dict[str, Any], override: str) -> None:
-    """``--set a.b.c=value``: the value is read as YAML, so numbers and booleans keep their type."""
+    """``--set a.b.c=value``: the value is read as YAML, so numbers and booleans keep their type.
+
+    An empty value (``--set data.test=``) removes the key, falling back to its default.
+    """
     import yaml
 
     key, sep, value = override.partition("=")
@@ -183,7 +186,7 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
     if not sep or not all(parts):
         raise UsageError(f"--set {override!r}: expected key.path=value, e.g. model.params.max_depth=6")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         parsed = value
     node = raw
@@ -193,7 +196,10 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
             where = ".".join(parts[: depth + 1])
             raise UsageError(f"--set {override!r}: {where} is {_kind(child)}, not a mapping")
         node = child
-    node[parts[-1]] = parsed
+    if value.strip():
+        node[parts[-1]] = parsed
+    else:
+        node.pop(parts[-1], None)
 
 
 @cache

@@ -1,0 +1,13 @@
+"""`mlops --help` start-up against an empty interpreter: each CI step is a fresh process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from harness import command_seconds, report
+
+mlops = Path(sys.executable).with_name("mlops")
+ours = command_seconds([str(mlops), "--help"])
+bare = command_seconds([sys.executable, "-c", "pass"])
+report("mlops --help start-up", ours, "python -c pass", bare, target=3)

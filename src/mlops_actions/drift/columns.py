@@ -1,0 +1,273 @@
+"""What drift tests need to know about one column, from a frame, a profile, or chunks.
+
+A ``ColumnSummary`` holds the sorted finite values (exact, or a weighted quantile sketch with
+a known CDF error), category counts, and the counts Evidently's type inference uses. It is the
+one input of every test, so a reference profile, an in-memory frame and a stream of Parquet
+row groups all go through the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mlops_actions.drift.select import CATEGORICAL, NUMERICAL, UNTESTED, infer_kind
+from mlops_actions.drift.stattests import SortedSample
+
+CATEGORY_CAP = 1000  # distinct values kept as a count table (larger tables: text-like columns)
+NUMERIC_CATEGORY_CAP = 20  # numeric columns keep counts only when Evidently may bin by value
+
+
+@dataclass
+class ColumnSummary:
+    name: str
+    dtype: str
+    kind: str  # Evidently's inferred type on this data: numerical / categorical / text / untested
+    count: int  # finite, non-missing values (what Evidently tests)
+    missing: int  # missing or infinite values
+    nunique: int | None  # distinct finite values; None when over the cap
+    categories: dict[object, float] | None = None  # value -> count
+    sample: SortedSample | None = None  # numeric columns
+    minimum: float | None = None
+    maximum: float | None = None
+    std: float | None = None
+    cdf_error: float = 0.0  # max |F_sketch - F_true| of ``sample`` (0 when exact)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.sample is not None
+
+    def value_counts(self) -> dict[object, float]:
+        """Counts per distinct value; derived from an exact sample when no table was kept."""
+        if self.categories is not None:
+            return self.categories
+        if self.sample is None:
+            raise ValueError(f"column {self.name!r} has no value counts")
+        values, counts = _runs(self.sample.values, self.sample.weights)
+        return dict(zip(_plain(values, self.dtype), counts.tolist(), strict=True))
+
+
+def _runs(sorted_values: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and their (weighted) counts, in one linear pass."""
+    if sorted_values.size == 0:
+        return sorted_values, np.zeros(0)
+    starts = np.flatnonzero(np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]]))
+    if weights is None:
+        counts = np.diff(np.append(starts, sorted_values.size)).astype(np.float64)
+    else:
+        counts = np.add.reduceat(weights, starts)
+    return sorted_values[starts], counts
+
+
+def _plain(values: np.ndarray, dtype: str) -> list:
+    """Category keys as JSON-friendly Python values (ints stay ints)."""
+    if dtype.startswith("int"):
+        return [int(v) for v in values]
+    return values.tolist()
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+        series.dtype
+    )
+
+
+def summarize(series: pd.Series) -> ColumnSummary:
+    """Exact summary of an in-memory column (sorted values, counts, Evidently's inferred kind)."""
+    dtype = str(series.dtype)
+    non_null = int(series.count())
+    if _is_numeric(series):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.sort(values[np.isfinite(values)])
+        distinct, counts = _runs(finite, None)
+        categories = None
+        if distinct.size <= NUMERIC_CATEGORY_CAP:
+            categories = dict(zip(_plain(distinct, dtype), counts.tolist(), strict=True))
+        return ColumnSummary(
+            name=str(series.name),
+            dtype=dtype,
+            kind=infer_kind(dtype, nunique=int(distinct.size), count=non_null),
+            count=int(finite.size),
+            missing=int(values.size - finite.size),
+            nunique=int(distinct.size),
+            categories=categories,
+            sample=SortedSample(finite, None, int(finite.size)),
+            minimum=float(finite[0]) if finite.size else None,
+            maximum=float(finite[-1]) if finite.size else None,
+            std=float(np.std(finite)) if finite.size else None,
+        )
+    counts = series.value_counts(dropna=True, sort=True)
+    first = series.dropna()
+    first_is_str = (
+        bool(first.size) and isinstance(first.iloc[0], str) and isinstance(first.iloc[-1], str)
+    )
+    kind = infer_kind(dtype, nunique=int(counts.size), count=non_null, first_is_str=first_is_str)
+    if dtype.startswith("datetime"):
+        kind = UNTESTED
+    return ColumnSummary(
+        name=str(series.name),
+        dtype=dtype,
+        kind=kind,
+        count=non_null,
+        missing=int(series.size - non_null),
+        nunique=int(counts.size),
+        categories=dict(
+            zip(_keys(counts.index), counts.to_numpy(dtype=np.float64).tolist(), strict=True)
+        )
+        if counts.size <= CATEGORY_CAP or kind == CATEGORICAL
+        else None,
+    )
+
+
+def _keys(index: pd.Index) -> list:
+    return [k.item() if hasattr(k, "item") else k for k in index]
+
+
+class ColumnAccumulator:
+    """Builds a ``ColumnSummary`` from chunks in bounded memory, one pass.
+
+    Numeric values are kept exactly until ``max_values``; past that the sorted buffer is
+    compressed to ``max_values // 2`` equal-weight quantile points, each compression adding at
+    most 2/K (K = points kept) of the rows seen so far to the CDF error, which is tracked and
+    reported. Category tables are exact up to ``CATEGORY_CAP`` distinct values.
+    """
+
+    def __init__(self, name: str, *, max_values: int = 1 << 20) -> None:
+        self.name = name
+        self.max_values = max_values
+        self.dtype: str | None = None
+        self.numeric: bool | None = None
+        self.values = np.empty(0)
+        self.weights: np.ndarray | None = None
+        self.count = 0
+        self.missing = 0
+        self.non_null = 0
+        self.abs_rank_error = 0.0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.minimum = np.inf
+        self.maximum = -np.inf
+        self.categories: dict[object, float] | None = {}
+        self.first_is_str: bool | None = None
+        self.last_is_str = True
+
+    def add(self, series: pd.Series) -> None:
+        if self.dtype is None:
+            self.dtype = str(series.dtype)
+            self.numeric = _is_numeric(series)
+        self.non_null += int(series.count())
+        if self.numeric:
+            self._add_numbers(series.to_numpy(dtype=np.float64, na_value=np.nan))
+        else:
+            self._add_categories(series)
+
+    def _add_numbers(self, values: np.ndarray) -> None:
+        finite = np.sort(values[np.isfinite(values)])
+        self.missing += int(values.size - finite.size)
+        if not finite.size:
+            return
+        n_old, n_new = self.count, finite.size
+        mean_new = float(finite.mean())
+        m2_new = float(((finite - mean_new) ** 2).sum())
+        delta = mean_new - self.mean
+        total = n_old + n_new
+        self.mean += delta * n_new / total
+        self.m2 += m2_new + delta**2 * n_old * n_new / total
+        self.count = total
+        self.minimum = min(self.minimum, float(finite[0]))
+        self.maximum = max(self.maximum, float(finite[-1]))
+        merged = np.concatenate([self.values, finite])
+        order = np.argsort(merged, kind="stable")
+        self.values = merged[order]
+        if self.weights is not None:
+            self.weights = np.concatenate([self.weights, np.ones(n_new)])[order]
+        if self.values.size > self.max_values:
+            self._compress()
+
+    def _compress(self) -> None:
+        keep = self.max_values // 2
+        cum = (
+            np.cumsum(self.weights)
+            if self.weights is not None
+            else np.arange(1, self.values.size + 1.0)
+        )
+        total = cum[-1]
+        targets = (np.arange(keep) + 0.5) * (total / keep)
+        self.values = self.values[np.minimum(np.searchsorted(cum, targets), self.values.size - 1)]
+        self.weights = np.full(keep, total / keep)
+        self.abs_rank_error += 2.0 * total / keep
+
+    def _add_categories(self, series: pd.Series) -> None:
+        non_null = series.dropna()
+        self.missing += int(series.size - non_null.size)
+        if non_null.size:
+            if self.first_is_str is None:
+                self.first_is_str = isinstance(non_null.iloc[0], str)
+            self.last_is_str = isinstance(non_null.iloc[-1], str)
+        self.count += int(non_null.size)
+        if self.categories is None:
+            return
+        for key, n in zip(
+            _keys(non_null.value_counts().index), non_null.value_counts().to_numpy(), strict=True
+        ):
+            self.categories[key] = self.categories.get(key, 0.0) + float(n)
+        if len(self.categories) > CATEGORY_CAP * 100:
+            self.categories = None  # an ID-like column: counting it would not be bounded
+
+    def summary(self) -> ColumnSummary:
+        dtype = self.dtype or "object"
+        if self.numeric:
+            sample = SortedSample(self.values, self.weights, self.count)
+            exact = self.weights is None
+            distinct, counts = _runs(self.values, None) if exact else (None, None)
+            nunique = int(distinct.size) if exact else None
+            categories = (
+                dict(zip(_plain(distinct, dtype), counts.tolist(), strict=True))
+                if exact and distinct.size <= NUMERIC_CATEGORY_CAP
+                else None
+            )
+            return ColumnSummary(
+                name=self.name,
+                dtype=dtype,
+                kind=infer_kind(
+                    dtype, nunique=nunique if nunique is not None else 1 << 62, count=self.non_null
+                ),
+                count=self.count,
+                missing=self.missing,
+                nunique=nunique,
+                categories=categories,
+                sample=sample,
+                minimum=self.minimum if self.count else None,
+                maximum=self.maximum if self.count else None,
+                std=float(np.sqrt(self.m2 / self.count)) if self.count else None,
+                cdf_error=self.abs_rank_error / self.count if self.count else 0.0,
+            )
+        cats = self.categories
+        if cats is not None:
+            cats = dict(sorted(cats.items(), key=lambda kv: -kv[1]))
+        nunique = len(cats) if cats is not None else None
+        kind = infer_kind(
+            dtype,
+            nunique=nunique if nunique is not None else 1 << 62,
+            count=self.non_null,
+            first_is_str=bool(self.first_is_str) and self.last_is_str,
+        )
+        if dtype.startswith("datetime"):
+            kind = UNTESTED
+        return ColumnSummary(
+            name=self.name,
+            dtype=dtype,
+            kind=kind,
+            count=self.count,
+            missing=self.missing,
+            nunique=nunique,
+            categories=cats
+            if cats is not None and (len(cats) <= CATEGORY_CAP or kind == CATEGORICAL)
+            else None,
+        )
+
+
+__all__ = ["CATEGORICAL", "NUMERICAL", "ColumnAccumulator", "ColumnSummary", "summarize"]

@@ -1,0 +1,131 @@
+"""The reference profile: what drift checks need from the training data, without the file.
+
+``build_profile(df)`` returns plain JSON data (package-onnx embeds it in the model's metadata
+under ``mlops.drift_profile``). Per column it keeps the dtype, Evidently's inferred kind,
+counts, distinct values, a category table, and for numbers min / max / std plus the sorted
+values: all of them up to ``max_points`` rows (every statistic exact), else ``max_points``
+equal-weight quantile points (a sketch). With a sketch, statistics on sorted values are
+approximate: the reference CDF is off by at most 2/K (K = points kept), so KS D is within
+2/K, normed Wasserstein within (2/K) * range / std, and each histogram share within 4/K;
+every result says so in ``approximate`` and ``error_bound``. Category tests stay exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_actions.drift.columns import ColumnSummary, summarize
+from mlops_actions.drift.stattests import SortedSample
+
+FORMAT = "mlops.drift_profile/1"
+MAX_POINTS = 2048
+
+
+def build_profile(
+    df: pd.DataFrame,
+    *,
+    task: str | None = None,
+    predictions: Any = None,
+    metrics: dict[str, float] | None = None,
+    max_points: int = MAX_POINTS,
+) -> dict:
+    """A JSON-serialisable profile of ``df`` (and of the model's ``predictions`` on it)."""
+    profile: dict[str, Any] = {
+        "format": FORMAT,
+        "rows": int(len(df)),
+        "columns": {str(c): column_to_dict(summarize(df[c]), max_points) for c in df.columns},
+    }
+    if task is not None:
+        profile["task"] = task
+    if predictions is not None:
+        frame = _prediction_frame(predictions)
+        profile["predictions"] = {
+            str(c): column_to_dict(summarize(frame[c]), max_points) for c in frame.columns
+        }
+    if metrics:
+        profile["metrics"] = {k: float(v) for k, v in metrics.items()}
+    return profile
+
+
+def _prediction_frame(predictions: Any) -> pd.DataFrame:
+    """Model outputs as named columns: one ``prediction`` or one ``proba_<class>`` per class."""
+    if isinstance(predictions, pd.DataFrame):
+        return predictions
+    if isinstance(predictions, pd.Series):
+        return predictions.rename("prediction").to_frame()
+    array = np.asarray(predictions)
+    if array.ndim == 1:
+        return pd.DataFrame({"prediction": array})
+    return pd.DataFrame(array, columns=[f"proba_{i}" for i in range(array.shape[1])])
+
+
+def column_to_dict(summary: ColumnSummary, max_points: int = MAX_POINTS) -> dict:
+    data: dict[str, Any] = {
+        "dtype": summary.dtype,
+        "kind": summary.kind,
+        "count": summary.count,
+        "missing": summary.missing,
+        "nunique": summary.nunique,
+        "categories": None
+        if summary.categories is None
+        else [[k, v] for k, v in summary.categories.items()],
+    }
+    if summary.sample is not None:
+        values, weight, cdf_error = _points(summary.sample, max_points)
+        data["numeric"] = {
+            "min": summary.minimum,
+            "max": summary.maximum,
+            "std": summary.std,
+            "values": values.tolist(),
+            "weight": weight,  # null: each value is one row; else the rows each point stands for
+            "cdf_error": max(cdf_error, summary.cdf_error),
+        }
+    return data
+
+
+def _points(sample: SortedSample, max_points: int) -> tuple[np.ndarray, float | None, float]:
+    """All sorted values, or ``max_points`` values at mid-quantiles with equal weights."""
+    if sample.is_exact and sample.values.size <= max_points:
+        return sample.values, None, 0.0
+    cum = sample.cumulative()
+    total = cum[-1]
+    targets = (np.arange(max_points) + 0.5) * (total / max_points)
+    idx = np.minimum(np.searchsorted(cum, targets), sample.values.size - 1)
+    return sample.values[idx], float(sample.count / max_points), 2.0 / max_points
+
+
+def column_from_dict(name: str, data: dict) -> ColumnSummary:
+    sample = minimum = maximum = std = None
+    cdf_error = 0.0
+    numeric = data.get("numeric")
+    if numeric is not None:
+        values = np.asarray(numeric["values"], dtype=np.float64)
+        weights = (
+            None if numeric["weight"] is None else np.full(values.size, float(numeric["weight"]))
+        )
+        sample = SortedSample(values, weights, int(data["count"]))
+        minimum, maximum, std = numeric["min"], numeric["max"], numeric["std"]
+        cdf_error = float(numeric["cdf_error"])
+    categories = data.get("categories")
+    return ColumnSummary(
+        name=name,
+        dtype=data["dtype"],
+        kind=data["kind"],
+        count=int(data["count"]),
+        missing=int(data["missing"]),
+        nunique=data["nunique"],
+        categories=None if categories is None else {k: float(v) for k, v in categories},
+        sample=sample,
+        minimum=minimum,
+        maximum=maximum,
+        std=std,
+        cdf_error=cdf_error,
+    )
+
+
+def profile_columns(profile: dict, section: str = "columns") -> dict[str, ColumnSummary]:
+    """The profile's column (or ``predictions``) summaries, ready for the tests."""
+    return {name: column_from_dict(name, data) for name, data in profile.get(section, {}).items()}
