@@ -291,7 +291,7 @@ def test_cli_exit_codes_and_flags(project, capsys):
     baseline = str(project / "strong" / "train" / "metrics.json")
     assert cli(project, "--workdir", str(project / "strong")) == 0
     assert cli(project, "--workdir", str(project / "weak"), "--baseline", baseline) == 1
-    assert "accuracy dropped" in capsys.readouterr().err
+    assert "accuracy worsened by" in capsys.readouterr().err
     assert cli(project, "--workdir", str(project / "weak"), "--baseline", baseline, "--no-fail") == 0
     model = str(project / "strong" / "train" / "model.joblib")
     assert cli(project, "--workdir", str(project / "weak"), "--baseline", baseline, "--model", model) == 0

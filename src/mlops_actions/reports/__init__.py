@@ -56,20 +56,21 @@ def render(template: str, **context: Any) -> str:
 
 
 def cut_markdown(text: str, budget: int, pointer: str) -> str:
-    """``text`` if it fits in ``budget`` characters; else cut at a block boundary, with open
-    ``<details>`` and code fences closed, and a last line saying where the rest is."""
+    """``text`` if it fits in ``budget`` characters; else cut before a section (or at a line),
+    with open ``<details>`` and code fences closed, and a last line saying where the rest is."""
     if len(text) <= budget:
         return text
     tail = f"\n\n---\n✂️ **Cut to fit a GitHub comment**: {pointer}.\n"
     room = budget - len(tail) - 200  # the closing tags below
     head = text[:room]
-    end = head.rfind("\n\n")
-    head = head[: end if end > 0 else head.rfind("\n") + 1]
+    section = max(head.rfind(marker) for marker in ("\n<details>", "\n### ", "\n```mermaid"))
+    end = section if section > room // 2 else head.rfind("\n")
+    head = head[: max(end, 0)].rstrip("\n") + "\n"
     closers = ""
     if sum(1 for line in head.splitlines() if line.startswith("```")) % 2:
-        closers += "\n```"
+        closers += "```\n"
     open_details = head.count("<details>") - head.count("</details>")
-    closers += "\n\n</details>" * max(open_details, 0)
+    closers += "\n</details>\n" * max(open_details, 0)
     return head + closers + tail
 
 

@@ -72,14 +72,14 @@ class GateResult(StageResult):
         if failed:
             shown = "; ".join(_describe_failure(rule) for rule in failed[:3])
             more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
-            return f"gate failed: {shown}{more}"
+            return f"Gate failed: {shown}{more}"
         counts = {status: sum(r["status"] == status for r in self.rules) for status in STATUS}
         parts = [f"{counts['pass']} of {len(self.rules)} rule(s) met"]
         if counts["not significant"]:
             parts.append(f"{counts['not significant']} drop(s) within noise")
         if counts["skipped"]:
             parts.append(f"{counts['skipped']} skipped")
-        return "gate passed: " + ", ".join(parts)
+        return "Gate passed: " + ", ".join(parts)
 
     def failure_message(self) -> str:
         return f"{self.one_line()}; see {self.out_dir / 'comment.md'}"
@@ -95,7 +95,11 @@ class GateResult(StageResult):
     def full_report(self) -> str:
         from mlops_actions.reports import render
 
-        return render("evaluate_gate.md.j2", r=self, v=report_view(self))
+        from mlops_actions import __version__
+
+        return render(
+            "evaluate_gate.md.j2", r=self, v=report_view(self), describe=_describe_failure, version=__version__
+        )
 
     def summary_markdown(self) -> str:
         """The report, cut to fit one GitHub comment; the uncut one is ``report.md``."""
@@ -309,17 +313,19 @@ def _significant_drop(interval: dict[str, float], higher: bool) -> bool:
 
 
 def _describe_failure(rule: dict[str, Any]) -> str:
-    from mlops_actions.reports import fmt
+    from mlops_actions.reports import fmt, pct
 
-    if rule["kind"] == "metric" and rule["rule"] in ("max_drop", "max_relative_drop") and rule["change"] is not None:
-        unit = "" if rule["rule"] == "max_drop" else " (relative)"
+    name, kind, threshold = rule["name"], rule["rule"], rule["threshold"]
+    if kind in ("max_drop", "max_relative_drop") and rule["change"] is not None:
+        relative = kind == "max_relative_drop"
+        change = pct(rule["change"]) if relative else fmt(rule["change"])
+        limit = pct(threshold) if relative else fmt(threshold)
         return (
-            f"{rule['name']} dropped {fmt(rule['change'])}{unit} from {fmt(rule['baseline'])} to "
-            f"{fmt(rule['observed'])}, {rule['rule']} is {fmt(rule['threshold'])}"
+            f"{name} worsened by {change} ({fmt(rule['baseline'])} → {fmt(rule['observed'])}), "
+            f"{kind} is {limit}"
         )
-    observed = fmt(rule["observed"])
     note = f" ({rule['note']})" if rule.get("note") else ""
-    return f"{rule['name']} {rule['rule']} {fmt(rule['threshold'])}: observed {observed}{note}"
+    return f"{name} {kind} {fmt(threshold)}: observed {fmt(rule['observed'])}{note}"
 
 
 def _confusion(config: Config, y_true: Any, scores: Scores) -> dict[str, Any] | None:
