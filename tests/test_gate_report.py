@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.stages.evaluate_gate import COMMENT_LIMIT, GateResult, evaluate_gate
-
 from test_evaluate_gate import make_rows, trained
 
 GOLDEN = Path(__file__).parent / "golden" / "evaluate_gate.md"

@@ -2,7 +2,7 @@
 
 ``--baseline`` (or ``gate.baseline``) names one of:
 
-- ``registry:<alias>``: the ONNX model at that alias in the deploy registry;
+- ``registry:[<target>:]<alias>``: the ONNX model at that alias of a deploy registry target;
 - ``git:<ref>`` or ``git:<ref>:<path>``: a ``metrics.json`` committed at that ref (data may differ);
 - a path to an ``.onnx`` model, a ``metrics.json`` or an earlier ``result.json``;
 - nothing: the first model, judged by absolute rules only.
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 BESIDE = ("params.json", "lineage.json")
 """What train writes beside metrics.json that the report compares."""
+TREND_VERSIONS = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +86,7 @@ def resolve_baseline(
     if not spec:
         return Baseline("none", None, note="no baseline given: first model")
     if spec.startswith("registry:"):
-        return _from_registry(config, spec, test=test, y_true=y_true)
+        return _from_registry(config, spec, test=test, y_true=y_true, workdir=workdir)
     if spec.startswith("git:"):
         return _from_git(config, spec, workdir=workdir)
     path = Path(spec)
@@ -133,21 +134,43 @@ def _model_baseline(config: Config, kind: str, spec: str, path: Path, note: str,
     )
 
 
-def _from_registry(config: Config, spec: str, *, test: pd.DataFrame, y_true: Any) -> Baseline:
-    alias = spec.split(":", 1)[1]
+def _from_registry(config: Config, spec: str, *, test: pd.DataFrame, y_true: Any, workdir: Path) -> Baseline:
+    """``registry:[TARGET:]ALIAS``: the version at an alias of a deploy registry target."""
+    target, _, alias = spec[len("registry:") :].rpartition(":")
     try:
-        from mlops_actions import registry
+        from mlops_actions.stages.deploy import deploy_target, registry_for
     except ImportError:
         raise UsageError(
             f"--baseline {spec}: the model registry is not available yet (issue 8); "
             "pass the path of the production .onnx file instead"
         ) from None
-    entry = registry.resolve(config, alias)
-    if entry is None:
-        return Baseline("none", spec, note=f"nothing at registry alias {alias!r} yet: first model")
-    note = f"version {entry.version}, scored with onnxruntime on the same test rows"
-    baseline = _model_baseline(config, "registry", spec, entry.path, note, test=test, y_true=y_true)
-    baseline.history = registry.history(config, limit=10)
+    if not target:
+        registries = [name for name, t in config.deploy.targets.items() if t.type == "registry"]
+        if len(registries) != 1:
+            raise UsageError(
+                f"--baseline {spec}: {config.label} has {len(registries)} registry targets "
+                f"({', '.join(registries) or 'none'}); name one: registry:TARGET:{alias}"
+            )
+        target = registries[0]
+    registry = registry_for(config, target)
+    model = deploy_target(config, target).model_name or config.name
+    found = registry.alias(model, alias)
+    if found is None:
+        return Baseline("none", spec, note=f"nothing at {registry.url} alias {alias!r} yet: first model")
+    version = registry.version(model, found.version)
+    path = registry.local_copy(version, workdir / "evaluate-gate" / "registry")
+    note = f"version {version.version} of {registry.url}, scored with onnxruntime on the same test rows"
+    baseline = _model_baseline(config, "registry", spec, path, note, test=test, y_true=y_true)
+    aliases = registry.aliases(model)
+    baseline.history = [
+        {
+            "version": v.version,
+            "created": str(v.metadata.get("created_at") or "")[:10] or None,
+            "aliases": sorted(name for name, a in aliases.items() if a.version == v.version),
+            "metrics": dict(v.metrics),
+        }
+        for v in registry.versions(model)[-TREND_VERSIONS:]
+    ]
     return baseline
 
 

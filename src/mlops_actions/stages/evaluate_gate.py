@@ -55,6 +55,7 @@ class GateResult(StageResult):
     confusion: dict[str, Any] | None
     budgets: dict[str, Any]
     data_diff: dict[str, Any] | None
+    """validate-data's diff against its baseline, when that stage ran in this workdir."""
     commit: str | None
     run_url: str | None
     notes: list[str]
@@ -93,9 +94,8 @@ class GateResult(StageResult):
         }
 
     def full_report(self) -> str:
-        from mlops_actions.reports import render
-
         from mlops_actions import __version__
+        from mlops_actions.reports import render
 
         return render(
             "evaluate_gate.md.j2", r=self, v=report_view(self), describe=_describe_failure, version=__version__
@@ -173,7 +173,7 @@ def evaluate_gate(
         slices=slices,
         confusion=_confusion(config, y_true, candidate_scores),
         budgets=budgets,
-        data_diff=_read_json(workdir.joinpath(*VALIDATE_RESULT)),
+        data_diff=(_read_json(workdir.joinpath(*VALIDATE_RESULT)) or {}).get("diff"),
         commit=os.environ.get("GITHUB_SHA") or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
         run_url=run_url(),
         notes=notes,
