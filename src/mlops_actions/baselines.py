@@ -5,7 +5,7 @@
 - ``registry:[<target>:]<alias>``: the ONNX model at that alias of a deploy registry target;
 - ``git:<ref>`` or ``git:<ref>:<path>``: a ``metrics.json`` committed at that ref (data may differ);
 - a path to an ``.onnx`` model, a ``metrics.json`` or an earlier ``result.json``;
-- nothing: the first model, judged by absolute rules only.
+- nothing (or ``none``): the first model, judged by absolute rules only.
 
 A baseline that does not exist yet (no file, nothing at the alias or ref) is the first model
 too, said plainly in the report; a baseline that exists but is unusable is an error (exit 2).
@@ -83,7 +83,7 @@ def resolve_baseline(
     config: Config, spec: str | None, *, test: pd.DataFrame, y_true: Any, workdir: Path
 ) -> Baseline:
     """Turn ``--baseline`` into metrics (and, for models, scores on ``test``)."""
-    if not spec:
+    if not spec or spec == "none":
         return Baseline("none", None, note="no baseline given: first model")
     if spec.startswith("registry:"):
         return _from_registry(config, spec, test=test, y_true=y_true, workdir=workdir)

@@ -65,14 +65,25 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "--baseline",
         metavar="SPEC",
-        help="registry:ALIAS, git:REF[:PATH], or a path to a .onnx, metrics.json or result.json "
-        "(default: gate.baseline; none means first model)",
+        help="registry:[TARGET:]ALIAS, git:REF[:PATH], a path to a .onnx, metrics.json or result.json, "
+        "or none (default: gate.baseline; without one, the first model)",
     )
     gate.add_argument("--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)")
     gate.add_argument("--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)")
     command("package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5))
     command("deploy", "version, promote and smoke-test the model (issue 8)", _not_yet(8))
-    command("drift-check", "compare live data with the training reference (issue 6)", _not_yet(6))
+    drift = command("drift-check", "compare current data with the training reference; alert on drift", _drift_check)
+    drift.add_argument("--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)")
+    drift.add_argument(
+        "--reference",
+        metavar="PATH",
+        help="training data, saved profile .json or packaged model .onnx (default: drift.reference or data.train)",
+    )
+    drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
+    drift.add_argument(
+        "--calibrate", action="store_true", help="derive per-column thresholds from the reference and store them"
+    )
+    drift.add_argument("--no-alert", action="store_true", help="send no repository_dispatch and touch no issue")
     return parser
 
 
@@ -87,6 +98,21 @@ def _evaluate_gate(args: argparse.Namespace) -> int:
 
     result = evaluate_gate(_config(args), workdir=args.workdir, baseline=args.baseline, model=args.model)
     return _report(result, args, fail=not args.no_fail)
+
+
+def _drift_check(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.drift_check import drift_check
+
+    result = drift_check(
+        _config(args),
+        workdir=args.workdir,
+        current=args.current,
+        reference=args.reference,
+        fail_on_drift=args.fail_on_drift,
+        calibrate=args.calibrate,
+        alert=not args.no_alert,
+    )
+    return _report(result, args)
 
 
 def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:
