@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import mlops_actions
-from actions_support import REPO, require_stage
+from actions_support import REPO, drifted_copy, require_stage
 from harness import Runner
 
 FAST = "model.params.n_estimators=20"
@@ -138,19 +138,6 @@ def test_stage_action_after_train_sets_every_declared_output(penguins, stage):
     assert_all_outputs_set(run, f"actions/{stage}")
     assert run.summary.strip()
     assert run.env_written == {}
-
-
-def drifted_copy(source: Path, target: Path) -> Path:
-    """The example's later penguins, heavier and longer-billed: a real shift drift-check must see."""
-    import pandas as pd
-
-    frame = pd.read_csv(source)
-    frame["body_mass_g"] = frame["body_mass_g"] + 900
-    frame["bill_length_mm"] = frame["bill_length_mm"] * 1.25
-    frame["flipper_length_mm"] = frame["flipper_length_mm"] + 25
-    frame["island"] = "Biscoe"
-    frame.to_csv(target, index=False)
-    return target
 
 
 def test_drift_check_without_drift_sets_every_output(penguins):

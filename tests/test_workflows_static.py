@@ -288,3 +288,11 @@ def test_every_use_of_our_actions_passes_declared_inputs():
                 given = set(step.get("with") or {})
                 assert given <= set(inputs), f"{match[1]}: unknown inputs {given - set(inputs)}"
                 assert {n for n, s in inputs.items() if s.get("required")} <= given, f"{match[1]}: required input missing"
+
+
+def test_top_level_action_offers_every_stage_output():
+    top = load(REPO / "action.yml")["outputs"]
+    for action in ACTIONS[1:]:
+        for name, spec in (load(action).get("outputs") or {}).items():
+            if action.parent.name != "setup":
+                assert name in top and top[name]["value"] == spec["value"], f"action.yml lacks output {name}"

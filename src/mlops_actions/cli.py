@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    command("validate-data", "check data against its pandera contract (issue 3)", _not_yet(3))
+    validate = command("validate-data", "check data against its pandera contract (issue 3)", _not_yet(3))
     command("train", "train the configured scikit-learn pipeline", _train)
     gate = command("evaluate-gate", "score the candidate against the baseline and pass or block it", _evaluate_gate)
     gate.add_argument(
@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gate.add_argument("--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)")
     gate.add_argument("--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)")
+    for stage in (validate, gate):
+        stage.add_argument(
+            "--comment",
+            action="store_true",
+            help="also post the summary as this model's sticky PR comment (needs pull-requests: write)",
+        )
     command("package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5))
     command("deploy", "version, promote and smoke-test the model (issue 8)", _not_yet(8))
     drift = command("drift-check", "compare current data with the training reference; alert on drift", _drift_check)
@@ -84,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibrate", action="store_true", help="derive per-column thresholds from the reference and store them"
     )
     drift.add_argument("--no-alert", action="store_true", help="send no repository_dispatch and touch no issue")
+    comment = command(
+        "comment", "create or update this model's sticky comment on the pull request", _comment
+    )
+    comment.add_argument("--body-file", required=True, metavar="FILE", help="markdown to post ('-' reads stdin)")
+    comment.add_argument("--pr", type=int, metavar="N", help="pull request number (default: from the pull_request event)")
+    comment.add_argument(
+        "--section",
+        default="comment",
+        metavar="NAME",
+        help="part of the comment this body replaces, so stages share one comment (default: comment)",
+    )
     return parser
 
 
@@ -115,6 +132,31 @@ def _drift_check(args: argparse.Namespace) -> int:
     return _report(result, args)
 
 
+def _comment(args: argparse.Namespace) -> int:
+    if args.body_file == "-":
+        body = sys.stdin.read()
+    else:
+        try:
+            with open(args.body_file, encoding="utf-8") as fh:
+                body = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--body-file {args.body_file}: cannot read it ({exc.__class__.__name__}); pass a UTF-8 markdown file") from None
+    _post_comment(body, args, section=args.section, pr=args.pr)
+    return 0
+
+
+def _post_comment(body: str, args: argparse.Namespace, *, section: str, pr: int | None = None) -> None:
+    """The sticky PR comment of the config's model; a fork PR only warns (see github.comment)."""
+    from mlops_actions.github import actions
+    from mlops_actions.github.comment import post_sticky_comment
+
+    config = _config(args)
+    result = post_sticky_comment(body, name=config.name, section=section, pr=pr, token_env=config.github.token_env)
+    if result.action != "skipped":
+        sys.stdout.write(f"PR comment {result.action}: {result.url}\n")
+    actions.set_outputs({"comment-url": result.url or ""})
+
+
 def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         raise UsageError(f"{PROG} {args.command} is not implemented yet (tracked in issue {issue})")
@@ -140,6 +182,8 @@ def _report(result: Any, args: argparse.Namespace, *, fail: bool = True) -> int:
         actions.set_outputs(result.outputs())
     else:
         sys.stdout.write(summary if summary.endswith("\n") else summary + "\n")
+    if getattr(args, "comment", False):  # before a failing verdict raises: the PR shows why
+        _post_comment(summary, args, section=args.command)
     if fail and not result.passed:
         raise result.failure(result.failure_message())
     return 0
