@@ -188,3 +188,8 @@ def test_set_with_an_empty_value_removes_the_key(tmp_path):
     config = load_config(write(tmp_path, SAMPLE), ["data.test=", "model.params.max_depth="])
     assert config.data.test is None
     assert "max_depth" not in config.model.params
+
+
+def test_a_key_with_a_newline_still_gives_a_one_line_message(tmp_path):
+    path = write(tmp_path, SAMPLE + '"bad\\nkey": 1\n')
+    assert error_of(path) == "mlops.yaml: unknown key 'bad\\nkey'"
