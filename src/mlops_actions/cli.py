@@ -64,7 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     command("evaluate-gate", "score the candidate against the baseline and pass or block it (issue 4)", _not_yet(4))
     command("package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5))
     command("deploy", "version, promote and smoke-test the model (issue 8)", _not_yet(8))
-    command("drift-check", "compare live data with the training reference (issue 6)", _not_yet(6))
+    drift = command("drift-check", "compare current data with the training reference; alert on drift", _drift_check)
+    drift.add_argument("--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)")
+    drift.add_argument(
+        "--reference",
+        metavar="PATH",
+        help="training data, saved profile .json or packaged model .onnx (default: drift.reference or data.train)",
+    )
+    drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
+    drift.add_argument(
+        "--calibrate", action="store_true", help="derive per-column thresholds from the reference and store them"
+    )
+    drift.add_argument("--no-alert", action="store_true", help="send no repository_dispatch and touch no issue")
     return parser
 
 
@@ -72,6 +83,21 @@ def _train(args: argparse.Namespace) -> int:
     from mlops_actions.stages.train import train
 
     return _report(train(_config(args), workdir=args.workdir), args)
+
+
+def _drift_check(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.drift_check import drift_check
+
+    result = drift_check(
+        _config(args),
+        workdir=args.workdir,
+        current=args.current,
+        reference=args.reference,
+        fail_on_drift=args.fail_on_drift,
+        calibrate=args.calibrate,
+        alert=not args.no_alert,
+    )
+    return _report(result, args)
 
 
 def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:

@@ -69,8 +69,62 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class ParityConfig:
+    atol: float = 1e-4
+    """Largest allowed absolute difference of a probability (or regression value)."""
+    min_label_agreement: float = 1.0
+
+
+@dataclass(frozen=True)
+class PackageConfig:
+    opset: int = 18
+    parity: ParityConfig = field(default_factory=ParityConfig)
+    measure_latency: bool = True
+    test_sample_rows: int = 20
+    """Test rows (with expected outputs) stored in the model for deploy's replay check."""
+
+
+@dataclass(frozen=True)
 class GitHubConfig:
     token_env: str = "GITHUB_TOKEN"
+
+
+@dataclass(frozen=True)
+class DriftColumnConfig:
+    stattest: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class DriftCalibrateConfig:
+    quantile: float = 0.99
+    repeats: int = 50
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DriftAlertsConfig:
+    dispatch: bool = True
+    issue: bool = True
+    event_type: str = "drift-detected"
+    cooldown_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    reference: Path | None = None
+    current: str | None = None
+    """Kept as written: it may be a glob or a URL, resolved by the drift stage."""
+    token_env: str | None = None
+    stattest: str | None = None
+    threshold: float | None = None
+    columns: Mapping[str, DriftColumnConfig] = field(default_factory=dict)
+    drift_share: float = 0.5
+    chunk_rows: int = 200_000
+    max_values: int = 1 << 20
+    calibrate: DriftCalibrateConfig = field(default_factory=DriftCalibrateConfig)
+    performance: Mapping[str, float] = field(default_factory=dict)
+    alerts: DriftAlertsConfig = field(default_factory=DriftAlertsConfig)
 
 
 @dataclass(frozen=True)
@@ -87,8 +141,8 @@ class Config:
     gate: GateConfig = field(default_factory=GateConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
     validation: Mapping[str, Any] = field(default_factory=dict)
-    package: Mapping[str, Any] = field(default_factory=dict)
-    drift: Mapping[str, Any] = field(default_factory=dict)
+    package: PackageConfig = field(default_factory=PackageConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
     deploy: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -286,6 +340,7 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
     task = raw["task"]
     model = raw.get("model") or {}
     gate = raw.get("gate") or {}
+    package = raw.get("package") or {}
     return Config(
         name=raw["name"],
         task=task,
@@ -314,7 +369,21 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         ),
         github=GitHubConfig(**(raw.get("github") or {})),
         validation=raw.get("validation") or {},
-        package=raw.get("package") or {},
-        drift=raw.get("drift") or {},
+        package=PackageConfig(
+            **{k: v for k, v in package.items() if k != "parity"},
+            parity=ParityConfig(**(package.get("parity") or {})),
+        ),
+        drift=_drift(raw.get("drift") or {}, root),
         deploy=raw.get("deploy") or {},
+    )
+
+
+def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
+    fields = {k: v for k, v in raw.items() if k not in ("reference", "columns", "calibrate", "alerts")}
+    return DriftConfig(
+        **fields,
+        reference=(root / raw["reference"]).resolve() if raw.get("reference") else None,
+        columns={name: DriftColumnConfig(**spec) for name, spec in (raw.get("columns") or {}).items()},
+        calibrate=DriftCalibrateConfig(**(raw.get("calibrate") or {})),
+        alerts=DriftAlertsConfig(**(raw.get("alerts") or {})),
     )

@@ -134,19 +134,24 @@ def _is_text(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)
 
 
-def fingerprint(path: str | Path, frame: pd.DataFrame) -> dict[str, Any]:
-    """Content hash of the file plus the shape and schema of what was read from it."""
-    path = Path(path)
+def files_sha256(paths: Iterable[Path]) -> str:
+    """One content hash over the files, in the order given (folders' files sorted by caller)."""
     digest = hashlib.sha256()
-    for part in sorted(path.rglob("*")) if path.is_dir() else [path]:
+    for part in paths:
         if part.is_file():
             with open(part, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(path: str | Path, frame: pd.DataFrame) -> dict[str, Any]:
+    """Content hash of the file plus the shape and schema of what was read from it."""
+    path = Path(path)
     schema = [[str(c), str(t)] for c, t in frame.dtypes.items()]
     return {
         "path": path.name,
-        "sha256": digest.hexdigest(),
+        "sha256": files_sha256(sorted(path.rglob("*")) if path.is_dir() else [path]),
         "rows": int(len(frame)),
         "columns": int(frame.shape[1]),
         "schema_hash": hashlib.sha256(json.dumps(schema).encode()).hexdigest()[:16],

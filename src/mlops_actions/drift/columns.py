@@ -141,6 +141,8 @@ class ColumnAccumulator:
         self.dtype: str | None = None
         self.numeric: bool | None = None
         self.values = np.empty(0)
+        self.pending: list[np.ndarray] = []  # sorted chunks not yet merged into ``values``
+        self.pending_size = 0
         self.weights: np.ndarray | None = None
         self.count = 0
         self.missing = 0
@@ -155,9 +157,15 @@ class ColumnAccumulator:
         self.last_is_str = True
 
     def add(self, series: pd.Series) -> None:
+        dtype, numeric = str(series.dtype), _is_numeric(series)
         if self.dtype is None:
-            self.dtype = str(series.dtype)
-            self.numeric = _is_numeric(series)
+            self.dtype, self.numeric = dtype, numeric
+        elif numeric != self.numeric and series.count():
+            raise ValueError(
+                f"column {self.name!r} is {self.dtype} in one chunk and {dtype} in another"
+            )
+        elif numeric and dtype != self.dtype and dtype.startswith("float"):
+            self.dtype = dtype  # an int column with missing values in a later chunk reads as float
         self.non_null += int(series.count())
         if self.numeric:
             self._add_numbers(series.to_numpy(dtype=np.float64, na_value=np.nan))
@@ -179,13 +187,25 @@ class ColumnAccumulator:
         self.count = total
         self.minimum = min(self.minimum, float(finite[0]))
         self.maximum = max(self.maximum, float(finite[-1]))
-        merged = np.concatenate([self.values, finite])
-        order = np.argsort(merged, kind="stable")
-        self.values = merged[order]
-        if self.weights is not None:
-            self.weights = np.concatenate([self.weights, np.ones(n_new)])[order]
-        if self.values.size > self.max_values:
+        self.pending.append(finite)
+        self.pending_size += n_new
+        if self.values.size + self.pending_size > self.max_values:
+            self._consolidate()
             self._compress()
+
+    def _consolidate(self) -> None:
+        """Merge the sorted chunks into the buffer: one timsort over already-sorted runs."""
+        if not self.pending:
+            return
+        runs = [self.values, *self.pending]
+        merged = np.concatenate(runs)
+        if self.weights is None:
+            self.values = np.sort(merged, kind="stable")
+        else:
+            weights = np.concatenate([self.weights, np.ones(self.pending_size)])
+            order = np.argsort(merged, kind="stable")
+            self.values, self.weights = merged[order], weights[order]
+        self.pending, self.pending_size = [], 0
 
     def _compress(self) -> None:
         keep = self.max_values // 2
@@ -220,6 +240,7 @@ class ColumnAccumulator:
     def summary(self) -> ColumnSummary:
         dtype = self.dtype or "object"
         if self.numeric:
+            self._consolidate()
             sample = SortedSample(self.values, self.weights, self.count)
             exact = self.weights is None
             distinct, counts = _runs(self.values, None) if exact else (None, None)

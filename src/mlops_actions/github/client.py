@@ -1,0 +1,484 @@
+"""The one GitHub REST client the stages post through.
+
+It calls only the operations of the project's API contract (``tests/fakegithub/spec``):
+no GraphQL, no ``/user``, no ``GET /repos/{owner}/{repo}``. urllib3 retries connection
+errors and 5xx with backoff; rate limits are waited out when GitHub says the wait is
+short and reported otherwise; every failure becomes a one-line ``GitHubError`` that says
+what to do. The token is masked in the Actions log and never put in a message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from mlops_actions import __version__
+from mlops_actions.errors import GitHubError, UsageError
+from mlops_actions.github.actions import mask
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+MAX_DISPATCH_KEYS = 10
+MAX_EVENT_TYPE_CHARS = 100
+MAX_DISPATCH_PAYLOAD_BYTES = 64 * 1024
+_RETRY_STATUSES = (500, 502, 503, 504)
+_PERMISSIONS_DOCS = "https://docs.github.com/actions/security-guides/automatic-token-authentication#permissions-for-the-github_token"
+
+JSON = dict[str, Any]
+
+
+class GitHubClient:
+    """REST calls on one repository; build it with ``from_env()`` inside a workflow."""
+
+    def __init__(
+        self,
+        token: str,
+        repository: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_wait: float = 60.0,
+    ) -> None:
+        if repository.count("/") != 1 or repository.startswith("/") or repository.endswith("/"):
+            raise UsageError(f"GITHUB_REPOSITORY must be 'owner/name', got {repository!r}")
+        mask(token)
+        self.repository = repository
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.max_wait = max_wait
+        self._token = token
+        self._repo_path = f"/repos/{repository}"
+        # GitHub's 5xx are gateway failures that happen before a write lands, and every
+        # write here is safe to repeat (comments found by marker, assets replaced by name),
+        # so POST/PATCH are retried too. Retry-After is ours to honour (rate limits), capped.
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            status_forcelist=_RETRY_STATUSES,
+            allowed_methods=None,
+            backoff_factor=backoff,
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
+        self._session = requests.Session()
+        self._session.mount("http://", HTTPAdapter(max_retries=retry))
+        self._session.mount("https://", HTTPAdapter(max_retries=retry))
+        self._session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "Authorization": f"Bearer {token}",
+                "User-Agent": f"mlops-actions/{__version__}",
+                "X-GitHub-Api-Version": API_VERSION,
+            }
+        )
+
+    @classmethod
+    def from_env(cls, *, token_env: str = "GITHUB_TOKEN", **options: Any) -> GitHubClient:
+        """Token from ``$token_env``, repository from GITHUB_REPOSITORY, API from GITHUB_API_URL."""
+        token = os.environ.get(token_env, "").strip()
+        if not token:
+            raise GitHubError(
+                f"{token_env} is not set: add `env: {token_env}: ${{{{ secrets.GITHUB_TOKEN }}}}` to the step"
+            )
+        repository = os.environ.get("GITHUB_REPOSITORY", "").strip()
+        if not repository:
+            raise GitHubError(
+                "GITHUB_REPOSITORY is not set: run inside GitHub Actions or export GITHUB_REPOSITORY=owner/name"
+            )
+        api_url = os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL
+        return cls(token, repository, api_url=api_url, **options)
+
+    def __repr__(self) -> str:
+        return f"GitHubClient(repository={self.repository!r}, api_url={self.api_url!r})"
+
+    # -- issue comments ------------------------------------------------------------
+
+    def iter_issue_comments(self, number: int, *, permission: str = "issues: read") -> Iterator[JSON]:
+        """Comments of an issue or pull request, oldest first, page by page (stop early freely)."""
+        yield from self._paginate(
+            f"{self._repo_path}/issues/{int(number)}/comments",
+            what=f"list comments of #{number}",
+            permission=permission,
+        )
+
+    def list_issue_comments(self, number: int, *, permission: str = "issues: read") -> list[JSON]:
+        return list(self.iter_issue_comments(number, permission=permission))
+
+    def create_issue_comment(self, number: int, body: str, *, permission: str = "issues: write") -> JSON:
+        return self._json(
+            "POST",
+            f"{self._repo_path}/issues/{int(number)}/comments",
+            what=f"comment on #{number}",
+            permission=permission,
+            body={"body": body},
+        )
+
+    def update_issue_comment(self, comment_id: int, body: str, *, permission: str = "issues: write") -> JSON:
+        return self._json(
+            "PATCH",
+            f"{self._repo_path}/issues/comments/{int(comment_id)}",
+            what=f"update comment {comment_id}",
+            permission=permission,
+            body={"body": body},
+        )
+
+    # -- issues (drift alerts) -----------------------------------------------------
+
+    def create_issue(self, title: str, body: str = "", *, labels: list[str] | None = None) -> JSON:
+        payload: JSON = {"title": title, "body": body}
+        if labels:
+            payload["labels"] = labels
+        return self._json(
+            "POST", f"{self._repo_path}/issues", what=f"create issue {title!r}",
+            permission="issues: write", body=payload,
+        )
+
+    def list_issues(self, *, state: str = "open", labels: list[str] | None = None) -> list[JSON]:
+        """Issues only: GitHub's list also returns pull requests (with a ``pull_request`` key)."""
+        params = {"state": state}
+        if labels:
+            params["labels"] = ",".join(labels)
+        items = self._paginate(
+            f"{self._repo_path}/issues", what="list issues", permission="issues: read", params=params
+        )
+        return [item for item in items if "pull_request" not in item]
+
+    def find_issue(self, title: str, *, label: str | None = None, state: str = "open") -> JSON | None:
+        """The issue with exactly this title (and label), e.g. the open drift alert; None if none."""
+        labels = [label] if label else None
+        return next((i for i in self.list_issues(state=state, labels=labels) if i["title"] == title), None)
+
+    def get_issue(self, number: int) -> JSON:
+        return self._json(
+            "GET", f"{self._repo_path}/issues/{int(number)}", what=f"get issue #{number}",
+            permission="issues: read",
+        )
+
+    def update_issue(self, number: int, **fields: Any) -> JSON:
+        """Change title/body/state/state_reason/labels, e.g. ``update_issue(5, state="closed")``."""
+        return self._json(
+            "PATCH", f"{self._repo_path}/issues/{int(number)}", what=f"update issue #{number}",
+            permission="issues: write", body=fields,
+        )
+
+    # -- repository_dispatch ---------------------------------------------------------
+
+    def dispatch(self, event_type: str, client_payload: Mapping[str, Any] | None = None) -> None:
+        """Send a ``repository_dispatch`` event; GitHub's limits are checked here first."""
+        if not 1 <= len(event_type) <= MAX_EVENT_TYPE_CHARS:
+            raise UsageError(
+                f"repository_dispatch event_type must be 1..{MAX_EVENT_TYPE_CHARS} characters, got {len(event_type)}"
+            )
+        payload: JSON = {"event_type": event_type}
+        if client_payload is not None:
+            if len(client_payload) > MAX_DISPATCH_KEYS:
+                raise UsageError(
+                    f"repository_dispatch client_payload has {len(client_payload)} top-level keys, "
+                    f"GitHub allows {MAX_DISPATCH_KEYS}: nest the rest under one key"
+                )
+            size = len(json.dumps(client_payload).encode())
+            if size >= MAX_DISPATCH_PAYLOAD_BYTES:
+                raise UsageError(
+                    f"repository_dispatch client_payload is {size} bytes, GitHub allows under 64 KB: send a link instead"
+                )
+            payload["client_payload"] = dict(client_payload)
+        self._request(
+            "POST", f"{self._repo_path}/dispatches", what=f"dispatch {event_type!r}",
+            permission="contents: write", json_body=payload,
+        )
+
+    # -- releases ------------------------------------------------------------------------
+
+    def create_release(
+        self, tag: str, *, name: str | None = None, body: str = "",
+        target_commitish: str | None = None, draft: bool = False, prerelease: bool = False,
+    ) -> JSON:
+        payload: JSON = {"tag_name": tag, "name": name or tag, "body": body, "draft": draft,
+                         "prerelease": prerelease}
+        if target_commitish:
+            payload["target_commitish"] = target_commitish
+        return self._json(
+            "POST", f"{self._repo_path}/releases", what=f"create release {tag!r}",
+            permission="contents: write", body=payload,
+        )
+
+    def get_release_by_tag(self, tag: str) -> JSON | None:
+        try:
+            return self._json(
+                "GET", f"{self._repo_path}/releases/tags/{quote(tag, safe='')}",
+                what=f"get release {tag!r}", permission="contents: read",
+            )
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_release_assets(self, release_id: int) -> list[JSON]:
+        return list(self._paginate(
+            f"{self._repo_path}/releases/{int(release_id)}/assets",
+            what=f"list assets of release {release_id}", permission="contents: read",
+        ))
+
+    def delete_release_asset(self, asset_id: int) -> None:
+        self._request(
+            "DELETE", f"{self._repo_path}/releases/assets/{int(asset_id)}",
+            what=f"delete release asset {asset_id}", permission="contents: write",
+        )
+
+    def upload_release_asset(
+        self, release: Mapping[str, Any], name: str, data: bytes, *,
+        content_type: str = "application/octet-stream", label: str | None = None,
+    ) -> JSON:
+        """Upload to the ``upload_url`` GitHub gave; an asset of that name is replaced, so reruns are safe.
+
+        GitHub answers 422 ``already_exists`` for a taken name (also after a failed upload
+        left a ``starter`` asset); the old asset is deleted and the upload made again.
+        """
+        url = str(release["upload_url"]).split("{", 1)[0]  # RFC 6570: ".../assets{?name,label}"
+        params = {"name": name, **({"label": label} if label else {})}
+        what = f"upload release asset {name!r}"
+
+        def upload() -> JSON:
+            return self._json(
+                "POST", url, what=what, permission="contents: write", params=params,
+                data=data, headers={"Content-Type": content_type},
+            )
+
+        try:
+            return upload()
+        except GitHubError as exc:
+            if exc.status != 422:
+                raise
+        for asset in self.list_release_assets(release["id"]):
+            if asset["name"] == name:
+                self.delete_release_asset(asset["id"])
+        return upload()
+
+    # -- verdicts on a commit ---------------------------------------------------------------
+
+    def create_commit_status(
+        self, sha: str, state: str, *, context: str, description: str = "",
+        target_url: str | None = None,
+    ) -> JSON:
+        """``state`` is error, failure, pending or success; GitHub shows ``description`` cut at 140."""
+        payload: JSON = {"state": state, "context": context, "description": description[:140]}
+        if target_url:
+            payload["target_url"] = target_url
+        return self._json(
+            "POST", f"{self._repo_path}/statuses/{sha}", what=f"set commit status {context!r}",
+            permission="statuses: write", body=payload,
+        )
+
+    def create_check_run(
+        self, name: str, head_sha: str, *, conclusion: str, title: str, summary: str,
+        details_url: str | None = None,
+    ) -> JSON:
+        """A completed check run; ``summary`` is markdown (GitHub caps it at 65535 characters)."""
+        payload: JSON = {
+            "name": name, "head_sha": head_sha, "status": "completed", "conclusion": conclusion,
+            "output": {"title": title, "summary": summary[:65535]},
+        }
+        if details_url:
+            payload["details_url"] = details_url
+        return self._json(
+            "POST", f"{self._repo_path}/check-runs", what=f"create check run {name!r}",
+            permission="checks: write", body=payload,
+        )
+
+    # -- deployments -----------------------------------------------------------------
+
+    def create_deployment(
+        self, ref: str, *, environment: str, description: str = "",
+        payload: Mapping[str, Any] | None = None, required_contexts: list[str] | None = None,
+    ) -> JSON:
+        """A deployment of ``ref``; no auto-merge, and no status checks required unless listed."""
+        body: JSON = {
+            "ref": ref, "environment": environment, "description": description, "auto_merge": False,
+            "required_contexts": list(required_contexts or []), "payload": dict(payload or {}),
+        }
+        resp = self._request(
+            "POST", f"{self._repo_path}/deployments", what=f"create deployment of {ref!r}",
+            permission="deployments: write", json_body=body,
+        )
+        if resp.status_code != 201:  # 202: GitHub merged the default branch instead
+            raise GitHubError(
+                f"create deployment of {ref!r}: GitHub answered {resp.status_code} "
+                f"({_message(resp)}) instead of creating it", status=resp.status_code,
+            )
+        return resp.json()
+
+    def create_deployment_status(
+        self, deployment_id: int, state: str, *, environment_url: str | None = None,
+        log_url: str | None = None, description: str = "",
+    ) -> JSON:
+        payload: JSON = {"state": state, "description": description[:140]}
+        if environment_url:
+            payload["environment_url"] = environment_url
+        if log_url:
+            payload["log_url"] = log_url
+        return self._json(
+            "POST", f"{self._repo_path}/deployments/{int(deployment_id)}/statuses",
+            what=f"set deployment {deployment_id} to {state!r}", permission="deployments: write",
+            body=payload,
+        )
+
+    def list_deployments(self, *, environment: str | None = None, ref: str | None = None) -> list[JSON]:
+        params = {k: v for k, v in {"environment": environment, "ref": ref}.items() if v}
+        return list(self._paginate(
+            f"{self._repo_path}/deployments", what="list deployments",
+            permission="deployments: read", params=params,
+        ))
+
+    # -- pull requests ---------------------------------------------------------------------
+
+    def get_pull(self, number: int) -> JSON:
+        return self._json(
+            "GET", f"{self._repo_path}/pulls/{int(number)}", what=f"get pull request #{number}",
+            permission="pull-requests: read",
+        )
+
+    def list_pulls_for_commit(self, sha: str) -> list[JSON]:
+        return list(self._paginate(
+            f"{self._repo_path}/commits/{sha}/pulls", what=f"list pull requests of {sha[:12]}",
+            permission="pull-requests: read",
+        ))
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _json(self, method: str, url: str, *, body: JSON | None = None, **kwargs: Any) -> JSON:
+        return self._request(method, url, json_body=body, **kwargs).json()
+
+    def _paginate(self, path: str, *, params: Mapping[str, str] | None = None, **kwargs: Any) -> Iterator[JSON]:
+        """Follow ``Link: rel="next"`` verbatim: GitHub rewrites those URLs, so never rebuild them."""
+        url: str | None = self.api_url + path
+        query: dict[str, Any] | None = {**(params or {}), "per_page": 100}
+        while url:
+            resp = self._request("GET", url, params=query, **kwargs)
+            yield from resp.json()
+            url, query = resp.links.get("next", {}).get("url"), None
+
+    def _request(
+        self, method: str, url: str, *, what: str, permission: str,
+        params: Mapping[str, Any] | None = None, json_body: Any = None,
+        data: bytes | None = None, headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        if not url.startswith(("http://", "https://")):
+            url = self.api_url + url
+        waited = 0.0
+        for attempt in itertools.count():
+            try:
+                resp = self._session.request(
+                    method, url, params=params, json=json_body, data=data, headers=headers,
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                raise GitHubError(self._scrub(
+                    f"{what}: no answer from {self.api_url} after {self.retries} retries "
+                    f"({type(exc).__name__}); check GITHUB_API_URL and the runner's network, then rerun"
+                )) from None
+            wait = _rate_limit_wait(resp)
+            if wait is None:
+                break
+            if waited + wait > self.max_wait or attempt >= self.retries:
+                raise GitHubError(self._rate_limit_message(resp, what, wait), status=resp.status_code)
+            time.sleep(wait)
+            waited += wait
+        if resp.status_code >= 400:
+            raise GitHubError(self._scrub(self._error_message(resp, what, permission)), status=resp.status_code)
+        return resp
+
+    def _rate_limit_message(self, resp: requests.Response, what: str, wait: float) -> str:
+        kind = "secondary" if "secondary" in _message(resp).lower() or "retry-after" in resp.headers else "primary"
+        return (
+            f"{what}: GitHub's {kind} rate limit is exhausted for {wait:.0f} s more, longer than "
+            f"the {self.max_wait:.0f} s this job waits; rerun later or make fewer calls per run"
+        )
+
+    def _error_message(self, resp: requests.Response, what: str, permission: str) -> str:
+        status, message = resp.status_code, _message(resp)
+        if status == 401:
+            return f"{what}: GitHub rejected the token (401 {message}); check the secret passed as the token"
+        if status == 403:
+            return (
+                f"{what}: token lacks {permission} (403 {message}) — add `permissions: {permission}` "
+                f"to the job (a fork's pull request only gets a read token; see {_PERMISSIONS_DOCS})"
+            )
+        if status == 404:
+            return (
+                f"{what}: not found in {self.repository} (404) — check GITHUB_REPOSITORY and that the "
+                f"token can read the repository (GitHub says 404 for what it cannot see)"
+            )
+        if status == 422:
+            return f"{what}: GitHub refused it (422 {message}{_validation_details(resp)}); fix the value named"
+        if status >= 500:
+            return (
+                f"{what}: GitHub answered {status} {message} after {self.retries} retries — "
+                f"see https://www.githubstatus.com and rerun the job"
+            )
+        return f"{what}: GitHub answered {status} {message}"
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+def _message(resp: requests.Response) -> str:
+    """GitHub's ``message`` from an error body, else the HTTP reason."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.reason or ""
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return " ".join(body["message"].split())
+    return resp.reason or ""
+
+
+def _validation_details(resp: requests.Response) -> str:
+    try:
+        errors = resp.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return ""
+    parts = []
+    for err in errors:
+        if isinstance(err, dict):
+            parts.append(err.get("message") or " ".join(str(err[k]) for k in ("resource", "field", "code") if err.get(k)))
+        else:
+            parts.append(str(err))
+    return f": {'; '.join(parts)}" if parts else ""
+
+
+def _rate_limit_wait(resp: requests.Response) -> float | None:
+    """Seconds GitHub asks for before the next call, or None when this is not a rate limit.
+
+    GitHub's rules: ``retry-after`` wins; ``x-ratelimit-remaining: 0`` means wait until
+    ``x-ratelimit-reset`` (epoch seconds); a secondary limit without either means a minute.
+    """
+    if resp.status_code not in (403, 429):
+        return None
+    headers = resp.headers
+    if "retry-after" in headers:
+        try:
+            return max(0.0, float(headers["retry-after"]))
+        except ValueError:
+            return 60.0
+    if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+        try:
+            return max(0.0, float(headers["x-ratelimit-reset"]) - time.time())
+        except ValueError:
+            return 60.0
+    if resp.status_code == 429 or "rate limit" in _message(resp).lower():
+        return 60.0
+    return None

@@ -1,0 +1,105 @@
+"""The sticky pull-request comment: one per pull request and model, edited in place each run.
+
+A hidden HTML marker at the top of the body finds the comment again, so reruns never pile
+up comments. Bodies over GitHub's 65,536-character limit are cut at a line with a link to
+the run. A token that may not comment (a fork's pull request, missing ``pull-requests:
+write``) gives a warning, not a failure: the same report is in the step summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mlops_actions.errors import GitHubError
+from mlops_actions.github.actions import annotate, run_url
+
+MAX_COMMENT_CHARS = 65536
+PERMISSION = "pull-requests: write"
+
+
+@dataclass(frozen=True)
+class CommentResult:
+    action: str  # "created", "updated" or "skipped"
+    pr: int | None
+    comment_id: int | None = None
+    url: str | None = None
+    truncated: bool = False
+    reason: str = ""  # why it was skipped
+
+
+def marker(name: str) -> str:
+    """The hidden line that identifies the comment of model ``name``."""
+    return f"<!-- mlops-actions:comment:{re.sub(r'[^A-Za-z0-9._-]', '_', name)} -->"
+
+
+def post_sticky_comment(
+    body: str, *, name: str, pr: int | None = None, client: Any = None
+) -> CommentResult:
+    """Create or update the comment of model ``name`` on pull request ``pr``.
+
+    ``pr`` defaults to the pull request of the triggering event (GITHUB_EVENT_PATH);
+    ``client`` to ``GitHubClient.from_env()``.
+    """
+    if pr is None:
+        pr = pull_request_number()
+    if pr is None:
+        reason = "not a pull_request event and no --pr given, so there is no pull request to comment on"
+        annotate("notice", f"PR comment skipped: {reason}")
+        return CommentResult("skipped", None, reason=reason)
+    if client is None:
+        from mlops_actions.github.client import GitHubClient
+
+        client = GitHubClient.from_env()
+
+    tag = marker(name)
+    text, truncated = fit_body(body, tag)
+    try:
+        existing = next((c for c in client.iter_issue_comments(pr, permission=PERMISSION)
+                         if tag in (c.get("body") or "")), None)
+        if existing is None:
+            comment = client.create_issue_comment(pr, text, permission=PERMISSION)
+            action = "created"
+        else:
+            comment = client.update_issue_comment(existing["id"], text, permission=PERMISSION)
+            action = "updated"
+    except GitHubError as exc:
+        if exc.status != 403:
+            raise
+        annotate("warning", f"PR comment skipped, the report is in the step summary: {exc}")
+        return CommentResult("skipped", pr, reason=str(exc))
+    return CommentResult(action, pr, comment["id"], comment.get("html_url"), truncated)
+
+
+def fit_body(body: str, tag: str, limit: int = MAX_COMMENT_CHARS) -> tuple[str, bool]:
+    """``tag`` + ``body``, cut at a line boundary to ``limit`` characters with a link to the run."""
+    text = f"{tag}\n{body}"
+    if len(text) <= limit:
+        return text, False
+    link = run_url()
+    where = f"[the run's summary]({link})" if link else "the job's step summary"
+    note = f"\n\n---\n*Cut to fit GitHub's {limit:,}-character limit; the full report is in {where}.*\n"
+    room = limit - len(tag) - 1 - len(note) - len("\n```\n")
+    head = body[:room]
+    if "\n" in head:
+        head = head[: head.rindex("\n") + 1]
+    if head.count("```") % 2:  # do not leave a code block open over the note
+        head += "```\n" if head.endswith("\n") else "\n```\n"
+    return f"{tag}\n{head}{note}", True
+
+
+def pull_request_number(event_path: str | None = None) -> int | None:
+    """The pull request of a ``pull_request``/``pull_request_target`` event, else None."""
+    path = event_path or os.environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            event = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    number = (event.get("pull_request") or {}).get("number") if isinstance(event, dict) else None
+    return number if isinstance(number, int) else None

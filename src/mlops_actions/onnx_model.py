@@ -1,0 +1,323 @@
+"""The shipped model: a scikit-learn Pipeline converted to one self-describing ONNX file.
+
+``to_onnx`` converts (deterministically: the same pipeline gives the same bytes in any
+process), ``OnnxModel`` loads and predicts. Gate, deploy, serve and drift all read models
+through ``OnnxModel`` so that they feed inputs exactly as the parity check did: one input
+per raw feature column, shape ``[n, 1]``, float64 numbers (NaN = missing) and strings
+(``''`` = missing), prepared by ``features.model_frame``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_actions.errors import DataError, ModelError
+from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, features_from_json
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+METADATA_PREFIX = "mlops."
+LABEL_OUTPUT = "label"
+PROBABILITY_OUTPUT = "probabilities"
+DEFAULT_OPSET = 18
+# From this many rows on, predict() uses the multi-threaded session; below it the
+# single-threaded one, whose lower per-call overhead wins for requests of a few rows.
+BATCH_ROWS = 512
+BATCH_THREADS_MAX = 4
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a model says about a frame: labels and probabilities, or regression values."""
+
+    task: str
+    labels: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    """``[n, len(classes)]``, columns in ``classes`` order."""
+    classes: tuple[str, ...] | None = None
+    values: np.ndarray | None = None
+
+    @property
+    def output(self) -> np.ndarray:
+        """The headline prediction: labels (classification) or values (regression)."""
+        return self.labels if self.task == "classification" else self.values
+
+
+def metadata_value(value: Any) -> str:
+    """The one JSON form of a metadata value: sorted keys, compact, so bytes never vary."""
+    from mlops_actions.files import _jsonable
+
+    return json.dumps(_jsonable(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def to_onnx(
+    pipeline: Any,
+    features: list[Feature],
+    *,
+    opset: int = DEFAULT_OPSET,
+    metadata: Mapping[str, Any] | None = None,
+    name: str = "mlops",
+    source: str = "model",
+) -> bytes:
+    """Convert a fitted Pipeline to checked, reproducible ONNX bytes.
+
+    One graph input per raw feature column; classifiers output ``label`` and a plain
+    ``probabilities`` tensor (no ZipMap); ``metadata`` keys get the ``mlops.`` prefix.
+
+    Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does;
+    tree ensembles then read float32, as scikit-learn's trees do. Test data on a decimal grid puts
+    values exactly halfway between two training values, i.e. on a split threshold, so a
+    float32 pipeline (skl2onnx's default) flips whole trees on the last ulp.
+    """
+    import onnx
+    from sklearn.base import is_classifier
+    from sklearn.impute import SimpleImputer
+
+    try:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+    except ImportError as exc:  # pragma: no cover - a broken install, not bad input
+        raise ModelError(f"skl2onnx is not installed ({exc}); pip install skl2onnx") from None
+
+    initial_types = [
+        (f.name, DoubleTensorType([None, 1]) if f.kind == NUMERIC else StringTensorType([None, 1]))
+        for f in features
+    ]
+    pipeline = _trees_read_float32(pipeline)
+    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    options = {id(final): {"zipmap": False}} if is_classifier(final) else None
+    try:
+        model = convert_sklearn(
+            pipeline,
+            initial_types=initial_types,
+            target_opset=opset,
+            options=options,
+            name=name,  # without a name skl2onnx puts a random uuid in the graph
+            custom_conversion_functions={SimpleImputer: _simple_imputer_in_double},
+        )
+    except Exception as exc:  # skl2onnx raises many unrelated classes
+        raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
+    _sort_opset_imports(model)
+    for key, value in sorted((metadata or {}).items()):
+        entry = model.metadata_props.add()
+        entry.key = METADATA_PREFIX + key
+        entry.value = metadata_value(value)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:
+        raise ModelError(f"{source}: the converted ONNX graph fails onnx.checker: {_first_line(exc)}") from None
+    return model.SerializeToString(deterministic=True)
+
+
+def _simple_imputer_in_double(scope: Any, operator: Any, container: Any) -> None:
+    """Numbers: ``Where(IsNaN(x), statistic, x)`` in float64 (onnxruntime's Imputer is float32 only)."""
+    import numpy as np
+    from skl2onnx.algebra.onnx_ops import OnnxEqual, OnnxIsNaN, OnnxWhere
+    from skl2onnx.common.data_types import StringTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+    from skl2onnx.operator_converters.imputer_op import convert_sklearn_imputer
+
+    if isinstance(operator.inputs[0].type, StringTensorType):
+        convert_sklearn_imputer(scope, operator, container)
+        return
+    imputer = operator.raw_operator
+    inputs = operator.inputs
+    source = inputs[0].full_name if len(inputs) == 1 else concatenate_variables(scope, inputs, container)
+    opset = container.target_opset
+    missing = imputer.missing_values
+    if isinstance(missing, float) and missing != missing:
+        is_missing = OnnxIsNaN(source, op_version=opset)
+    else:
+        is_missing = OnnxEqual(source, np.array([missing], dtype=np.float64), op_version=opset)
+    fill = np.asarray(imputer.statistics_, dtype=np.float64).reshape(1, -1)
+    OnnxWhere(
+        is_missing, fill, source, op_version=opset, output_names=[operator.outputs[0].full_name]
+    ).add_to(scope, container)
+
+
+def _trees_read_float32(pipeline: Any) -> Any:
+    """A copy in which a tree ensemble reads float32, with thresholds that split float32 alike.
+
+    scikit-learn's trees compare float32(x) <= t (t a float64); ONNX trees hold float32
+    thresholds, rounded to nearest, which can round up past x. Rounding down cannot: for a
+    float32 x, x <= t exactly when x <= the largest float32 not above t. Gradient boosting
+    with float64 input also trips skl2onnx (it declares float64 outputs the op never makes).
+    """
+    import copy
+
+    import numpy as np
+    from skl2onnx.sklapi import CastTransformer
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(pipeline, Pipeline):
+        return pipeline
+    final = pipeline.steps[-1][1]
+    trees = [e for e in np.ravel(getattr(final, "estimators_", [])) if hasattr(e, "tree_")]
+    trees += [final] if hasattr(final, "tree_") else []
+    if not trees and not hasattr(final, "_predictors"):  # HistGradientBoosting keeps _predictors
+        return pipeline
+    memo: dict[int, Any] = {}
+    final = copy.deepcopy(final, memo)
+    for tree in trees:
+        thresholds = memo[id(tree)].tree_.threshold  # a writable view of the tree's nodes
+        rounded = thresholds.astype(np.float32)
+        too_high = rounded.astype(np.float64) > thresholds
+        rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
+        thresholds[:] = rounded
+    steps = [*pipeline.steps[:-1], ("float32", CastTransformer(dtype=np.float32)), (pipeline.steps[-1][0], final)]
+    return Pipeline(steps)
+
+
+def _sort_opset_imports(model: Any) -> None:
+    """skl2onnx emits opset imports in set iteration order, which varies with PYTHONHASHSEED."""
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
+    del model.opset_import[:]
+    for domain, version in opsets:
+        entry = model.opset_import.add()
+        entry.domain = domain
+        entry.version = version
+
+
+def _conversion_problem(exc: Exception) -> str:
+    text = str(exc)
+    unsupported = re.search(r"<class '([\w.]+)'>", text)
+    if unsupported and type(exc).__name__ in ("MissingShapeCalculator", "MissingConverter", "RuntimeError"):
+        cls = unsupported.group(1)
+        return (
+            f"skl2onnx cannot convert {cls.rsplit('.', 1)[-1]} ({cls}); use an estimator and "
+            "transformers skl2onnx supports (skl2onnx.supported_converters()) or register a converter"
+        )
+    return f"converting to ONNX failed: {type(exc).__name__}: {_first_line(exc)}"
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+class OnnxModel:
+    """An ONNX file ready to predict from raw feature columns.
+
+    Two onnxruntime sessions: single-threaded for small requests (no thread hand-off
+    per call) and multi-threaded for batches; the batch one is built on first use.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: ONNX model file not found; run `mlops package-onnx` or fix the path")
+        self._bytes = self.path.read_bytes()
+        self._small = self._session(threads=1)
+        self._large: Any = None
+        self.input_names = [i.name for i in self._small.get_inputs()]
+        self.output_names = [o.name for o in self._small.get_outputs()]
+        self._input_types = {i.name: i.type for i in self._small.get_inputs()}
+
+    def _session(self, *, threads: int) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # Idle worker threads sleep instead of spinning: the machine is shared with the caller.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return ort.InferenceSession(self._bytes, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... classes
+            raise ModelError(f"{self.path}: not a loadable ONNX model: {_first_line(exc)}") from None
+
+    def _batch_session(self) -> Any:
+        if self._large is None:
+            threads = max(1, min(BATCH_THREADS_MAX, os.cpu_count() or 1))
+            self._large = self._small if threads == 1 else self._session(threads=threads)
+        return self._large
+
+    @cached_property
+    def metadata(self) -> dict[str, Any]:
+        """``metadata_props``; our ``mlops.*`` values JSON-decoded, keys kept as stored."""
+        raw = self._small.get_modelmeta().custom_metadata_map
+        decoded: dict[str, Any] = {}
+        for key, value in sorted(raw.items()):
+            if key.startswith(METADATA_PREFIX):
+                with contextlib.suppress(ValueError):  # not ours if not JSON: keep the text
+                    value = json.loads(value)
+            decoded[key] = value
+        return decoded
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        """One ``mlops.<key>`` value, e.g. ``model.meta("lineage")``."""
+        return self.metadata.get(METADATA_PREFIX + key, default)
+
+    @cached_property
+    def features(self) -> list[Feature]:
+        """Feature schema from metadata; for a foreign file, from the graph inputs."""
+        stored = self.meta("features")
+        if stored:
+            return features_from_json(stored)
+        return [
+            Feature(name, CATEGORICAL if self._input_types[name] == "tensor(string)" else NUMERIC,
+                    "str" if self._input_types[name] == "tensor(string)" else "float64")
+            for name in self.input_names
+        ]
+
+    @property
+    def task(self) -> str:
+        target = self.meta("target") or {}
+        if target.get("task"):
+            return target["task"]
+        return "classification" if PROBABILITY_OUTPUT in self.output_names else "regression"
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        classes = (self.meta("target") or {}).get("classes")
+        return tuple(classes) if classes is not None else None
+
+    def feed(self, frame: pd.DataFrame, *, source: str = "data") -> dict[str, np.ndarray]:
+        """Graph inputs from a raw frame: one ``[n, 1]`` array per feature column."""
+        import numpy as np
+
+        from mlops_actions.features import model_frame
+
+        missing = [f.name for f in self.features if f.name not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{source}: missing feature column(s) {', '.join(map(repr, missing))}; "
+                f"the model {self.path.name} reads {', '.join(f.name for f in self.features)}"
+            )
+        x = model_frame(frame, self.features, source=source)
+        feed = {}
+        for name in self.input_names:
+            kind = self._input_types[name]
+            if kind == "tensor(string)":
+                feed[name] = x[name].to_numpy(dtype=object).reshape(-1, 1)
+            else:
+                dtype = np.float64 if kind == "tensor(double)" else np.float32
+                feed[name] = x[name].to_numpy(dtype=dtype).reshape(-1, 1)
+        return feed
+
+    def run(self, feed: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Raw session outputs for a prepared feed (the session picked by batch size)."""
+        rows = len(next(iter(feed.values()))) if feed else 0
+        session = self._batch_session() if rows >= BATCH_ROWS else self._small
+        return session.run(None, dict(feed))
+
+    def predict(self, frame: pd.DataFrame, *, source: str = "data") -> Prediction:
+        """Predict from raw feature columns (extra columns are ignored)."""
+        outputs = dict(zip(self.output_names, self.run(self.feed(frame, source=source)), strict=True))
+        if self.task == "regression":
+            return Prediction("regression", values=next(iter(outputs.values())).reshape(-1).astype("float64"))
+        labels = outputs.get(LABEL_OUTPUT, next(iter(outputs.values()))).reshape(-1)
+        proba = outputs.get(PROBABILITY_OUTPUT)
+        return Prediction("classification", labels=labels, probabilities=proba, classes=self.classes)

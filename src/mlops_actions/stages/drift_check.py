@@ -1,0 +1,381 @@
+"""Compare current data with the training reference, column by column, Evidently's way.
+
+The reference is the training file, a saved profile (``.json``) or the profile a packaged
+model carries (``.onnx``, metadata key ``mlops.drift_profile``), so a scheduled job needs
+only the deployed model and the new data. Current data streams through in chunks (bounded
+memory, one pass); results say which statistics are approximate and by how much at most.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_actions.config import Config
+from mlops_actions.errors import ConfigError, DataError, DriftDetected, ModelError, UsageError
+from mlops_actions.files import atomic_write_json, atomic_write_text
+from mlops_actions.stages._common import StageResult, stage_dir, write_result
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops_actions.drift.columns import ColumnSummary
+    from mlops_actions.drift.dataset import DatasetDrift
+
+PROFILE_METADATA_KEY = "mlops.drift_profile"
+PROFILE_FILE = "profile.json"
+REPORT_FILE = "report.html"
+HISTOGRAM_BINS = 30
+TOP_CATEGORIES = 12
+
+
+@dataclasses.dataclass
+class DriftResult(StageResult):
+    stage = "drift-check"
+    failure = DriftDetected
+    name: str
+    reference: dict[str, Any]
+    current: dict[str, Any]
+    dataset_drift: bool
+    drift_share: float
+    drift_share_threshold: float
+    drifted_columns: list[str]
+    columns: list[dict[str, Any]]
+    schema: dict[str, Any]
+    untested: list[dict[str, Any]]
+    calibrated: bool
+    fail_on_drift: bool
+    report_path: Path
+    predictions: dict[str, Any] | None = None
+    performance: dict[str, Any] | None = None
+    alerts: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not (self.fail_on_drift and self.dataset_drift)
+
+    def failure_message(self) -> str:
+        return (
+            f"data drift: {len(self.drifted_columns)} of {len(self.columns)} columns drifted "
+            f"({self.drift_share:.0%} >= {self.drift_share_threshold:.0%}); see {self.report_path}"
+        )
+
+    @property
+    def approximate(self) -> list[dict[str, Any]]:
+        return [c for c in self.columns if c["approximate"]]
+
+    def outputs(self) -> dict[str, Any]:
+        return {
+            **super().outputs(),
+            "drift": self.dataset_drift,
+            "drift-share": round(self.drift_share, 6),
+            "drifted-columns": json.dumps(self.drifted_columns),
+            "report-path": self.report_path,
+        }
+
+    def summary_markdown(self) -> str:
+        from mlops_actions.reports import render
+
+        return render("drift.md.j2", r=self)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        notes = []
+        if self.dataset_drift:
+            notes.append({"level": "warning", "message": self.failure_message()})
+        if (
+            self.schema["missing_columns"]
+            or self.schema["new_columns"]
+            or self.schema["dtype_changes"]
+        ):
+            notes.append(
+                {
+                    "level": "warning",
+                    "message": f"schema skew in current data: {_skew_text(self.schema)}",
+                }
+            )
+        return notes
+
+
+def _skew_text(schema: dict[str, Any]) -> str:
+    parts = []
+    if schema["missing_columns"]:
+        parts.append(f"missing {', '.join(schema['missing_columns'])}")
+    if schema["new_columns"]:
+        parts.append(f"new {', '.join(schema['new_columns'])}")
+    for change in schema["dtype_changes"]:
+        parts.append(f"{change['column']} {change['reference']} -> {change['current']}")
+    return "; ".join(parts)
+
+
+def drift_check(
+    config: Config,
+    *,
+    workdir: str | Path = ".mlops",
+    current: str | None = None,
+    reference: str | Path | None = None,
+    fail_on_drift: bool = False,
+    calibrate: bool = False,
+    alert: bool = True,
+) -> DriftResult:
+    """Test every shared column of current data against the reference; write the reports."""
+    from mlops_actions.drift.dataset import ColumnChoice, detect_drift
+
+    settings = config.drift
+    out = stage_dir(workdir, "drift-check")
+    source = current or settings.current
+    if not source:
+        raise UsageError(
+            "drift-check: no current data; pass --current PATH|GLOB|URL or set drift.current"
+        )
+    ref_path = Path(reference) if reference is not None else settings.reference or config.data.train
+    profile, ref_info, ref_frame = _load_reference(config, ref_path)
+    if calibrate:
+        if ref_frame is None:
+            raise UsageError(
+                f"--calibrate needs the training data as reference, got the profile in {ref_path.name}; "
+                "pass --reference TRAIN.csv"
+            )
+        from mlops_actions.drift.calibrate import calibrate_thresholds
+
+        tests = {name: c.stattest for name, c in settings.columns.items() if c.stattest}
+        profile["thresholds"] = calibrate_thresholds(
+            ref_frame,
+            quantile=settings.calibrate.quantile,
+            repeats=settings.calibrate.repeats,
+            seed=settings.calibrate.seed,
+            tests=tests,
+        )
+    if ref_frame is not None:
+        atomic_write_json(out / PROFILE_FILE, profile)  # reusable as --reference later
+
+    from mlops_actions.drift.columns import summarize
+    from mlops_actions.drift.profile import profile_columns
+
+    # the training file itself gives exact statistics; a profile may hold sketches
+    if ref_frame is not None:
+        ref_columns = {str(c): summarize(ref_frame[c]) for c in ref_frame.columns}
+    else:
+        ref_columns = profile_columns(profile)
+    cur_columns, cur_info, model_outputs = _read_current(config, source, profile, ref_path)
+    choices = _column_choices(config, profile, ref_columns, cur_info["rows"])
+    target = config.data.target
+    # columns the config drops are not model inputs: their drift is no reason to retrain
+    ref_columns = {k: v for k, v in ref_columns.items() if k not in config.data.drop}
+    cur_columns = {k: v for k, v in cur_columns.items() if k not in config.data.drop}
+    try:
+        drift = detect_drift(
+            ref_columns,
+            cur_columns,
+            default=ColumnChoice(settings.stattest, settings.threshold),
+            per_column=choices,
+            drift_share=settings.drift_share,
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"{config.label}: drift: {exc}; pick a test for that kind of column"
+        ) from None
+    drift.missing_columns = [c for c in drift.missing_columns if c != target]
+    predictions = _prediction_drift(profile, model_outputs)
+    result = DriftResult(
+        out_dir=out,
+        name=config.name,
+        reference=ref_info,
+        current=cur_info,
+        dataset_drift=drift.dataset_drift,
+        drift_share=drift.drift_share,
+        drift_share_threshold=drift.drift_share_threshold,
+        drifted_columns=drift.drifted_columns,
+        columns=[c.to_dict() for c in drift.ordered()],
+        schema={
+            "missing_columns": drift.missing_columns,
+            "new_columns": drift.new_columns,
+            "dtype_changes": drift.dtype_changes,
+        },
+        untested=drift.untested,
+        calibrated="thresholds" in profile,
+        fail_on_drift=fail_on_drift,
+        report_path=out / REPORT_FILE,
+        predictions=predictions,
+        performance=_performance(config, profile, model_outputs),
+    )
+    _write_html(result, drift, ref_columns, cur_columns)
+    if alert:
+        result.alerts = _send_alerts(config, result)
+    return write_result(result)
+
+
+def _load_reference(config: Config, path: Path) -> tuple[dict, dict[str, Any], pd.DataFrame | None]:
+    """(profile, description, training frame or None) from a table, profile JSON or model."""
+    from mlops_actions.data import fingerprint, read_config_table
+    from mlops_actions.drift.profile import FORMAT, build_profile
+
+    if not path.exists():
+        raise DataError(
+            f"{path}: reference not found; pass --reference TRAIN.csv|PROFILE.json|MODEL.onnx"
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        profile = _profile_from_model(path)
+        kind = "model"
+    elif suffix == ".json":
+        try:
+            profile = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path}: not a JSON drift profile: {exc}") from None
+        kind = "profile"
+    else:
+        frame = read_config_table(config, path)
+        profile = build_profile(frame, task=config.task)
+        info = {
+            "source": str(path),
+            "kind": "training data",
+            "rows": len(frame),
+            **_fp(fingerprint(path, frame)),
+        }
+        return profile, info, frame
+    if not isinstance(profile, dict) or profile.get("format") != FORMAT:
+        raise DataError(
+            f"{path}: not a drift profile (expected format {FORMAT}); rebuild it with drift-check"
+        )
+    return profile, {"source": str(path), "kind": kind, "rows": profile["rows"]}, None
+
+
+def _fp(fingerprint: dict[str, Any]) -> dict[str, Any]:
+    return {"sha256": fingerprint["sha256"]}
+
+
+def _profile_from_model(path: Path) -> dict:
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and others for a bad file
+        raise ModelError(f"{path}: not a readable ONNX model: {type(exc).__name__}") from None
+    metadata = {p.key: p.value for p in model.metadata_props}
+    if PROFILE_METADATA_KEY not in metadata:
+        raise ModelError(
+            f"{path}: model carries no {PROFILE_METADATA_KEY} metadata; repackage it with package-onnx "
+            "or pass the training data as --reference"
+        )
+    try:
+        return json.loads(metadata[PROFILE_METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: {PROFILE_METADATA_KEY} metadata is not JSON: {exc}") from None
+
+
+def _read_current(
+    config: Config, source: str, profile: dict, ref_path: Path
+) -> tuple[dict[str, ColumnSummary], dict[str, Any], dict[str, Any]]:
+    """One pass over the current data: column summaries, a description, model outputs."""
+    from mlops_actions.data import files_sha256
+    from mlops_actions.drift.columns import ColumnAccumulator
+    from mlops_actions.drift.sources import is_url, iter_chunks, local_files
+
+    settings = config.drift
+    accumulators: dict[str, ColumnAccumulator] = {}
+    rows = 0
+    with local_files(source, token_env=settings.token_env) as files:
+        for chunk in iter_chunks(files, chunk_rows=settings.chunk_rows):
+            rows += len(chunk)
+            for column in chunk.columns:
+                acc = accumulators.get(str(column))
+                if acc is None:
+                    acc = accumulators[str(column)] = ColumnAccumulator(
+                        str(column), max_values=settings.max_values
+                    )
+                try:
+                    acc.add(chunk[column])
+                except ValueError as exc:
+                    raise DataError(
+                        f"{source}: {exc}; make every file use one type per column"
+                    ) from None
+        digest = files_sha256(files)
+        names = [f.name for f in files]
+    if rows == 0:
+        raise DataError(f"{source}: current data has no rows; nothing to compare")
+    info = {
+        "source": source if not is_url(source) else source.split("?", 1)[0],
+        "files": names if len(names) <= 20 else [*names[:20], f"... {len(names) - 20} more"],
+        "rows": rows,
+        "sha256": digest,
+    }
+    return {name: acc.summary() for name, acc in accumulators.items()}, info, {}
+
+
+def _column_choices(config: Config, profile: dict, ref_columns: dict, current_rows: int) -> dict:
+    """Calibrated thresholds from the profile, overridden by the config's per-column choices."""
+    from mlops_actions.drift.calibrate import scaled_threshold
+    from mlops_actions.drift.dataset import ColumnChoice
+
+    choices = {}
+    for name, entry in (profile.get("thresholds") or {}).items():
+        if name in ref_columns:
+            rows = ref_columns[name].count
+            choices[name] = ColumnChoice(
+                entry["test"], scaled_threshold(entry, rows, max(current_rows, 1))
+            )
+    for name, spec in config.drift.columns.items():
+        base = choices.get(name, ColumnChoice())
+        choices[name] = ColumnChoice(
+            spec.stattest or base.stattest,
+            spec.threshold
+            if spec.threshold is not None
+            else (None if spec.stattest else base.threshold),
+        )
+    return choices
+
+
+def _prediction_drift(profile: dict, model_outputs: dict[str, Any]) -> dict[str, Any] | None:
+    return None
+
+
+def _performance(
+    config: Config, profile: dict, model_outputs: dict[str, Any]
+) -> dict[str, Any] | None:
+    return None
+
+
+def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
+    return {}
+
+
+def _write_html(
+    result: DriftResult, drift: DatasetDrift, ref_columns: dict, cur_columns: dict
+) -> None:
+    from mlops_actions.reports import render
+
+    charts = {
+        c.column: _histogram(ref_columns[c.column], cur_columns[c.column]) for c in drift.columns
+    }
+    atomic_write_text(result.report_path, render("drift.html.j2", r=result, charts=charts))
+
+
+def _histogram(ref: ColumnSummary, cur: ColumnSummary) -> dict[str, Any]:
+    """Bin labels and the share of rows per bin in reference and current, for an SVG chart."""
+    import numpy as np
+
+    if ref.is_numeric and cur.is_numeric and (cur.kind == "numerical"):
+        low, high = min(ref.minimum, cur.minimum), max(ref.maximum, cur.maximum)
+        edges = (
+            np.linspace(low, high, HISTOGRAM_BINS + 1)
+            if high > low
+            else np.array([low - 0.5, low + 0.5])
+        )
+        r = ref.sample.histogram(edges) / max(ref.count, 1)
+        c = cur.sample.histogram(edges) / max(cur.count, 1)
+        labels = [f"{a:.4g}" for a in edges[:-1]]
+    else:
+        rc, cc = ref.value_counts(), cur.value_counts()
+        keys = sorted(
+            set(rc) | set(cc), key=lambda k: -(rc.get(k, 0) / ref.count + cc.get(k, 0) / cur.count)
+        )
+        shown = keys[:TOP_CATEGORIES]
+        r = np.array([rc.get(k, 0) / ref.count for k in shown])
+        c = np.array([cc.get(k, 0) / cur.count for k in shown])
+        labels = [str(k) for k in shown]
+        if len(keys) > TOP_CATEGORIES:
+            r, c = np.append(r, 1 - r.sum()), np.append(c, 1 - c.sum())
+            labels.append("other")
+    return {"labels": labels, "reference": r.tolist(), "current": c.tolist()}

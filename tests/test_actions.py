@@ -1,0 +1,139 @@
+"""Each action run through its action.yml by the harness, on the example projects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+import pytest
+import yaml
+
+import mlops_actions
+from actions_support import REPO, example_workspace, require_stage
+from harness import Runner
+
+FAST = "model.params.n_estimators=20"
+
+
+def declared_outputs(action: str) -> list[str]:
+    meta = yaml.safe_load((REPO / action / "action.yml").read_text(encoding="utf-8"))
+    return list(meta.get("outputs") or {})
+
+
+def assert_all_outputs_set(run, action: str) -> None:
+    missing = [name for name in declared_outputs(action) if not run.outputs.get(name)]
+    assert not missing, f"{action} declares outputs the CLI never set: {missing}\n{run.log()}"
+
+
+@pytest.fixture
+def penguins(tmp_path: Path) -> Path:
+    return example_workspace(tmp_path)
+
+
+def test_setup_runs_every_step_but_the_installs(penguins):
+    run = Runner(penguins).run_action("actions/setup", {"python-version": "3.12", "extras": "serve"})
+    assert run.ok, run.log()
+    assert [s.status for s in run.steps] == ["skipped-tool", "success", "skipped-tool", "skipped-tool", "success"]
+    assert run.step("cache-key").outputs["key"].startswith(f"mlops-pip-Linux-{platform.python_version()}-")
+    assert Path(run.step("cache-key").outputs["dir"]).is_absolute()
+    # the interpreter that stands in for the installed one reports itself
+    assert run.outputs == {"python-version": platform.python_version(), "mlops-version": mlops_actions.__version__}
+    assert run.env_written == {}
+
+
+def test_setup_without_cache_skips_the_cache_steps(penguins):
+    run = Runner(penguins).run_action("actions/setup", {"cache": "false"})
+    assert [s.status for s in run.steps] == ["skipped-tool", "skipped", "skipped", "skipped-tool", "success"]
+
+
+def test_train_outputs_describe_the_files_it_wrote(penguins):
+    run = Runner(penguins).run_action("actions/train", {"set": f"  {FAST}\n\nmodel.params.max_depth=3\n"})
+    assert run.ok, run.log()
+    assert_all_outputs_set(run, "actions/train")
+    out = penguins / ".mlops" / "train"
+    assert run.outputs["passed"] == "true"
+    assert penguins / run.outputs["result-file"] == out / "result.json"
+    model = penguins / run.outputs["model-path"]
+    assert run.outputs["model-fingerprint"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert json.loads(run.outputs["metrics"]) == json.loads((out / "metrics.json").read_text())
+    params = json.loads((out / "params.json").read_text())["params"]
+    assert (params["n_estimators"], params["max_depth"]) == (20, 3)  # each `set` line reached the CLI
+    assert run.summary == (out / "summary.md").read_text()
+    assert run.env_written == {}
+
+
+def test_train_in_a_project_folder_with_its_own_workdir(tmp_path):
+    repo = tmp_path / "repo"
+    example_workspace(repo, "diabetes")
+    run = Runner(repo).run_action(
+        "OWNER/mlops-actions/actions/train@v1", {"working-directory": "diabetes", "workdir": "out/ml"}
+    )
+    assert run.ok, run.log()
+    assert run.outputs["result-file"] == "out/ml/train/result.json"
+    assert (repo / "diabetes" / "out" / "ml" / "train" / "model.joblib").is_file()
+    assert set(json.loads(run.outputs["metrics"])) >= {"rmse", "mae", "r2"}
+
+
+def test_a_config_error_fails_the_step_with_exit_2(penguins):
+    run = Runner(penguins).run_action("actions/train", {"config": "no-such.yaml"})
+    assert run.status == "failure"
+    step = run.step("mlops")
+    assert step.exit_code == 2
+    assert "no-such.yaml" in step.stderr and "Traceback" not in step.stderr
+    assert "::error" in step.stdout  # the CLI's annotation, since the harness sets GITHUB_ACTIONS
+
+
+def test_stage_actions_need_setup_first(penguins):
+    runner = Runner(penguins)
+    runner.job_env["PATH"] = "/usr/bin:/bin"  # a job where actions/setup did not run
+    run = runner.run_action("actions/train")
+    assert run.step("mlops").exit_code == 2
+    assert "add 'uses: OWNER/mlops-actions/actions/setup@v1'" in run.step("mlops").stdout
+
+
+def test_top_level_action_runs_a_command_like_the_stage_action(tmp_path):
+    one = Runner(example_workspace(tmp_path / "a")).run_action(".", {"command": "train", "set": FAST})
+    two = Runner(example_workspace(tmp_path / "b")).run_action("actions/train", {"set": FAST})
+    assert one.ok and two.ok, one.log() + two.log()
+    assert [s.status for s in one.steps[:4]] == ["skipped-tool", "success", "skipped-tool", "skipped-tool"]
+    for name in declared_outputs("actions/train"):
+        assert one.outputs[name] == two.outputs[name], name
+
+
+def test_top_level_action_passes_args_verbatim(penguins):
+    run = Runner(penguins).run_action(
+        ".", {"command": "train", "install": "false", "args": "--set\nmodel.params.n_estimators=7 \n"}
+    )
+    assert run.ok, run.log()
+    assert [s.status for s in run.steps[:4]] == ["skipped"] * 4
+    assert json.loads((penguins / ".mlops/train/params.json").read_text())["params"]["n_estimators"] == 7
+
+
+def test_top_level_action_installs_exactly_like_setup():
+    """The top-level action repeats setup's steps (a composite cannot `uses: ./` its own sibling)."""
+
+    def install_steps(path: Path) -> list[tuple]:
+        steps = yaml.safe_load(path.read_text())["runs"]["steps"]
+        return [
+            (s.get("uses"), s.get("with"), s.get("id"), (s.get("run") or "").rsplit("/", 1)[-1], s.get("env"))
+            for s in steps
+            if s.get("id") != "versions" and s.get("id") != "mlops"
+        ]
+
+    assert install_steps(REPO / "action.yml") == install_steps(REPO / "actions/setup/action.yml")
+
+
+@pytest.mark.parametrize("stage", ["validate-data", "evaluate-gate", "package-onnx"])
+def test_stage_action_after_train_sets_every_declared_output(penguins, stage):
+    require_stage(stage)
+    runner = Runner(penguins)
+    assert runner.run_action("actions/train", {"set": FAST}).ok
+    if stage == "validate-data" and not (penguins / "schema.yaml").exists():
+        assert runner.run_action(".", {"command": "validate-data", "install": "false", "args": "--infer-schema"}).ok
+    run = runner.run_action(f"actions/{stage}", {"set": FAST})
+    assert run.ok, run.log()
+    assert_all_outputs_set(run, f"actions/{stage}")
+    assert run.summary.strip()
+    assert run.env_written == {}
