@@ -284,7 +284,7 @@ def _describe(error: Any) -> str:
     if kind == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         extras = [k for k in value if k not in allowed]
-        key = extras[0]
+        key = str(extras[0])
         full = f"{where}.{key}" if where else key
         suggestion = _did_you_mean(key, allowed) or (
             f" (allowed: {', '.join(allowed)})" if allowed else ""
@@ -312,7 +312,7 @@ def _describe(error: Any) -> str:
 
 
 def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
