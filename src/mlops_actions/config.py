@@ -69,6 +69,34 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class LabelRules:
+    max_share_change: float = 0.15
+    allow_vanishing: bool = False
+
+
+@dataclass(frozen=True)
+class SkewRules:
+    categorical_max_linf: float = 0.2
+    numeric_max_js: float = 0.3
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Dataset-level checks of ``mlops validate-data``; the schema holds the row-level ones."""
+
+    min_rows: int = 10
+    max_missing_share: float = 0.5
+    column_max_missing_share: Mapping[str, float] = field(default_factory=dict)
+    max_duplicate_share: float = 0.05
+    max_leakage_share: float = 0.0
+    allow_new_columns: bool = False
+    labels: LabelRules = field(default_factory=LabelRules)
+    skew: SkewRules = field(default_factory=SkewRules)
+    max_samples: int = 5
+    max_annotations: int = 50
+
+
+@dataclass(frozen=True)
 class DeployTarget:
     """Where ``mlops deploy --target NAME`` puts a model (see ``$defs/deploy`` in the schema)."""
 
@@ -161,7 +189,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
-    validation: Mapping[str, Any] = field(default_factory=dict)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
@@ -312,7 +340,7 @@ def _describe(error: Any) -> str:
     if kind == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         extras = [k for k in value if k not in allowed]
-        key = extras[0]
+        key = str(extras[0])  # YAML allows non-string keys: `? ` is {None: None}
         full = f"{where}.{key}" if where else key
         suggestion = _did_you_mean(key, allowed) or (
             f" (allowed: {', '.join(allowed)})" if allowed else ""
@@ -358,6 +386,15 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _validation(section: dict[str, Any]) -> ValidationConfig:
+    return ValidationConfig(**{
+        **section,
+        "column_max_missing_share": dict(section.get("column_max_missing_share") or {}),
+        "labels": LabelRules(**(section.get("labels") or {})),
+        "skew": SkewRules(**(section.get("skew") or {})),
+    })
+
+
 def _build(raw: dict[str, Any], path: Path) -> Config:
     root = path.parent
     data = raw["data"]
@@ -396,7 +433,7 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
             metrics={name: MetricRule(**rule) for name, rule in (gate.get("metrics") or {}).items()},
         ),
         github=GitHubConfig(**(raw.get("github") or {})),
-        validation=raw.get("validation") or {},
+        validation=_validation(raw.get("validation") or {}),
         package=PackageConfig(
             **{k: v for k, v in package.items() if k != "parity"},
             parity=ParityConfig(**(package.get("parity") or {})),
