@@ -50,11 +50,11 @@ def deploy_outputs(run) -> dict:
 
 
 @pytest.fixture
-def project(example, tmp_path: Path) -> Path:
+def project(example) -> Path:
     """The penguins project as a git repository whose main branch is also `origin/main`."""
     workspace = example("penguins")
     config = yaml.safe_load((workspace / "mlops.yaml").read_text())
-    config.setdefault("deploy", {})["targets"] = {"registry": {"type": "registry", "url": str(tmp_path / "registry")}}
+    config.setdefault("deploy", {})["targets"] = {"registry": {"type": "registry", "url": str(workspace.parent / "registry")}}
     (workspace / "mlops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (workspace / ".gitignore").write_text(".mlops/\n")
     git(workspace, "init", "-q", "-b", "main")
@@ -135,4 +135,9 @@ def test_level3_loop(project: Path, fake_github):
         ".", {"command": "rollback", "install": "false", "args": "--target\nregistry\n--stage\nproduction"}
     )
     assert rollback.ok, rollback.log()
-    assert rollback.outputs["version"] == first["version"]
+    assert (rollback.outputs["version"], rollback.outputs["previous-version"]) == (first["version"], second["version"])
+    from mlops_actions.registry import Registry
+
+    registry = Registry(project.parent / "registry")
+    assert registry.alias("penguins-species", "production").version == int(first["version"])
+    assert [v.version for v in registry.versions("penguins-species")] == [int(first["version"]), int(second["version"])]
