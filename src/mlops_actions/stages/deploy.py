@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -294,9 +295,14 @@ def _to_release(
     assets = {MODEL_FILE: (candidate.path, "application/octet-stream"), METRICS_FILE: (metrics_path, "application/json")}
     if candidate.card is not None:
         assets[CARD_FILE] = (candidate.card, "text/markdown")
+    present = {a["name"]: a.get("digest") for a in release.get("assets") or []}
+    uploaded = []
     for name, (path, content_type) in assets.items():
-        client.upload_release_asset(release, name, path.read_bytes(), content_type=content_type)
-    checks["release"] = {"tag": tag, "assets": sorted(assets)}
+        data = path.read_bytes()
+        if present.get(name) != f"sha256:{hashlib.sha256(data).hexdigest()}":  # a rerun uploads nothing
+            client.upload_release_asset(release, name, data, content_type=content_type)
+            uploaded.append(name)
+    checks["release"] = {"tag": tag, "assets": sorted(assets), "uploaded": uploaded}
     return _result(spec, config, out, stage, None, None, created, checks, release.get("html_url"), number=number)
 
 
