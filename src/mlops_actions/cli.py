@@ -59,9 +59,29 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    validate = command("validate-data", "check data against its pandera contract (issue 3)", _not_yet(3))
+    validate = command("validate-data", "check data against its pandera contract", _validate_data)
+    validate.add_argument(
+        "--data", action="append", default=[], metavar="PATH",
+        help="validate this file instead of data.train/data.test (repeatable; the first is the reference)",
+    )
+    validate.add_argument("--infer-schema", action="store_true", help="write data.schema inferred from the data first")
+    validate.add_argument("--force", action="store_true", help="let --infer-schema replace an existing schema")
+    validate.add_argument(
+        "--baseline", metavar="REF", help="diff against git:<ref> (the files at that ref) or a previous result.json"
+    )
+    validate.add_argument("--chunksize", type=int, metavar="N", help="read N rows at a time (files larger than memory)")
+    validate.add_argument("--max-samples", type=int, metavar="N", help="failing values listed per check (default 5)")
+    validate.add_argument("--no-fail", action="store_true", help="exit 0 even when checks fail")
     command("train", "train the configured scikit-learn pipeline", _train)
-    gate = command("evaluate-gate", "score the candidate against the baseline and pass or block it (issue 4)", _not_yet(4))
+    gate = command("evaluate-gate", "score the candidate against the baseline and pass or block it", _evaluate_gate)
+    gate.add_argument(
+        "--baseline",
+        metavar="SPEC",
+        help="registry:[TARGET:]ALIAS, git:REF[:PATH], a path to a .onnx, metrics.json or result.json, "
+        "or none (default: gate.baseline; without one, the first model)",
+    )
+    gate.add_argument("--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)")
+    gate.add_argument("--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)")
     for stage in (validate, gate):
         stage.add_argument(
             "--comment",
@@ -120,10 +140,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _validate_data(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.validate_data import validate_data
+
+    result = validate_data(
+        _config(args),
+        workdir=args.workdir,
+        data=args.data or None,
+        infer_schema=args.infer_schema,
+        force=args.force,
+        baseline=args.baseline,
+        chunksize=args.chunksize,
+        max_samples=args.max_samples,
+    )
+    return _report(result, args, fail=not args.no_fail)
+
+
 def _train(args: argparse.Namespace) -> int:
     from mlops_actions.stages.train import train
 
     return _report(train(_config(args), workdir=args.workdir), args)
+
+
+def _evaluate_gate(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.evaluate_gate import evaluate_gate
+
+    result = evaluate_gate(_config(args), workdir=args.workdir, baseline=args.baseline, model=args.model)
+    return _report(result, args, fail=not args.no_fail)
 
 
 def _deploy(args: argparse.Namespace) -> int:

@@ -63,9 +63,56 @@ class MetricRule:
 
 
 @dataclass(frozen=True)
+class SliceRule:
+    column: str
+    metric: str
+    max_gap: float
+    min_rows: int = 30
+
+
+@dataclass(frozen=True)
+class Budgets:
+    max_model_mb: float | None = None
+    max_latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class GateConfig:
     baseline: str | None = None
     metrics: Mapping[str, MetricRule] = field(default_factory=dict)
+    slices: tuple[SliceRule, ...] = ()
+    confidence: float | None = None
+    resamples: int = 1000
+    seed: int = 0
+    budgets: Budgets = field(default_factory=Budgets)
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    max_share_change: float = 0.15
+    allow_vanishing: bool = False
+
+
+@dataclass(frozen=True)
+class SkewRules:
+    categorical_max_linf: float = 0.2
+    numeric_max_js: float = 0.3
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Dataset-level checks of ``mlops validate-data``; the schema holds the row-level ones."""
+
+    min_rows: int = 10
+    max_missing_share: float = 0.5
+    column_max_missing_share: Mapping[str, float] = field(default_factory=dict)
+    max_duplicate_share: float = 0.05
+    max_leakage_share: float = 0.0
+    allow_new_columns: bool = False
+    labels: LabelRules = field(default_factory=LabelRules)
+    skew: SkewRules = field(default_factory=SkewRules)
+    max_samples: int = 5
+    max_annotations: int = 50
 
 
 @dataclass(frozen=True)
@@ -161,7 +208,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
-    validation: Mapping[str, Any] = field(default_factory=dict)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
@@ -272,11 +319,20 @@ def _validate(raw: dict[str, Any], label: str) -> None:
     if error is not None:
         raise ConfigError(f"{label}: {_describe(error)}")
     task = raw["task"]
-    for name in (raw.get("gate") or {}).get("metrics") or {}:
-        known = [m for m, spec in METRICS.items() if spec.task == task]
+    gate = raw.get("gate") or {}
+    named = [(f"gate.metrics.{name}", name) for name in gate.get("metrics") or {}]
+    named += [(f"gate.slices.{i}.metric", s["metric"]) for i, s in enumerate(gate.get("slices") or [])]
+    known = [m for m, spec in METRICS.items() if spec.task == task]
+    for where, name in named:
         if name not in known:
             hint = _did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
-            raise ConfigError(f"{label}: gate.metrics.{name} is not a {task} metric{hint}")
+            raise ConfigError(f"{label}: {where} is not a {task} metric{hint}")
+    for name, rule in (gate.get("metrics") or {}).items():
+        if rule.get("block_on") == "significant" and "confidence" not in gate:
+            raise ConfigError(
+                f"{label}: gate.metrics.{name}.block_on is 'significant' but gate.confidence is not set; "
+                "add e.g. gate.confidence: 0.95"
+            )
     targets = (raw.get("deploy") or {}).get("targets") or {}
     registries = [name for name, t in targets.items() if t["type"] == "registry"]
     for name, target in targets.items():
@@ -312,7 +368,7 @@ def _describe(error: Any) -> str:
     if kind == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         extras = [k for k in value if k not in allowed]
-        key = extras[0]
+        key = str(extras[0])  # YAML allows non-string keys: `? ` is {None: None}
         full = f"{where}.{key}" if where else key
         suggestion = _did_you_mean(key, allowed) or (
             f" (allowed: {', '.join(allowed)})" if allowed else ""
@@ -340,7 +396,7 @@ def _describe(error: Any) -> str:
 
 
 def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -356,6 +412,15 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return f"{type(value).__name__} {value!r}"
+
+
+def _validation(section: dict[str, Any]) -> ValidationConfig:
+    return ValidationConfig(**{
+        **section,
+        "column_max_missing_share": dict(section.get("column_max_missing_share") or {}),
+        "labels": LabelRules(**(section.get("labels") or {})),
+        "skew": SkewRules(**(section.get("skew") or {})),
+    })
 
 
 def _build(raw: dict[str, Any], path: Path) -> Config:
@@ -394,9 +459,14 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         gate=GateConfig(
             baseline=gate.get("baseline"),
             metrics={name: MetricRule(**rule) for name, rule in (gate.get("metrics") or {}).items()},
+            slices=tuple(SliceRule(**item) for item in gate.get("slices") or ()),
+            confidence=gate.get("confidence"),
+            resamples=gate.get("resamples", 1000),
+            seed=gate.get("seed", 0),
+            budgets=Budgets(**(gate.get("budgets") or {})),
         ),
         github=GitHubConfig(**(raw.get("github") or {})),
-        validation=raw.get("validation") or {},
+        validation=_validation(raw.get("validation") or {}),
         package=PackageConfig(
             **{k: v for k, v in package.items() if k != "parity"},
             parity=ParityConfig(**(package.get("parity") or {})),

@@ -35,6 +35,14 @@ def pct(value: Any, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
+def cell(value: Any, width: int = 60) -> str:
+    """Any value as one markdown table cell: one line, pipes escaped, cut to ``width``."""
+    text = " ".join(str(value).split()) if value is not None else "—"
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.replace("|", "\\|")
+
+
 @cache
 def _environment() -> Any:
     import jinja2
@@ -47,9 +55,38 @@ def _environment() -> Any:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(fmt=fmt, signed=signed, pct=pct)
+    env.filters.update(fmt=fmt, signed=signed, pct=pct, cell=cell)
     return env
 
 
 def render(template: str, **context: Any) -> str:
     return _environment().get_template(template).render(**context)
+
+
+def cut_markdown(text: str, budget: int, pointer: str) -> str:
+    """``text`` if it fits in ``budget`` characters; else cut before a section (or at a line),
+    with open ``<details>`` and code fences closed, and a last line saying where the rest is."""
+    if len(text) <= budget:
+        return text
+    tail = f"\n\n---\n✂️ **Cut to fit a GitHub comment**: {pointer}.\n"
+    room = budget - len(tail) - 200  # the closing tags below
+    head = text[:room]
+    section = max(head.rfind(marker) for marker in ("\n<details>", "\n### ", "\n```mermaid"))
+    end = section if section > room // 2 else head.rfind("\n")
+    head = head[: max(end, 0)].rstrip("\n") + "\n"
+    closers = ""
+    if sum(1 for line in head.splitlines() if line.startswith("```")) % 2:
+        closers += "```\n"
+    open_details = head.count("<details>") - head.count("</details>")
+    closers += "\n</details>\n" * max(open_details, 0)
+    return head + closers + tail
+
+
+def flatten_params(params: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested params as ``a.b.c`` keys, the shape ``dvc params diff`` shows."""
+    if not isinstance(params, dict):
+        return {prefix: params} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        flat.update(flatten_params(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
