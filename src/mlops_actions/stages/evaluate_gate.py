@@ -576,7 +576,7 @@ def _trend(history: list[dict[str, Any]], gated: list[str]) -> dict[str, Any] | 
         "metrics": names,
         "versions": [
             {"version": e.get("version"), "created": e.get("created"), "aliases": e.get("aliases") or [],
-             "values": [(e.get("metrics") or {}).get(n) for n in names]}
+             "cells": [(e.get("metrics") or {}).get(n) for n in names]}
             for e in history
         ],
     }
