@@ -388,7 +388,7 @@ def test_validate_data_diff_is_included_when_that_stage_ran(project):
         "rows_removed": 0, "columns_added": ["x3"], "columns_removed": [], "columns": [],
     }]}
     atomic_write_json(workdir / "validate-data" / "result.json", {"stage": "validate-data", "diff": diff})
-    report = evaluate_gate(config, workdir=workdir).full_report()
+    report = evaluate_gate(config, workdir=workdir).full_report
     assert "Data diff against `main`" in report and "| `train.csv` | changed | 350 | 400 | 50 |" in report
 
 
@@ -402,3 +402,13 @@ def test_budgets_read_the_packaged_onnx_once_there(project):
     latency = rule(result, "ONNX batch-1 latency (ms, p95)", "max_latency_ms")
     assert latency["status"] == "pass" and latency["observed"] > 0
     assert result.budgets["latency_calls"] == 50
+
+
+def test_gate_baseline_path_in_config_is_relative_to_the_config_file(project, monkeypatch, tmp_path):
+    trained(project, "strong")
+    gate = {**GATE, "baseline": "strong/train/metrics.json"}
+    config, weak = trained(project, "weak", gate=gate, features=["x2"], name="weak.yaml")
+    monkeypatch.chdir(tmp_path)
+    result = evaluate_gate(config, workdir=weak)
+    assert result.baseline["kind"] == "file" and not result.passed
+    assert evaluate_gate(config, workdir=weak, baseline="none").baseline["kind"] == "none"
