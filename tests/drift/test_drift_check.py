@@ -267,3 +267,25 @@ def test_calibrate_stores_thresholds_in_the_profile(project, tmp_path):
     )
     used = {c["column"]: c["threshold"] for c in later.columns}
     assert used["body_mass_g"] == pytest.approx(profile["thresholds"]["body_mass_g"]["threshold"])
+
+
+def test_sketched_current_data_is_marked_approximate(project, tmp_path):
+    _big_frames(3000, 1, 0.0).to_csv(tmp_path / "ref.csv", index=False)
+    _big_frames(6000, 2, 0.3).to_parquet(tmp_path / "cur.parquet", row_group_size=1000)
+    result = drift_check(
+        config(project, chunk_rows=1000, max_values=1024),
+        workdir=tmp_path / "w",
+        current=str(tmp_path / "cur.parquet"),
+        reference=tmp_path / "ref.csv",
+    )
+    x = next(c for c in result.columns if c["column"] == "x")
+    assert x["approximate"] and x["error_bound"] > 0 and x["drifted"]
+    exact = drift_check(
+        config(project),
+        workdir=tmp_path / "e",
+        current=str(tmp_path / "cur.parquet"),
+        reference=tmp_path / "ref.csv",
+    )
+    x_exact = next(c for c in exact.columns if c["column"] == "x")
+    assert abs(x["score"] - x_exact["score"]) <= x["error_bound"]
+    assert "approximate" in (tmp_path / "w/drift-check/summary.md").read_text()
