@@ -136,17 +136,25 @@ def main() -> int:
         return 0
 
     ours = min((in_subprocess("ours", args.rows) for _ in range(3)), key=lambda r: r["seconds"])
-    floor = min(in_subprocess("floor", args.rows)["seconds"] for _ in range(3))
+    floor = min((in_subprocess("floor", args.rows) for _ in range(3)), key=lambda r: r["seconds"])
     print(f"{args.rows:,} rows x 25 columns, reference and current")
-    report("drift-check vs floor (time)", ours["seconds"], "floor", floor)
+    report("drift-check vs floor (time)", ours["seconds"], "floor", floor["seconds"])
+    mib = 2**20
     frames = ours["frames_bytes"]
     report(
-        "drift-check peak memory vs 2 frames",
-        ours["peak_bytes"] / 2**20,
+        "drift-check memory above start-up vs the 2 frames",
+        (ours["peak_bytes"] - ours["baseline_bytes"]) / mib,
         "frames",
-        frames / 2**20,
+        frames / mib,
         unit="MiB",
         target=2.0,
+    )
+    report(
+        "drift-check peak memory vs floor",
+        ours["peak_bytes"] / mib,
+        "floor",
+        floor["peak_bytes"] / mib,
+        unit="MiB",
     )
     if args.no_evidently or not EVIDENTLY_PYTHON.exists():
         print("Evidently skipped (make evidently-venv builds its venv)")

@@ -289,3 +289,64 @@ def test_sketched_current_data_is_marked_approximate(project, tmp_path):
     x_exact = next(c for c in exact.columns if c["column"] == "x")
     assert abs(x["score"] - x_exact["score"]) <= x["error_bound"]
     assert "approximate" in (tmp_path / "w/drift-check/summary.md").read_text()
+
+
+def test_drift_check_flags_reach_the_library_function(monkeypatch, project, tmp_path):
+    from mlops_actions.errors import UsageError
+    from mlops_actions.stages import drift_check as stage
+
+    seen = {}
+
+    def fake(config, **kwargs):
+        seen.update(kwargs, config=config)
+        raise UsageError("stop here")
+
+    monkeypatch.setattr(stage, "drift_check", fake)
+    code = main(
+        [
+            "drift-check",
+            "--config",
+            str(project / "mlops.yaml"),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--current",
+            "logs/*.jsonl",
+            "--reference",
+            "model.onnx",
+            "--fail-on-drift",
+            "--calibrate",
+            "--no-alert",
+            "--set",
+            "drift.drift_share=0.3",
+        ]
+    )
+    assert code == 2
+    assert seen["current"] == "logs/*.jsonl" and seen["reference"] == "model.onnx"
+    assert seen["fail_on_drift"] and seen["calibrate"] and seen["alert"] is False
+    assert seen["config"].drift.drift_share == 0.3 and seen["workdir"] == str(tmp_path / "w")
+
+
+def test_outputs_for_actions(project, tmp_path, monkeypatch):
+    out = tmp_path / "gh_output"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
+    train_frame(project).query("island == 'Biscoe'").to_csv(tmp_path / "biscoe.csv", index=False)
+    assert (
+        main(
+            [
+                "drift-check",
+                "--config",
+                str(project / "mlops.yaml"),
+                "--workdir",
+                str(tmp_path / "w"),
+                "--current",
+                str(tmp_path / "biscoe.csv"),
+                "--no-alert",
+            ]
+        )
+        == 0
+    )
+    lines = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+    assert lines["drift"] == "true" and float(lines["drift-share"]) >= 0.5
+    assert "species" in json.loads(lines["drifted-columns"])
