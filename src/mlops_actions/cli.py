@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("validate-data", "check data against its pandera contract (issue 3)", _not_yet(3))
     command("train", "train the configured scikit-learn pipeline", _train)
     command("evaluate-gate", "score the candidate against the baseline and pass or block it (issue 4)", _not_yet(4))
-    command("package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5))
+    package = command("package-onnx", "convert to ONNX, prove parity with scikit-learn, write the model card", _package_onnx)
+    package.add_argument(
+        "--model", metavar="PATH", help="trained model.joblib (default: WORKDIR/train/model.joblib)"
+    )
     command("deploy", "version, promote and smoke-test the model (issue 8)", _not_yet(8))
     drift = command("drift-check", "compare current data with the training reference; alert on drift", _drift_check)
     drift.add_argument("--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)")
@@ -76,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibrate", action="store_true", help="derive per-column thresholds from the reference and store them"
     )
     drift.add_argument("--no-alert", action="store_true", help="send no repository_dispatch and touch no issue")
+    inspect = sub.add_parser(
+        "inspect", help="show what a packaged .onnx model carries", description="show what a packaged .onnx model carries"
+    )
+    inspect.add_argument("model", metavar="MODEL.onnx")
+    inspect.add_argument("--json", action="store_true", help="print the metadata as JSON for machines")
+    inspect.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    inspect.set_defaults(handler=_inspect)
     return parser
 
 
@@ -83,6 +93,27 @@ def _train(args: argparse.Namespace) -> int:
     from mlops_actions.stages.train import train
 
     return _report(train(_config(args), workdir=args.workdir), args)
+
+
+def _package_onnx(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.package_onnx import package_onnx
+
+    return _report(package_onnx(_config(args), workdir=args.workdir, model=args.model), args)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from mlops_actions.onnx_model import OnnxModel
+
+    model = OnnxModel(args.model)
+    if args.json:
+        from mlops_actions.files import to_json
+
+        sys.stdout.write(to_json(model.metadata))
+        return 0
+    from mlops_actions.reports import render
+
+    sys.stdout.write(render("inspect.md.j2", model=model, meta=model.metadata))
+    return 0
 
 
 def _drift_check(args: argparse.Namespace) -> int:
