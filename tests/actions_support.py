@@ -1,23 +1,14 @@
-"""Shared by the action tests and the level-3 loop: example workspaces and "is this stage on main yet"."""
+"""Shared by the action tests and the level-3 loop: "is this stage on main yet"."""
 
 from __future__ import annotations
 
 import argparse
 import functools
-import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-
-
-def example_workspace(tmp_path: Path, name: str = "penguins") -> Path:
-    """A fresh copy of an example project, standing in for the checked-out user repository."""
-    workspace = tmp_path / name
-    shutil.copytree(EXAMPLES / name, workspace, ignore=shutil.ignore_patterns(".mlops"))
-    return workspace
 
 
 @functools.cache

@@ -259,3 +259,32 @@ def test_templates_and_example_copies_are_generated_from_the_reusable_workflows(
     assert not stale, f"stale: {stale}; run `python scripts/gen_workflows.py`"
     for template in TEMPLATES:
         assert "inputs." not in template.read_text(), rel(template)
+
+
+def docs_workflows() -> list[str]:
+    text = (REPO / "docs" / "actions.md").read_text()
+    return [block for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) if block.startswith("name:")]
+
+
+def test_docs_workflow_snippets_pass_actionlint(tmp_path):
+    blocks = docs_workflows()
+    assert len(blocks) == 2
+    for i, block in enumerate(blocks):
+        (tmp_path / f"doc{i}.yml").write_text(block)
+    proc = subprocess.run(["node", "scripts/actionlint.cjs", *map(str, sorted(tmp_path.glob("*.yml")))], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_use_of_our_actions_passes_declared_inputs():
+    """Workflows, templates and docs call our actions only with inputs the action.yml declares."""
+    docs = [yaml.safe_load(block) for block in docs_workflows()]
+    for doc in [load(p) for p in WORKFLOWS] + docs:
+        for job in doc["jobs"].values():
+            for step in job.get("steps", []):
+                match = re.fullmatch(r"OWNER/mlops-actions/(actions/[\w-]+)@v1", step.get("uses", ""))
+                if not match:
+                    continue
+                inputs = load(REPO / match[1] / "action.yml").get("inputs") or {}
+                given = set(step.get("with") or {})
+                assert given <= set(inputs), f"{match[1]}: unknown inputs {given - set(inputs)}"
+                assert {n for n, s in inputs.items() if s.get("required")} <= given, f"{match[1]}: required input missing"

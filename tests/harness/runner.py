@@ -130,7 +130,7 @@ class Runner:
         event: Mapping[str, Any] | None = None,
         repository: str = "octo-org/ml-project",
         token: str = "ghs_harness_token",
-        api_url: str = "https://api.github.com",
+        api_url: str = "http://127.0.0.1:9",  # a closed port: a stray API call fails here, fast
         env: Mapping[str, str] | None = None,
         secrets: Mapping[str, str] | None = None,
         repo_root: str | Path = REPO_ROOT,
