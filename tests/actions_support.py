@@ -30,3 +30,16 @@ def require_stage(command: str) -> None:
     reason = _missing_reason(command)
     if reason:
         pytest.skip(reason)
+
+
+def drifted_copy(source: Path, target: Path) -> Path:
+    """The example's penguins, heavier, longer-billed and all from Biscoe: a shift drift-check must see."""
+    import pandas as pd
+
+    frame = pd.read_csv(source)
+    frame["body_mass_g"] = frame["body_mass_g"] + 900
+    frame["bill_length_mm"] = frame["bill_length_mm"] * 1.25
+    frame["flipper_length_mm"] = frame["flipper_length_mm"] + 25
+    frame["island"] = "Biscoe"
+    frame.to_csv(target, index=False)
+    return target

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import mlops_actions
-from actions_support import REPO, require_stage
+from actions_support import REPO, drifted_copy, require_stage
 from harness import Runner
 
 FAST = "model.params.n_estimators=20"
@@ -126,31 +126,16 @@ def test_top_level_action_installs_exactly_like_setup():
     assert install_steps(REPO / "action.yml") == install_steps(REPO / "actions/setup/action.yml")
 
 
-@pytest.mark.parametrize("stage", ["validate-data", "evaluate-gate", "package-onnx"])
+@pytest.mark.parametrize("stage", ["evaluate-gate", "package-onnx"])
 def test_stage_action_after_train_sets_every_declared_output(penguins, stage):
     require_stage(stage)
     runner = Runner(penguins)
     assert runner.run_action("actions/train", {"set": FAST}).ok
-    if stage == "validate-data" and not (penguins / "schema.yaml").exists():
-        assert runner.run_action(".", {"command": "validate-data", "install": "false", "args": "--infer-schema"}).ok
     run = runner.run_action(f"actions/{stage}", {"set": FAST})
     assert run.ok, run.log()
     assert_all_outputs_set(run, f"actions/{stage}")
     assert run.summary.strip()
     assert run.env_written == {}
-
-
-def drifted_copy(source: Path, target: Path) -> Path:
-    """The example's later penguins, heavier and longer-billed: a real shift drift-check must see."""
-    import pandas as pd
-
-    frame = pd.read_csv(source)
-    frame["body_mass_g"] = frame["body_mass_g"] + 900
-    frame["bill_length_mm"] = frame["bill_length_mm"] * 1.25
-    frame["flipper_length_mm"] = frame["flipper_length_mm"] + 25
-    frame["island"] = "Biscoe"
-    frame.to_csv(target, index=False)
-    return target
 
 
 def test_drift_check_without_drift_sets_every_output(penguins):
@@ -174,3 +159,60 @@ def test_drift_check_on_drifted_data_alerts_through_github(penguins, fake_github
     assert len(fake_github.issues) == 1
     failing = runner.run_action("actions/drift-check", {"current": "data/drifted.csv", "fail-on-drift": "true"})
     assert failing.status == "failure" and failing.step("mlops").exit_code == 1
+
+
+def test_drift_check_template_job_runs_on_the_example(penguins, fake_github):
+    """workflows/ml-drift-check.yml's job, step by step: checkout and artifact steps skipped, ours run."""
+    runner = Runner(penguins, event_name="schedule", api_url=fake_github.url, token=fake_github.token,
+                    repository=fake_github.repository)
+    run = runner.run_job("workflows/ml-drift-check.yml", "drift-check")
+    assert run.ok, run.log()
+    assert [s.status for s in run.steps] == ["skipped-tool", "success", "success", "skipped-tool"]
+    assert run.step("drift").outputs["drift"] == "false"
+    assert (penguins / ".mlops/drift-check/report.html").is_file()  # what the artifact step uploads
+
+
+def test_comment_action_keeps_one_sticky_comment(penguins, fake_github):
+    require_stage("comment")
+    number = fake_github.add_pull_request()
+    event = {"number": number, "pull_request": {"number": number, "base": {"ref": "main"}}}
+    runner = Runner(penguins, event_name="pull_request", event=event, api_url=fake_github.url,
+                    token=fake_github.token, repository=fake_github.repository)
+    (penguins / "a.md").write_text("first report\n")
+    (penguins / "b.md").write_text("second report\n")
+    for text in ("run one", "run two"):
+        (penguins / "a.md").write_text(f"{text}\n")
+        run = runner.run_action("actions/comment", {"body-files": "a.md\nb.md\n"})
+        assert run.ok, run.log()
+        assert_all_outputs_set(run, "actions/comment")
+    comments = fake_github.comments_on(number)
+    assert len(comments) == 1
+    assert "run two" in comments[0]["body"] and "second report" in comments[0]["body"]
+    assert "run one" not in comments[0]["body"]
+    assert run.outputs["comment-url"] == comments[0]["html_url"]
+
+
+def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
+    require_stage("validate-data")
+    runner = Runner(penguins)
+    first = runner.run_action("actions/validate-data")
+    assert first.ok, first.log()
+    assert (first.outputs["failures"], first.outputs["diff-file"]) == ("0", "")
+    baseline = penguins / "baseline.json"
+    shutil.copy(penguins / first.outputs["result-file"], baseline)
+
+    lines = (penguins / "data/train.csv").read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    bad = lines[5].rstrip("\n").split(",")
+    bad[header.index("island")] = "Atlantis"  # not one of the schema's islands
+    lines[5] = ",".join(bad) + "\n"
+    (penguins / "data/train.csv").write_text("".join(lines))
+
+    blocked = runner.run_action("actions/validate-data", {"baseline": "baseline.json"})
+    assert blocked.status == "failure" and blocked.step("mlops").exit_code == 1
+    assert "::error file=" in blocked.step("mlops").stdout and "line=6" in blocked.step("mlops").stdout
+    report = runner.run_action("actions/validate-data", {"baseline": "baseline.json", "fail-on-error": "false"})
+    assert report.ok, report.log()
+    assert_all_outputs_set(report, "actions/validate-data")
+    assert report.outputs["passed"] == "false" and int(report.outputs["failing-rows"]) == 1
+    assert (penguins / report.outputs["diff-file"]).read_text().strip()

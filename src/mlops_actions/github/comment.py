@@ -19,6 +19,7 @@ from mlops_actions.github.actions import annotate, run_url
 
 MAX_COMMENT_CHARS = 65536
 PERMISSION = "pull-requests: write"
+CUT_MARKER = "<!-- mlops-actions:cut -->"
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,20 @@ def marker(name: str) -> str:
 
 
 def post_sticky_comment(
-    body: str, *, name: str, pr: int | None = None, client: Any = None
+    body: str,
+    *,
+    name: str,
+    section: str | None = None,
+    pr: int | None = None,
+    client: Any = None,
+    token_env: str = "GITHUB_TOKEN",
 ) -> CommentResult:
     """Create or update the comment of model ``name`` on pull request ``pr``.
 
+    With ``section`` (e.g. the stage), ``body`` replaces only that part of the comment, so
+    validate-data and evaluate-gate share one comment without erasing each other.
     ``pr`` defaults to the pull request of the triggering event (GITHUB_EVENT_PATH);
-    ``client`` to ``GitHubClient.from_env()``.
+    ``client`` to ``GitHubClient.from_env(token_env=token_env)``.
     """
     if pr is None:
         pr = pull_request_number()
@@ -53,13 +62,15 @@ def post_sticky_comment(
     if client is None:
         from mlops_actions.github.client import GitHubClient
 
-        client = GitHubClient.from_env()
+        client = GitHubClient.from_env(token_env=token_env)
 
     tag = marker(name)
-    text, truncated = fit_body(body, tag)
     try:
         existing = next((c for c in client.iter_issue_comments(pr, permission=PERMISSION)
                          if tag in (c.get("body") or "")), None)
+        if section is not None:
+            body = with_section(_content(existing["body"], tag) if existing else "", section, body)
+        text, truncated = fit_body(body, tag)
         if existing is None:
             comment = client.create_issue_comment(pr, text, permission=PERMISSION)
             action = "created"
@@ -74,6 +85,22 @@ def post_sticky_comment(
     return CommentResult(action, pr, comment["id"], comment.get("html_url"), truncated)
 
 
+def with_section(content: str, section: str, body: str) -> str:
+    """``content`` with section ``section`` replaced by ``body`` (appended if it is new)."""
+    start, end = f"<!-- mlops-actions:section:{section} -->", f"<!-- /mlops-actions:section:{section} -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start not in content:
+        return f"{content.rstrip()}\n\n{block}\n".lstrip()
+    head, rest = content.split(start, 1)
+    tail = rest.split(end, 1)[1] if end in rest else ""  # a cut comment may have lost the end
+    return f"{head}{block}{tail}"
+
+
+def _content(text: str, tag: str) -> str:
+    """The comment without its marker line and without an earlier cut note."""
+    return text.split(tag, 1)[-1].lstrip("\n").split(CUT_MARKER, 1)[0]
+
+
 def fit_body(body: str, tag: str, limit: int = MAX_COMMENT_CHARS) -> tuple[str, bool]:
     """``tag`` + ``body``, cut at a line boundary to ``limit`` characters with a link to the run."""
     text = f"{tag}\n{body}"
@@ -81,7 +108,7 @@ def fit_body(body: str, tag: str, limit: int = MAX_COMMENT_CHARS) -> tuple[str, 
         return text, False
     link = run_url()
     where = f"[the run's summary]({link})" if link else "the job's step summary"
-    note = f"\n\n---\n*Cut to fit GitHub's {limit:,}-character limit; the full report is in {where}.*\n"
+    note = f"\n{CUT_MARKER}\n\n---\n*Cut to fit GitHub's {limit:,}-character limit; the full report is in {where}.*\n"
     room = limit - len(tag) - 1 - len(note) - len("\n```\n")
     head = body[:room]
     if "\n" in head:
