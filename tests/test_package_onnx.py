@@ -92,6 +92,10 @@ def test_penguins_packages_with_parity_metadata_and_card(example, tmp_path):
     assert len(sample["rows"]) == 20
     sample_x = model_frame(pd.DataFrame(sample["rows"]), model.features)
     np.testing.assert_allclose(sample["expected"]["probabilities"], pipeline.predict_proba(sample_x), atol=1e-4)
+    assert sample["expected"]["label"] == list(pipeline.predict(sample_x))
+    from mlops_actions.stages.deploy import replay
+
+    assert replay(OnnxModel(result.model_path), result.model_path)["matched"]  # what deploy checks
     profile = meta["mlops.drift_profile"]
     assert profile["rows"] == len(pd.read_csv(config.data.train))
     assert {"prediction", "proba_Adelie"} <= set(profile["predictions"])

@@ -67,11 +67,12 @@ def to_onnx(
     opset: int = DEFAULT_OPSET,
     name: str = "mlops",
     source: str = "model",
+    metadata: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Convert a fitted Pipeline to checked, reproducible ONNX bytes.
 
     One graph input per raw feature column; classifiers output ``label`` and a plain
-    ``probabilities`` tensor (no ZipMap). ``with_metadata`` adds the self-description.
+    ``probabilities`` tensor (no ZipMap). ``metadata``: as ``with_metadata``.
 
     Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does;
     tree ensembles then read float32, as scikit-learn's trees do. Test data on a decimal grid puts
@@ -111,7 +112,8 @@ def to_onnx(
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
         raise ModelError(f"{source}: the converted ONNX graph fails onnx.checker: {_first_line(exc)}") from None
-    return model.SerializeToString(deterministic=True)
+    converted = model.SerializeToString(deterministic=True)
+    return with_metadata(converted, metadata) if metadata else converted
 
 
 def with_metadata(onnx_bytes: bytes, metadata: Mapping[str, Any]) -> bytes:

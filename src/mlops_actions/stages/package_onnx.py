@@ -22,7 +22,7 @@ from mlops_actions.stages._common import StageResult, stage_dir, write_result
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_actions.onnx_model import OnnxModel, Prediction
+    from mlops_actions.onnx_model import OnnxModel
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model-card.md"
@@ -265,20 +265,12 @@ def _test_sample(
     config: Config, model: OnnxModel, test: pd.DataFrame, features: list[Any], rows: int
 ) -> dict[str, Any]:
     """Raw test rows and what this file predicts for them: deploy replays them before promotion."""
+    from mlops_actions.inference_protocol import outputs_of
+
     sample = test[[f.name for f in features]].head(rows)
-    expected = model.predict(sample, single_thread=True)
+    expected = {name: array.tolist() for name, array in outputs_of(model.predict(sample, single_thread=True)).items()}
     records = sample.astype(object).where(sample.notna(), None).to_dict(orient="records")
-    return {"rows": records, "expected": _outputs_as_json(expected), "atol": config.package.parity.atol}
-
-
-def _outputs_as_json(prediction: Prediction) -> dict[str, Any]:
-    if prediction.task == "regression":
-        return {"predictions": prediction.values.tolist()}
-    out: dict[str, Any] = {"labels": [str(v) for v in prediction.labels]}
-    if prediction.probabilities is not None:
-        out["probabilities"] = prediction.probabilities.astype(float).tolist()
-        out["classes"] = list(prediction.classes) if prediction.classes else None
-    return out
+    return {"rows": records, "expected": expected, "atol": config.package.parity.atol}
 
 
 def _drift_profile(config: Config, model: OnnxModel, train: pd.DataFrame, metrics: dict[str, Any]) -> dict:
