@@ -479,7 +479,8 @@ def report_view(result: GateResult) -> dict[str, Any]:
         rows.append({
             "name": name, "baseline": before, "candidate": value, "delta": delta,
             "arrow": _arrow(delta, spec.higher_is_better if spec else None),
-            "interval": intervals.get(name), "rule": ", ".join(_rule_text(r) for r in rules),
+            "interval": intervals.get(name),
+            "rule": ", ".join(_rule_text(r) + (f" {STATUS[r['status']]}" if len(rules) > 1 else "") for r in rules),
             "status": _status(rules),
         })
     return {
@@ -520,10 +521,10 @@ def _rule_text(rule: dict[str, Any]) -> str:
 def _status(rules: list[dict[str, Any]]) -> str:
     if not rules:
         return "—"
-    for status in ("fail", "not significant", "skipped"):
+    for status in ("fail", "not significant", "pass"):  # the worst that happened; skipped only if all were
         if any(r["status"] == status for r in rules):
             return STATUS[status]
-    return STATUS["pass"]
+    return STATUS["skipped"]
 
 
 MAX_CHART_METRICS = 12
