@@ -65,7 +65,7 @@ def test_open_inference_protocol(served, models):
     answer = requests.post(f"{url}/v2/models/flowers/infer", json={"id": "42", "inputs": inputs}, timeout=10).json()
     assert answer["model_version"] == "1" and answer["id"] == "42"
     outputs = {o["name"]: o for o in answer["outputs"]}
-    assert outputs["label"]["data"] == expected["labels"]  # scikit-learn's labels for these rows
+    assert outputs["label"]["data"] == expected["label"]  # scikit-learn's labels for these rows
     assert outputs["probabilities"]["shape"] == [len(rows), 3]
     np.testing.assert_allclose(
         np.reshape(outputs["probabilities"]["data"], (len(rows), 3)), expected["probabilities"], atol=1e-4
@@ -79,7 +79,7 @@ def test_predict_takes_records(served, models):
     _, url = served
     rows, expected = _sample(models["v1"], rows=3)
     answer = requests.post(f"{url}/predict", json=rows, timeout=10).json()
-    assert answer["predictions"] == expected["labels"][:3]
+    assert answer["predictions"] == expected["label"][:3]
     assert set(answer["probabilities"][0]) == {"setosa", "versicolor", "virginica"}
     wrapped = requests.post(f"{url}/predict", json={"records": rows}, timeout=10).json()
     assert wrapped["predictions"] == answer["predictions"]
