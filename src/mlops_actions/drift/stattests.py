@@ -6,7 +6,7 @@ is already summarised: a sorted sample (exact: the whole column; approximate: a 
 sketch whose points carry weights) or a table of category counts.  That is what lets a
 saved profile stand in for the training file and lets current data arrive in chunks.
 
-Numeric statistics share one linear merge of the two sorted samples (``merged_cdfs``):
+Numeric statistics share one linear merge of the two sorted samples (``ks_and_wasserstein``):
 KS and Wasserstein come from the same pass; histograms are ``searchsorted`` on bin edges.
 """
 
@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+
+# scipy.stats takes seconds to import: it loads only in the tests that need it
 
 # scipy's ks_2samp switches from the exact distribution to the asymptotic one above this size
 _KS_MAX_EXACT_N = 10_000
@@ -70,35 +71,6 @@ class SortedSample:
         return float(np.sqrt(np.average((self.values - mean) ** 2, weights=self.weights)))
 
 
-def merged_cdfs(
-    ref: SortedSample, cur: SortedSample
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge two sorted samples once: (values, F_ref, F_cur, last_of_tie) at every merged point.
-
-    Within a run of tied values only the last position has both CDFs' full step; the others
-    sit at zero-width gaps, so they never change Wasserstein and are masked out for KS.
-
-    A stable argsort of the two concatenated sorted runs is a single linear merge (timsort).
-    Integer counts for exact samples keep F identical to scipy's ``searchsorted(...)/n``.
-    """
-    values = np.concatenate([ref.values, cur.values])
-    order = np.argsort(values, kind="stable")
-    values = values[order]
-    from_ref = order < ref.values.size
-    if ref.is_exact and cur.is_exact:
-        ref_seen = np.cumsum(from_ref)
-        cur_seen = np.arange(1, values.size + 1) - ref_seen
-        f_ref, f_cur = ref_seen / ref.values.size, cur_seen / cur.values.size
-    else:
-        ref_w = ref.weights if ref.weights is not None else np.ones(ref.values.size)
-        cur_w = cur.weights if cur.weights is not None else np.ones(cur.values.size)
-        w = np.concatenate([ref_w / ref_w.sum(), -cur_w / cur_w.sum()])[order]
-        f_ref = np.cumsum(np.where(from_ref, w, 0.0))
-        f_cur = f_ref - np.cumsum(w)
-    last_of_tie = np.append(values[1:] != values[:-1], True)
-    return values, f_ref, f_cur, last_of_tie
-
-
 @dataclass(frozen=True)
 class NumericDistance:
     ks_statistic: float
@@ -106,16 +78,59 @@ class NumericDistance:
 
 
 def ks_and_wasserstein(ref: SortedSample, cur: SortedSample) -> NumericDistance:
-    """KS statistic D and the (un-normed) first Wasserstein distance from one merge."""
-    values, f_ref, f_cur, last_of_tie = merged_cdfs(ref, cur)
-    gap = np.abs(f_ref - f_cur)
-    ks = float(gap[last_of_tie].max())
-    wasserstein = float(np.sum(gap[:-1] * np.diff(values)))
-    return NumericDistance(ks, wasserstein)
+    """KS statistic D and the (un-normed) first Wasserstein distance from one merge.
+
+    A stable argsort of the two concatenated sorted runs is a single linear merge (timsort).
+    At every merged point the CDF gap is |F_ref - F_cur|; within a run of tied values only
+    the last position has both CDFs' full step (the others sit on zero-width intervals, so
+    they never change Wasserstein and are left out of KS). Exact samples use integer counts,
+    the same numbers scipy gets from ``searchsorted(...)/n``.
+    """
+    values = np.concatenate([ref.values, cur.values])
+    order = np.argsort(values, kind="stable")
+    values = values[order]
+    from_ref = order < ref.values.size
+    if ref.is_exact and cur.is_exact:
+        n, m = ref.values.size, cur.values.size
+        # n*m*(F_ref - F_cur) = ref_seen*m - cur_seen*n = ref_seen*(n+m) - seen*n, in integers
+        scaled = np.cumsum(from_ref) * (n + m) - np.arange(1, values.size + 1) * n
+        gap = np.abs(scaled) / (n * m)
+    else:
+        ref_w = ref.weights if ref.weights is not None else np.ones(ref.values.size)
+        cur_w = cur.weights if cur.weights is not None else np.ones(cur.values.size)
+        w = np.concatenate([ref_w / ref_w.sum(), -cur_w / cur_w.sum()])[order]
+        gap = np.abs(np.cumsum(w))
+    steps = np.diff(values)
+    ks = max(float(gap[:-1][steps != 0].max(initial=0.0)), float(gap[-1]))
+    return NumericDistance(ks, float(np.dot(gap[:-1], steps)))
+
+
+def wasserstein(ref: SortedSample, cur: SortedSample) -> float:
+    """First Wasserstein distance, from the quantile functions when both samples are exact.
+
+    W = integral over u of |Q_ref(u) - Q_cur(u)|. Both quantile functions are step functions
+    with steps at i/n and j/m; those breakpoints merge by arithmetic alone (no comparison of
+    data), so this is one pass over each sorted array: |a - b| averaged when n == m.
+    """
+    if not (ref.is_exact and cur.is_exact):
+        return ks_and_wasserstein(ref, cur).wasserstein
+    a, b = ref.values, cur.values
+    n, m = a.size, b.size
+    if n == m:
+        return float(np.mean(np.abs(a - b)))
+    # breakpoints on the integer grid 0..n*m: i*m for a, j*n for b; a's go first on ties
+    i, j = np.arange(n, dtype=np.int64), np.arange(m, dtype=np.int64)
+    grid = np.empty(n + m, dtype=np.int64)
+    grid[i + (i * m + n - 1) // n] = i * m  # after the ceil(i*m/n) b-breakpoints below it
+    grid[j + (j * n) // m + 1] = j * n  # after the floor(j*n/m)+1 a-breakpoints at or below it
+    lengths = np.diff(grid, append=n * m)
+    return float(np.dot(lengths, np.abs(a[grid // m] - b[grid // n])) / (n * m))
 
 
 def ks_pvalue(d: float, n1: int, n2: int) -> float:
     """Two-sided p-value of D as scipy's ``ks_2samp(method='auto')`` computes it."""
+    from scipy import stats
+
     if max(n1, n2) <= _KS_MAX_EXACT_N:
         from scipy.stats._stats_py import _attempt_exact_2kssamp
 
@@ -139,6 +154,8 @@ def chisquare_pvalue(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[fl
     Returns (statistic, p-value); a category absent from the reference gives inf / 0 as
     scipy does.
     """
+    from scipy import stats
+
     ref_counts = np.asarray(ref_counts, dtype=np.float64)
     cur_counts = np.asarray(cur_counts, dtype=np.float64)
     expected = ref_counts * (cur_counts.sum() / ref_counts.sum())
@@ -154,6 +171,8 @@ def z_proportions(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float
 
     Counts are per category in sorted key order. Returns (z, two-sided p-value).
     """
+    from scipy import stats
+
     ref_counts = np.asarray(ref_counts, dtype=np.float64)
     cur_counts = np.asarray(cur_counts, dtype=np.float64)
     if np.count_nonzero(ref_counts) == 1 and np.array_equal(ref_counts > 0, cur_counts > 0):
@@ -181,7 +200,7 @@ def jensenshannon(
     p = ref_percents / np.sum(ref_percents)
     q = cur_percents / np.sum(cur_percents)
     m = (p + q) / 2.0
-    js = np.sum(special.rel_entr(p, m) + special.rel_entr(q, m)) / 2.0
+    js = np.sum(_rel_entr(p, m) + _rel_entr(q, m)) / 2.0
     if base is not None:
         js /= np.log(base)
     return float(np.sqrt(max(js, 0.0)))
@@ -196,7 +215,13 @@ def psi(ref_percents: np.ndarray, cur_percents: np.ndarray) -> float:
 def kl_divergence(ref_percents: np.ndarray, cur_percents: np.ndarray) -> float:
     """KL(ref || cur) on zero-filled bin shares, renormalised as ``scipy.stats.entropy`` does."""
     r, c = fill_zeroes(ref_percents), fill_zeroes(cur_percents)
-    return float(np.sum(special.rel_entr(r / r.sum(), c / c.sum())))
+    return float(np.sum(_rel_entr(r / r.sum(), c / c.sum())))
+
+
+def _rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``scipy.special.rel_entr`` where y > 0 wherever x > 0 (true for every caller here)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, x * np.log(x / y), 0.0)
 
 
 def hellinger(ref_percents: np.ndarray, cur_percents: np.ndarray, bin_width: float = 1.0) -> float:
@@ -219,6 +244,8 @@ def anderson_darling_pvalue(ref: np.ndarray, cur: np.ndarray) -> tuple[float, fl
     """k-sample Anderson-Darling (scipy); p-value capped to [0.001, 0.25] by scipy's table."""
     import warnings
 
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns when the p-value is capped
         res = stats.anderson_ksamp([ref, cur])
@@ -227,6 +254,8 @@ def anderson_darling_pvalue(ref: np.ndarray, cur: np.ndarray) -> tuple[float, fl
 
 def cramer_von_mises_pvalue(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     """Two-sample Cramér-von Mises (scipy; exact p below 21 rows per sample, else asymptotic)."""
+    from scipy import stats
+
     res = stats.cramervonmises_2samp(ref, cur)
     return float(res.statistic), float(res.pvalue)
 
