@@ -201,14 +201,11 @@ def test_sample(onnx: OnnxModel, source: Path | str) -> tuple[pd.DataFrame, dict
             f"{source}: the model carries no test sample (metadata mlops.test_sample) to replay; "
             "package it with `mlops package-onnx`"
         )
-    stored = sample["expected"]
-    expected = {}
-    if "labels" in stored:
-        expected[LABEL] = np.asarray([str(v) for v in stored["labels"]], dtype=object)
-    if stored.get("probabilities") is not None:
-        expected[PROBABILITIES] = np.asarray(stored["probabilities"], dtype="float64")
-    if "predictions" in stored:
-        expected[VALUE] = np.asarray(stored["predictions"], dtype="float64")
+    expected = {
+        name: np.asarray(values, dtype=object).astype(str) if name == LABEL else np.asarray(values, dtype="float64")
+        for name, values in sample["expected"].items()
+        if name in (LABEL, PROBABILITIES, VALUE)  # the names inference_protocol.outputs_of gives
+    }
     return pd.DataFrame.from_records(sample["rows"]), expected, float(sample.get("atol") or REPLAY_ATOL)
 
 
