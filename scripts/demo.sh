@@ -14,6 +14,9 @@ for example in penguins diabetes; do
   echo "=== examples/$example ==="
   (
     cd "examples/$example"
+    # infer a fresh contract beside the outputs, then validate against the committed one
+    "$MLOPS" validate-data --workdir "$work/inferred" --infer-schema --set "data.schema=$work/schema.inferred.yaml"
+    "$MLOPS" validate-data --workdir "$work"
     "$MLOPS" train --workdir "$work"
   )
 done

@@ -9,13 +9,13 @@ the two markers is replaced; the usage snippet above them stays hand-written.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+import generated_files
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = generated_files.ROOT
 START = "<!-- action-docs:start (generated from action.yml by scripts/gen_action_docs.py; do not edit) -->"
 END = "<!-- action-docs:end -->"
 
@@ -65,23 +65,15 @@ def render(readme: str, action: dict, *, where: str = "README") -> str:
     return f"{head}{START}\n{tables(action)}{END}{tail}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report stale READMEs (exit 1)")
-    args = parser.parse_args(argv)
-    stale = []
+def outputs() -> dict[Path, str]:
+    """Every documenting file with fresh tables."""
+    files = {}
     for action_file, readme_file in documented_actions().items():
         action = yaml.safe_load(action_file.read_text(encoding="utf-8"))
-        old = readme_file.read_text(encoding="utf-8")
-        new = render(old, action, where=str(readme_file.relative_to(ROOT)))
-        if new != old:
-            stale.append(readme_file.relative_to(ROOT))
-            if not args.check:
-                readme_file.write_text(new, encoding="utf-8")
-    for path in stale:
-        print(f"{'stale' if args.check else 'updated'}: {path}")
-    return 1 if stale and args.check else 0
+        readme = readme_file.read_text(encoding="utf-8")
+        files[readme_file] = render(readme, action, where=str(readme_file.relative_to(ROOT)))
+    return files
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(generated_files.main(__doc__, outputs))

@@ -8,15 +8,15 @@ edit plain values. The examples get identical copies. ``--check`` exits 1 when a
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import generated_files
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = generated_files.ROOT
 REUSABLE = ROOT / ".github" / "workflows"
 TEMPLATES = ROOT / "workflows"
 EXAMPLES = ("penguins", "diabetes")
@@ -124,32 +124,16 @@ def render(template: Template, source_text: str) -> str:
     return header + body
 
 
-def outputs(root: Path = ROOT) -> dict[Path, str]:
+def outputs() -> dict[Path, str]:
     """Every generated file and the text it must have."""
     files = {}
     for template in TEMPLATE_LIST:
         text = render(template, (REUSABLE / template.source).read_text(encoding="utf-8"))
         files[TEMPLATES / f"{template.name}.yml"] = text
         for example in EXAMPLES:
-            files[root / "examples" / example / ".github" / "workflows" / f"{template.name}.yml"] = text
+            files[ROOT / "examples" / example / ".github" / "workflows" / f"{template.name}.yml"] = text
     return files
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
-    args = parser.parse_args(argv)
-    stale = []
-    for path, text in outputs().items():
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            stale.append(path.relative_to(ROOT))
-            if not args.check:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-    for path in stale:
-        print(f"{'stale' if args.check else 'written'}: {path}")
-    return 1 if stale and args.check else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(generated_files.main(__doc__, outputs))

@@ -161,3 +161,34 @@ def test_drift_check_on_drifted_data_alerts_through_github(penguins, fake_github
     assert len(fake_github.issues) == 1
     failing = runner.run_action("actions/drift-check", {"current": "data/drifted.csv", "fail-on-drift": "true"})
     assert failing.status == "failure" and failing.step("mlops").exit_code == 1
+
+
+def test_drift_check_template_job_runs_on_the_example(penguins, fake_github):
+    """workflows/ml-drift-check.yml's job, step by step: checkout and artifact steps skipped, ours run."""
+    runner = Runner(penguins, event_name="schedule", api_url=fake_github.url, token=fake_github.token,
+                    repository=fake_github.repository)
+    run = runner.run_job("workflows/ml-drift-check.yml", "drift-check")
+    assert run.ok, run.log()
+    assert [s.status for s in run.steps] == ["skipped-tool", "success", "success", "skipped-tool"]
+    assert run.step("drift").outputs["drift"] == "false"
+    assert (penguins / ".mlops/drift-check/report.html").is_file()  # what the artifact step uploads
+
+
+def test_comment_action_keeps_one_sticky_comment(penguins, fake_github):
+    require_stage("comment")
+    number = fake_github.add_pull_request()
+    event = {"number": number, "pull_request": {"number": number, "base": {"ref": "main"}}}
+    runner = Runner(penguins, event_name="pull_request", event=event, api_url=fake_github.url,
+                    token=fake_github.token, repository=fake_github.repository)
+    (penguins / "a.md").write_text("first report\n")
+    (penguins / "b.md").write_text("second report\n")
+    for text in ("run one", "run two"):
+        (penguins / "a.md").write_text(f"{text}\n")
+        run = runner.run_action("actions/comment", {"body-files": "a.md\nb.md\n"})
+        assert run.ok, run.log()
+        assert_all_outputs_set(run, "actions/comment")
+    comments = fake_github.comments_on(number)
+    assert len(comments) == 1
+    assert "run two" in comments[0]["body"] and "second report" in comments[0]["body"]
+    assert "run one" not in comments[0]["body"]
+    assert run.outputs["comment-url"] == comments[0]["html_url"]

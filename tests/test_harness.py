@@ -140,3 +140,50 @@ def test_inputs_are_checked_like_the_runner(tmp_path):
 def test_unknown_third_party_action_is_refused(tmp_path):
     with pytest.raises(HarnessError, match="only this repository's actions"):
         Runner(tmp_path).resolve("someone/else@v1")
+
+
+def test_workflow_job_wiring(tmp_path):
+    """Job env, defaults.run, needs, secrets, workflow_call input defaults, job-level if."""
+    workflow = tmp_path / "wf.yml"
+    workflow.write_text(
+        textwrap.dedent(
+            """
+            on:
+              workflow_call:
+                inputs:
+                  greeting: {type: string, default: hi}
+            env:
+              TOP: top
+            jobs:
+              second:
+                runs-on: ubuntu-latest
+                needs: first
+                env:
+                  FROM_FIRST: ${{ needs.first.outputs.value }}
+                defaults:
+                  run:
+                    working-directory: sub
+                outputs:
+                  said: ${{ steps.say.outputs.said }}
+                steps:
+                  - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+                  - id: say
+                    env:
+                      GREETING: ${{ inputs.greeting }}
+                      SECRET: ${{ secrets.API_KEY }}
+                    run: echo "said=$GREETING $TOP $FROM_FIRST $SECRET $(basename "$PWD")" >> "$GITHUB_OUTPUT"
+              never:
+                if: github.event_name == 'schedule'
+                runs-on: ubuntu-latest
+                steps:
+                  - run: exit 1
+            """
+        )
+    )
+    (tmp_path / "sub").mkdir()
+    runner = Runner(tmp_path, secrets={"API_KEY": "k"})
+    run = runner.run_job(workflow, "second", needs={"first": {"outputs": {"value": "v"}}})
+    assert run.ok, run.log()
+    assert run.steps[0].status == "skipped-tool"
+    assert run.outputs == {"said": "hi top v k sub"}
+    assert runner.run_job(workflow, "never").status == "skipped"

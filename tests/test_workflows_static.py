@@ -17,6 +17,7 @@ from actions_support import REPO
 sys.path.insert(0, str(REPO / "scripts"))
 import gen_action_docs  # noqa: E402
 import gen_workflows  # noqa: E402
+import generated_files  # noqa: E402
 
 WORKFLOWS = sorted(
     [*REPO.glob(".github/workflows/*.yml"), *REPO.glob("workflows/*.yml"), *REPO.glob("examples/*/.github/workflows/*.yml")]
@@ -255,7 +256,7 @@ def test_readme_tables_catch_drift():
 
 
 def test_templates_and_example_copies_are_generated_from_the_reusable_workflows():
-    stale = [rel(p) for p, text in gen_workflows.outputs().items() if not p.exists() or p.read_text() != text]
+    stale = [rel(p) for p in generated_files.stale(gen_workflows.outputs())]
     assert not stale, f"stale: {stale}; run `python scripts/gen_workflows.py`"
     for template in TEMPLATES:
         assert "inputs." not in template.read_text(), rel(template)

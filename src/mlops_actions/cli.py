@@ -59,7 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    validate = command("validate-data", "check data against its pandera contract (issue 3)", _not_yet(3))
+    validate = command("validate-data", "check data against its pandera contract", _validate_data)
+    validate.add_argument(
+        "--data", action="append", default=[], metavar="PATH",
+        help="validate this file instead of data.train/data.test (repeatable; the first is the reference)",
+    )
+    validate.add_argument("--infer-schema", action="store_true", help="write data.schema inferred from the data first")
+    validate.add_argument("--force", action="store_true", help="let --infer-schema replace an existing schema")
+    validate.add_argument(
+        "--baseline", metavar="REF", help="diff against git:<ref> (the files at that ref) or a previous result.json"
+    )
+    validate.add_argument("--chunksize", type=int, metavar="N", help="read N rows at a time (files larger than memory)")
+    validate.add_argument("--max-samples", type=int, metavar="N", help="failing values listed per check (default 5)")
+    validate.add_argument("--no-fail", action="store_true", help="exit 0 even when checks fail")
     command("train", "train the configured scikit-learn pipeline", _train)
     gate = command("evaluate-gate", "score the candidate against the baseline and pass or block it (issue 4)", _not_yet(4))
     for stage in (validate, gate):
@@ -69,7 +81,31 @@ def build_parser() -> argparse.ArgumentParser:
             help="also post the summary as this model's sticky PR comment (needs pull-requests: write)",
         )
     command("package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5))
-    command("deploy", "version, promote and smoke-test the model (issue 8)", _not_yet(8))
+    p = command("deploy", "check the packaged model, then version, promote and smoke-test it on a target", _deploy)
+    p.add_argument("--target", required=True, metavar="NAME", help="a target under deploy.targets in the config")
+    p.add_argument("--stage", default="staging", metavar="ALIAS",
+                   help="alias to move: staging, production or any name (default: staging)")
+    p.add_argument("--model", metavar="PATH", help="ONNX file or its folder (default: WORKDIR/package-onnx/model.onnx)")
+    p.add_argument("--force", action="store_true",
+                   help="let a model without a passed gate into production (recorded in the audit log)")
+    p = command("rollback", "move an alias back to the version it pointed at before", _rollback)
+    p.add_argument("--target", required=True, metavar="NAME", help="a registry or http target")
+    p.add_argument("--stage", default="production", metavar="ALIAS", help="alias to roll back (default: production)")
+    p = command("registry", "list a target's versions and aliases, or show one version and the history", _registry)
+    p.add_argument("action", choices=["list", "show"], help="list: versions and aliases; show: one version + history")
+    p.add_argument("ref", nargs="?", default=None, metavar="VERSION|ALIAS", help="show: which version (default: latest)")
+    p.add_argument("--target", required=True, metavar="NAME", help="a registry target (or one with a registry)")
+    p = command("serve", "serve a registry alias over the Open Inference Protocol (needs the serve extra)", _serve)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--target", metavar="NAME", help="serve from this target's registry")
+    source.add_argument("--model", metavar="PATH", help="serve one ONNX file instead")
+    p.add_argument("--alias", default="production", help="alias to serve and follow (default: production)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+    p.add_argument("--log-dir", metavar="DIR", help="write the inference log (JSONL) here for drift-check --current")
+    p.add_argument("--admin-token-env", metavar="VAR",
+                   help="environment variable with the bearer token that may load models (http deploy target)")
+    p.add_argument("--poll", type=float, default=5.0, metavar="SECONDS", help="how often to check the alias (default: 5)")
     drift = command("drift-check", "compare current data with the training reference; alert on drift", _drift_check)
     drift.add_argument("--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)")
     drift.add_argument(
@@ -96,10 +132,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _validate_data(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.validate_data import validate_data
+
+    result = validate_data(
+        _config(args),
+        workdir=args.workdir,
+        data=args.data or None,
+        infer_schema=args.infer_schema,
+        force=args.force,
+        baseline=args.baseline,
+        chunksize=args.chunksize,
+        max_samples=args.max_samples,
+    )
+    return _report(result, args, fail=not args.no_fail)
+
+
 def _train(args: argparse.Namespace) -> int:
     from mlops_actions.stages.train import train
 
     return _report(train(_config(args), workdir=args.workdir), args)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.deploy import deploy
+
+    result = deploy(
+        _config(args), workdir=args.workdir, target=args.target, stage=args.stage, model=args.model, force=args.force
+    )
+    return _report(result, args)
 
 
 def _drift_check(args: argparse.Namespace) -> int:
@@ -115,6 +176,31 @@ def _drift_check(args: argparse.Namespace) -> int:
         alert=not args.no_alert,
     )
     return _report(result, args)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.rollback import rollback
+
+    return _report(rollback(_config(args), workdir=args.workdir, target=args.target, stage=args.stage), args)
+
+
+def _registry(args: argparse.Namespace) -> int:
+    from mlops_actions.registry import describe
+    from mlops_actions.stages.deploy import registry_for
+
+    config = _config(args)
+    sys.stdout.write(describe(registry_for(config, args.target), config.name, args.action, args.ref))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mlops_actions.serve import serve
+
+    serve(
+        _config(args), target=args.target, alias=args.alias, model=args.model, workdir=args.workdir,
+        host=args.host, port=args.port, log_dir=args.log_dir, admin_token_env=args.admin_token_env, poll_s=args.poll,
+    )
+    return 0
 
 
 def _comment(args: argparse.Namespace) -> int:

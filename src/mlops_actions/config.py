@@ -69,6 +69,55 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class LabelRules:
+    max_share_change: float = 0.15
+    allow_vanishing: bool = False
+
+
+@dataclass(frozen=True)
+class SkewRules:
+    categorical_max_linf: float = 0.2
+    numeric_max_js: float = 0.3
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Dataset-level checks of ``mlops validate-data``; the schema holds the row-level ones."""
+
+    min_rows: int = 10
+    max_missing_share: float = 0.5
+    column_max_missing_share: Mapping[str, float] = field(default_factory=dict)
+    max_duplicate_share: float = 0.05
+    max_leakage_share: float = 0.0
+    allow_new_columns: bool = False
+    labels: LabelRules = field(default_factory=LabelRules)
+    skew: SkewRules = field(default_factory=SkewRules)
+    max_samples: int = 5
+    max_annotations: int = 50
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """Where ``mlops deploy --target NAME`` puts a model (see ``$defs/deploy`` in the schema)."""
+
+    name: str
+    type: str  # registry | github-release | http
+    url: str | None = None
+    """registry: a folder (relative to the config) or an fsspec URL; http: the server's base URL."""
+    registry: str | None = None
+    """github-release, http: the registry target whose version numbers (and history) they share."""
+    token_env: str | None = None
+    model_name: str | None = None
+    deadline_s: float = 30.0
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    targets: Mapping[str, DeployTarget] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ParityConfig:
     atol: float = 1e-4
     """Largest allowed absolute difference of a probability (or regression value)."""
@@ -140,10 +189,10 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     github: GitHubConfig = field(default_factory=GitHubConfig)
-    validation: Mapping[str, Any] = field(default_factory=dict)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
-    deploy: Mapping[str, Any] = field(default_factory=dict)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
 
     @property
     def root(self) -> Path:
@@ -256,6 +305,13 @@ def _validate(raw: dict[str, Any], label: str) -> None:
         if name not in known:
             hint = _did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
             raise ConfigError(f"{label}: gate.metrics.{name} is not a {task} metric{hint}")
+    targets = (raw.get("deploy") or {}).get("targets") or {}
+    registries = [name for name, t in targets.items() if t["type"] == "registry"]
+    for name, target in targets.items():
+        ref = target.get("registry")
+        if ref is not None and ref not in registries:
+            hint = _did_you_mean(ref, registries) or f" (registry targets: {', '.join(registries) or 'none'})"
+            raise ConfigError(f"{label}: deploy.targets.{name}.registry must name a registry target, got {ref!r}{hint}")
 
 
 _TYPE_NAMES = {
@@ -284,7 +340,7 @@ def _describe(error: Any) -> str:
     if kind == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         extras = [k for k in value if k not in allowed]
-        key = extras[0]
+        key = str(extras[0])  # YAML allows non-string keys: `? ` is {None: None}
         full = f"{where}.{key}" if where else key
         suggestion = _did_you_mean(key, allowed) or (
             f" (allowed: {', '.join(allowed)})" if allowed else ""
@@ -330,6 +386,15 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _validation(section: dict[str, Any]) -> ValidationConfig:
+    return ValidationConfig(**{
+        **section,
+        "column_max_missing_share": dict(section.get("column_max_missing_share") or {}),
+        "labels": LabelRules(**(section.get("labels") or {})),
+        "skew": SkewRules(**(section.get("skew") or {})),
+    })
+
+
 def _build(raw: dict[str, Any], path: Path) -> Config:
     root = path.parent
     data = raw["data"]
@@ -368,14 +433,25 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
             metrics={name: MetricRule(**rule) for name, rule in (gate.get("metrics") or {}).items()},
         ),
         github=GitHubConfig(**(raw.get("github") or {})),
-        validation=raw.get("validation") or {},
+        validation=_validation(raw.get("validation") or {}),
         package=PackageConfig(
             **{k: v for k, v in package.items() if k != "parity"},
             parity=ParityConfig(**(package.get("parity") or {})),
         ),
         drift=_drift(raw.get("drift") or {}, root),
-        deploy=raw.get("deploy") or {},
+        deploy=_deploy(raw.get("deploy") or {}, root),
     )
+
+
+def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
+    """A local registry folder resolves against the config's folder; URLs stay as written."""
+    targets = {}
+    for name, target in (raw.get("targets") or {}).items():
+        url = target.get("url")
+        if url is not None and target["type"] == "registry" and "://" not in url:
+            url = str((root / url).resolve())
+        targets[name] = DeployTarget(name=name, **{**target, "url": url})
+    return DeployConfig(targets=targets)
 
 
 def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:

@@ -6,10 +6,11 @@ through ``load_splits`` so they all see the same rows.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,8 +37,59 @@ def is_parquet(path: Path) -> bool:
 
 
 def csv_line(row_position: int) -> int:
-    """1-based line in a CSV file of the row at ``row_position`` (header on line 1)."""
+    """1-based line in a CSV file of the row at ``row_position`` (header on line 1).
+
+    Exact when every record is one line; ``record_lines`` is exact for any file.
+    """
     return row_position + HEADER_LINES + 1
+
+
+def record_lines(
+    path: str | Path,
+    positions: Iterable[int],
+    *,
+    rows: int,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+) -> dict[int, int]:
+    """1-based line on which each data row (0-based position, as pandas reads it) starts.
+
+    ``rows`` is how many data rows pandas read. When the file has exactly one line per
+    record (counted bytewise, fast) the answer is ``csv_line``; otherwise (blank lines,
+    quoted fields spanning lines) the file is re-read once with the ``csv`` module, skipping
+    blank and whitespace-only lines as pandas does.
+    """
+    import csv
+
+    path = Path(path)
+    wanted = sorted(set(positions))
+    if not wanted:
+        return {}
+    newlines, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            newlines += block.count(b"\n")
+            last = block[-1:]
+    if newlines + (last != b"\n") == rows + HEADER_LINES:
+        return {p: csv_line(p) for p in wanted}
+    found: dict[int, int] = {}
+    pending = iter(wanted)
+    target = next(pending)
+    position = -HEADER_LINES
+    with open(path, encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        ended = 0  # the line on which the previous record ended
+        for record in reader:
+            start, ended = ended + 1, reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            if position == target:
+                found[target] = start
+                target = next(pending, None)
+                if target is None:
+                    break
+            position += 1
+    return found
 
 
 def read_table(
@@ -46,29 +98,117 @@ def read_table(
     delimiter: str = ",",
     encoding: str = "utf-8",
     string_columns: Iterable[str] = (),
+    reject_numeric_text: bool = True,
 ) -> pd.DataFrame:
-    """Read a CSV or Parquet file; anything unreadable raises a one-line ``DataError``."""
+    """Read a CSV or Parquet file; anything unreadable raises a one-line ``DataError``.
+
+    ``string_columns`` (the schema's text columns) are read as strings, so codes such as
+    ``"007"`` keep their zeros. ``reject_numeric_text`` turns a number column with a few
+    words in it into a ``DataError``; validation turns it off and reports those rows instead.
+    """
+    path = _existing(path)
+    string_columns = set(string_columns)
+    if is_parquet(path):
+        frame = _read_parquet(path)
+    else:
+        with _csv_errors(path, delimiter, encoding):
+            frame = _csv_reader(path, delimiter, encoding, string_columns)
+    _check_frame(frame, path)
+    if not is_parquet(path):
+        _check_delimiter(frame, path, delimiter)
+        if reject_numeric_text:
+            _check_numeric_text(frame, path, string_columns)
+    return frame
+
+
+def read_chunks(
+    path: str | Path,
+    *,
+    chunksize: int,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    string_columns: Iterable[str] = (),
+    columns: list[str] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """``read_table`` ``chunksize`` rows at a time, for files larger than memory.
+
+    Each chunk keeps its position in the file as its index (0, 1, ... across chunks).
+    Columns are typed per chunk, so a number column may arrive as integers in one
+    chunk and floats in another; callers that compare dtypes must allow for that.
+    """
+    path = _existing(path)
+    if is_parquet(path):
+        yield from _parquet_chunks(path, chunksize, columns)
+        return
+    string_columns = set(string_columns)
+    first = True
+    with _csv_errors(path, delimiter, encoding):
+        reader = _csv_reader(path, delimiter, encoding, string_columns, chunksize=chunksize, columns=columns)
+        with reader:
+            for chunk in reader:
+                if first:
+                    _check_frame(chunk, path)
+                    _check_delimiter(chunk, path, delimiter)
+                    first = False
+                yield chunk
+    if first:
+        raise DataError(f"{path}: no data rows (header only)")
+
+
+def read_header(path: str | Path, *, delimiter: str = ",", encoding: str = "utf-8") -> list[str]:
+    """Column names without reading the rows."""
+    path = _existing(path)
+    if is_parquet(path):
+        import pyarrow.dataset as ds
+
+        try:
+            return list(ds.dataset(path).schema.names)
+        except Exception as exc:  # pyarrow raises many unrelated classes for a bad file
+            raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
+    with _csv_errors(path, delimiter, encoding):
+        return [str(c) for c in _csv_reader(path, delimiter, encoding, set(), nrows=0).columns]
+
+
+def _existing(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if path.is_file() and path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
-    frame = _read_parquet(path) if is_parquet(path) else _read_csv(path, delimiter, encoding)
+    return path
+
+
+def _check_frame(frame: pd.DataFrame, path: Path) -> None:
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError(f"{path}: no data rows (header only)" if frame.shape[1] else f"{path}: no columns")
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()][0]
         raise DataError(f"{path}: column {dup!r} appears twice in the header")
-    if not is_parquet(path):
-        _check_numeric_text(frame, path, set(string_columns))
-    return frame
 
 
-def _read_csv(path: Path, delimiter: str, encoding: str) -> pd.DataFrame:
+def _csv_reader(
+    path: Path, delimiter: str, encoding: str, string_columns: set[str], **options: Any
+) -> Any:
+    import pandas as pd
+
+    return pd.read_csv(
+        path,
+        sep=delimiter,
+        encoding=encoding,
+        low_memory=False,
+        dtype=dict.fromkeys(string_columns, str) or None,
+        usecols=options.pop("columns", None),
+        **options,
+    )
+
+
+@contextlib.contextmanager
+def _csv_errors(path: Path, delimiter: str, encoding: str) -> Iterator[None]:
+    """Turn what pandas raises for a bad CSV into one-line ``DataError``s."""
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False)
+        yield
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty (no header row)") from None
     except pd.errors.ParserError as exc:
@@ -83,6 +223,9 @@ def _read_csv(path: Path, delimiter: str, encoding: str) -> pd.DataFrame:
         raise ConfigError(f"data.encoding: unknown encoding {encoding!r}") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read as CSV: {exc}") from None
+
+
+def _check_delimiter(frame: pd.DataFrame, path: Path, delimiter: str) -> None:
     if frame.shape[1] == 1:
         header = str(frame.columns[0])
         for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
@@ -91,7 +234,6 @@ def _read_csv(path: Path, delimiter: str, encoding: str) -> pd.DataFrame:
                     f"{path}: read one column named {header[:40]!r}; the file looks {name}-separated: "
                     f"set data.delimiter to {sep!r}"
                 )
-    return frame
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -100,8 +242,35 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many unrelated classes for a bad file
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: not a readable Parquet file: {detail}") from None
+        raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
+
+
+def _parquet_chunks(path: Path, chunksize: int, columns: list[str] | None) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    offset = 0
+    try:
+        batches = ds.dataset(path).to_batches(columns=columns, batch_size=chunksize)
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            chunk = batch.to_pandas()
+            chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+            if offset == 0:
+                _check_frame(chunk, path)
+            offset += len(chunk)
+            yield chunk
+    except Exception as exc:  # pyarrow raises many unrelated classes for a bad file
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
+    if offset == 0:
+        raise DataError(f"{path}: no data rows")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _check_numeric_text(frame: pd.DataFrame, path: Path, string_columns: set[str]) -> None:
@@ -134,6 +303,12 @@ def _is_text(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)
 
 
+def file_sha256(path: str | Path) -> str:
+    """Content hash of a file, or of every file under a folder (a Parquet dataset)."""
+    path = Path(path)
+    return files_sha256(sorted(path.rglob("*")) if path.is_dir() else [path])
+
+
 def files_sha256(paths: Iterable[Path]) -> str:
     """One content hash over the files, in the order given (folders' files sorted by caller)."""
     digest = hashlib.sha256()
@@ -151,7 +326,7 @@ def fingerprint(path: str | Path, frame: pd.DataFrame) -> dict[str, Any]:
     schema = [[str(c), str(t)] for c, t in frame.dtypes.items()]
     return {
         "path": path.name,
-        "sha256": files_sha256(sorted(path.rglob("*")) if path.is_dir() else [path]),
+        "sha256": file_sha256(path),
         "rows": int(len(frame)),
         "columns": int(frame.shape[1]),
         "schema_hash": hashlib.sha256(json.dumps(schema).encode()).hexdigest()[:16],
@@ -171,12 +346,17 @@ def schema_string_columns(schema_path: Path | None) -> set[str]:
     columns = doc.get("columns") if isinstance(doc, dict) else None
     if not isinstance(columns, dict):
         return set()
-    text_types = {"str", "string", "object"}
     return {
         name
         for name, spec in columns.items()
-        if isinstance(spec, dict) and str(spec.get("dtype", "")).lower() in text_types
+        if isinstance(spec, dict) and is_text_dtype_name(str(spec.get("dtype", "")))
     }
+
+
+def is_text_dtype_name(dtype: str) -> bool:
+    """``str``, ``object``, ``string`` and pandera's ``string[pyarrow]``/``string[python]``."""
+    dtype = dtype.lower()
+    return dtype in {"str", "object"} or dtype.startswith("string")
 
 
 @dataclass(frozen=True)

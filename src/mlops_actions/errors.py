@@ -12,7 +12,8 @@
         ├── ValidationFailed   data broke its contract
         ├── GateFailed         the candidate model did not pass the gate
         ├── ParityFailed       ONNX and scikit-learn disagree
-        └── DriftDetected      drift found and --fail-on-drift was given
+        ├── DriftDetected      drift found and --fail-on-drift was given
+        └── DeployFailed       a pre- or post-deploy check failed (rolled back if live)
 
 Only ``cli.main()`` turns these into exit codes; library callers catch them.
 Messages are one line that names the file, key or column, what is wrong and,
@@ -76,4 +77,8 @@ class ParityFailed(CheckFailed):
 
 
 class DriftDetected(CheckFailed):
+    pass
+
+
+class DeployFailed(CheckFailed):
     pass

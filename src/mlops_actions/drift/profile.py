@@ -33,10 +33,31 @@ def build_profile(
     max_points: int = MAX_POINTS,
 ) -> dict:
     """A JSON-serialisable profile of ``df`` (and of the model's ``predictions`` on it)."""
+    summaries = {str(c): summarize(df[c]) for c in df.columns}
+    return profile_from_summaries(
+        summaries,
+        rows=len(df),
+        task=task,
+        predictions=predictions,
+        metrics=metrics,
+        max_points=max_points,
+    )
+
+
+def profile_from_summaries(
+    summaries: dict[str, ColumnSummary],
+    *,
+    rows: int,
+    task: str | None = None,
+    predictions: Any = None,
+    metrics: dict[str, float] | None = None,
+    max_points: int = MAX_POINTS,
+) -> dict:
+    """The profile from column summaries already made (drift-check reuses its reference's)."""
     profile: dict[str, Any] = {
         "format": FORMAT,
-        "rows": int(len(df)),
-        "columns": {str(c): column_to_dict(summarize(df[c]), max_points) for c in df.columns},
+        "rows": int(rows),
+        "columns": {name: column_to_dict(s, max_points) for name, s in summaries.items()},
     }
     if task is not None:
         profile["task"] = task

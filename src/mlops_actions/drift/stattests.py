@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+
+# scipy.stats takes seconds to import: it loads only in the tests that need it
 
 # scipy's ks_2samp switches from the exact distribution to the asymptotic one above this size
 _KS_MAX_EXACT_N = 10_000
@@ -116,6 +117,8 @@ def ks_and_wasserstein(ref: SortedSample, cur: SortedSample) -> NumericDistance:
 
 def ks_pvalue(d: float, n1: int, n2: int) -> float:
     """Two-sided p-value of D as scipy's ``ks_2samp(method='auto')`` computes it."""
+    from scipy import stats
+
     if max(n1, n2) <= _KS_MAX_EXACT_N:
         from scipy.stats._stats_py import _attempt_exact_2kssamp
 
@@ -139,6 +142,8 @@ def chisquare_pvalue(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[fl
     Returns (statistic, p-value); a category absent from the reference gives inf / 0 as
     scipy does.
     """
+    from scipy import stats
+
     ref_counts = np.asarray(ref_counts, dtype=np.float64)
     cur_counts = np.asarray(cur_counts, dtype=np.float64)
     expected = ref_counts * (cur_counts.sum() / ref_counts.sum())
@@ -154,6 +159,8 @@ def z_proportions(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float
 
     Counts are per category in sorted key order. Returns (z, two-sided p-value).
     """
+    from scipy import stats
+
     ref_counts = np.asarray(ref_counts, dtype=np.float64)
     cur_counts = np.asarray(cur_counts, dtype=np.float64)
     if np.count_nonzero(ref_counts) == 1 and np.array_equal(ref_counts > 0, cur_counts > 0):
@@ -181,7 +188,7 @@ def jensenshannon(
     p = ref_percents / np.sum(ref_percents)
     q = cur_percents / np.sum(cur_percents)
     m = (p + q) / 2.0
-    js = np.sum(special.rel_entr(p, m) + special.rel_entr(q, m)) / 2.0
+    js = np.sum(_rel_entr(p, m) + _rel_entr(q, m)) / 2.0
     if base is not None:
         js /= np.log(base)
     return float(np.sqrt(max(js, 0.0)))
@@ -196,7 +203,13 @@ def psi(ref_percents: np.ndarray, cur_percents: np.ndarray) -> float:
 def kl_divergence(ref_percents: np.ndarray, cur_percents: np.ndarray) -> float:
     """KL(ref || cur) on zero-filled bin shares, renormalised as ``scipy.stats.entropy`` does."""
     r, c = fill_zeroes(ref_percents), fill_zeroes(cur_percents)
-    return float(np.sum(special.rel_entr(r / r.sum(), c / c.sum())))
+    return float(np.sum(_rel_entr(r / r.sum(), c / c.sum())))
+
+
+def _rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``scipy.special.rel_entr`` where y > 0 wherever x > 0 (true for every caller here)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, x * np.log(x / y), 0.0)
 
 
 def hellinger(ref_percents: np.ndarray, cur_percents: np.ndarray, bin_width: float = 1.0) -> float:
@@ -219,6 +232,8 @@ def anderson_darling_pvalue(ref: np.ndarray, cur: np.ndarray) -> tuple[float, fl
     """k-sample Anderson-Darling (scipy); p-value capped to [0.001, 0.25] by scipy's table."""
     import warnings
 
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns when the p-value is capped
         res = stats.anderson_ksamp([ref, cur])
@@ -227,6 +242,8 @@ def anderson_darling_pvalue(ref: np.ndarray, cur: np.ndarray) -> tuple[float, fl
 
 def cramer_von_mises_pvalue(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     """Two-sample Cramér-von Mises (scipy; exact p below 21 rows per sample, else asymptotic)."""
+    from scipy import stats
+
     res = stats.cramervonmises_2samp(ref, cur)
     return float(res.statistic), float(res.pvalue)
 

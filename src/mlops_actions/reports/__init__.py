@@ -35,6 +35,14 @@ def pct(value: Any, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
+def cell(value: Any, width: int = 60) -> str:
+    """Any value as one markdown table cell: one line, pipes escaped, cut to ``width``."""
+    text = " ".join(str(value).split()) if value is not None else "—"
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.replace("|", "\\|")
+
+
 @cache
 def _environment() -> Any:
     import jinja2
@@ -47,7 +55,7 @@ def _environment() -> Any:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(fmt=fmt, signed=signed, pct=pct)
+    env.filters.update(fmt=fmt, signed=signed, pct=pct, cell=cell)
     return env
 
 

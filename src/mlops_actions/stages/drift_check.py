@@ -19,8 +19,6 @@ from mlops_actions.files import atomic_write_json, atomic_write_text
 from mlops_actions.stages._common import StageResult, stage_dir, write_result
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mlops_actions.drift.columns import ColumnSummary
     from mlops_actions.drift.dataset import DatasetDrift
 
@@ -130,9 +128,9 @@ def drift_check(
             "drift-check: no current data; pass --current PATH|GLOB|URL or set drift.current"
         )
     ref_path = Path(reference) if reference is not None else settings.reference or config.data.train
-    profile, ref_info, ref_frame = _load_reference(config, ref_path)
+    profile, ref_info, ref_exact = _load_reference(config, ref_path)
     if calibrate:
-        if ref_frame is None:
+        if ref_exact is None:
             raise UsageError(
                 f"--calibrate needs the training data as reference, got the profile in {ref_path.name}; "
                 "pass --reference TRAIN.csv"
@@ -140,24 +138,21 @@ def drift_check(
         from mlops_actions.drift.calibrate import calibrate_thresholds
 
         tests = {name: c.stattest for name, c in settings.columns.items() if c.stattest}
+        from mlops_actions.data import read_config_table
+
         profile["thresholds"] = calibrate_thresholds(
-            ref_frame,
+            read_config_table(config, ref_path),
             quantile=settings.calibrate.quantile,
             repeats=settings.calibrate.repeats,
             seed=settings.calibrate.seed,
             tests=tests,
         )
-    if ref_frame is not None:
+    if ref_exact is not None:
         atomic_write_json(out / PROFILE_FILE, profile)  # reusable as --reference later
 
-    from mlops_actions.drift.columns import summarize
     from mlops_actions.drift.profile import profile_columns
 
-    # the training file itself gives exact statistics; a profile may hold sketches
-    if ref_frame is not None:
-        ref_columns = {str(c): summarize(ref_frame[c]) for c in ref_frame.columns}
-    else:
-        ref_columns = profile_columns(profile)
+    ref_columns = ref_exact if ref_exact is not None else profile_columns(profile)
     cur_columns, cur_info, model_outputs = _read_current(config, source, profile, ref_path)
     choices = _column_choices(config, profile, ref_columns, cur_info["rows"])
     target = config.data.target
@@ -206,10 +201,52 @@ def drift_check(
     return write_result(result)
 
 
-def _load_reference(config: Config, path: Path) -> tuple[dict, dict[str, Any], pd.DataFrame | None]:
-    """(profile, description, training frame or None) from a table, profile JSON or model."""
+def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
+    """Alerts go out whenever a token and GITHUB_REPOSITORY are present; failures warn."""
+    import os
+
+    from mlops_actions.drift.alerts import AlertOutcome, dispatch_payload, send_alerts
+    from mlops_actions.errors import GitHubError
+    from mlops_actions.github.actions import annotate, run_url
+    from mlops_actions.github.client import GitHubClient
+
+    token_env = config.github.token_env
+    if not (os.environ.get(token_env) and os.environ.get("GITHUB_REPOSITORY")):
+        return AlertOutcome(skipped=f"{token_env} or GITHUB_REPOSITORY not set").to_dict()
+    payload = dispatch_payload(
+        name=config.name,
+        drift_share=result.drift_share,
+        drifted_columns=[
+            c["column"] for c in result.columns if c["drifted"]
+        ],  # largest effect first
+        run_url=run_url(),
+        fingerprint=result.current["sha256"],
+    )
+    try:
+        outcome = send_alerts(
+            GitHubClient.from_env(token_env=token_env),
+            name=config.name,
+            drift=result.dataset_drift,
+            payload=payload,
+            report_markdown=result.summary_markdown(),
+            settings=config.drift.alerts,
+        )
+    except GitHubError as exc:
+        annotate("warning", f"drift alert not sent: {exc}")
+        return AlertOutcome(error=str(exc)).to_dict()
+    return outcome.to_dict()
+
+
+def _load_reference(
+    config: Config, path: Path
+) -> tuple[dict, dict[str, Any], dict[str, ColumnSummary] | None]:
+    """(profile, description, exact column summaries or None) from a table, profile or model.
+
+    Summaries of the training file are exact; a profile's may be sketches.
+    """
     from mlops_actions.data import fingerprint, read_config_table
-    from mlops_actions.drift.profile import FORMAT, build_profile
+    from mlops_actions.drift.columns import summarize
+    from mlops_actions.drift.profile import FORMAT, profile_from_summaries
 
     if not path.exists():
         raise DataError(
@@ -227,14 +264,15 @@ def _load_reference(config: Config, path: Path) -> tuple[dict, dict[str, Any], p
         kind = "profile"
     else:
         frame = read_config_table(config, path)
-        profile = build_profile(frame, task=config.task)
+        summaries = {str(c): summarize(frame[c]) for c in frame.columns}
+        profile = profile_from_summaries(summaries, rows=len(frame), task=config.task)
         info = {
             "source": str(path),
             "kind": "training data",
             "rows": len(frame),
             **_fp(fingerprint(path, frame)),
         }
-        return profile, info, frame
+        return profile, info, summaries
     if not isinstance(profile, dict) or profile.get("format") != FORMAT:
         raise DataError(
             f"{path}: not a drift profile (expected format {FORMAT}); rebuild it with drift-check"
@@ -335,10 +373,6 @@ def _performance(
     config: Config, profile: dict, model_outputs: dict[str, Any]
 ) -> dict[str, Any] | None:
     return None
-
-
-def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
-    return {}
 
 
 def _write_html(

@@ -1,0 +1,116 @@
+"""Drift alerts: one repository_dispatch to start retraining, one issue per model, no storms.
+
+The issue "Data drift detected: <name>" is the alert's memory across scheduled runs: its
+body carries a hidden marker with the time of the last dispatch. While it is open and that
+dispatch is younger than ``cooldown_hours``, repeated drift comments on the issue but sends
+no new dispatch. A check without drift closes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mlops_actions.config import DriftAlertsConfig
+
+MAX_PAYLOAD_COLUMNS = 10
+_MARKER = "<!-- mlops-actions:drift:last-dispatch={} -->"
+_MARKER_RE = re.compile(r"<!-- mlops-actions:drift:last-dispatch=([0-9T:.+-]+Z?) -->")
+
+
+@dataclass
+class AlertOutcome:
+    dispatched: bool = False
+    event_type: str | None = None
+    dispatch_skipped: str | None = None  # why no dispatch was sent although drift was found
+    issue: dict[str, Any] | None = None  # {number, action: opened/updated/closed}
+    payload: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None  # why no alerting happened at all
+    error: str | None = None  # the GitHub API failure that stopped alerting
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def issue_title(name: str) -> str:
+    return f"Data drift detected: {name}"
+
+
+def dispatch_payload(
+    *,
+    name: str,
+    drift_share: float,
+    drifted_columns: list[str],
+    run_url: str | None,
+    fingerprint: str,
+) -> dict[str, Any]:
+    """What the retraining workflow receives (GitHub allows at most 10 top-level keys)."""
+    return {
+        "model": name,
+        "drift_share": round(drift_share, 6),
+        "drifted_columns": drifted_columns[:MAX_PAYLOAD_COLUMNS],
+        "run_url": run_url,
+        "current_fingerprint": fingerprint,
+    }
+
+
+def last_dispatch(body: str | None) -> datetime | None:
+    match = _MARKER_RE.search(body or "")
+    if not match:
+        return None
+    return datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
+
+
+def _with_marker(body: str, when: datetime) -> str:
+    stamp = _MARKER.format(when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if _MARKER_RE.search(body):
+        return _MARKER_RE.sub(stamp, body, count=1)
+    return f"{stamp}\n{body}"
+
+
+def send_alerts(
+    client: Any,
+    *,
+    name: str,
+    drift: bool,
+    payload: dict[str, Any],
+    report_markdown: str,
+    settings: DriftAlertsConfig,
+    now: datetime | None = None,
+) -> AlertOutcome:
+    """Dispatch and upsert the issue on drift; close the issue when drift is gone."""
+    now = now or datetime.now(UTC)
+    outcome = AlertOutcome()
+    issue = client.find_issue(issue_title(name), state="open") if settings.issue else None
+    if not drift:
+        if issue is not None:
+            client.create_issue_comment(
+                issue["number"], f"No drift in the latest check.\n\n{report_markdown}"
+            )
+            client.update_issue(issue["number"], state="closed", state_reason="completed")
+            outcome.issue = {"number": issue["number"], "action": "closed"}
+        return outcome
+
+    previous = last_dispatch(issue["body"]) if issue is not None else None
+    cooling = previous is not None and now - previous < timedelta(hours=settings.cooldown_hours)
+    if not settings.dispatch:
+        outcome.dispatch_skipped = "drift.alerts.dispatch is off"
+    elif cooling:
+        outcome.dispatch_skipped = f"cooldown: last dispatch {previous:%Y-%m-%d %H:%M} UTC is younger than {settings.cooldown_hours:g} h"
+    else:
+        client.dispatch(settings.event_type, payload)
+        outcome.dispatched, outcome.event_type, outcome.payload = True, settings.event_type, payload
+    if not settings.issue:
+        return outcome
+    if issue is None:
+        body = _with_marker(report_markdown, now) if outcome.dispatched else report_markdown
+        created = client.create_issue(issue_title(name), body)
+        outcome.issue = {"number": created["number"], "action": "opened"}
+        return outcome
+    client.create_issue_comment(issue["number"], f"Drift found again.\n\n{report_markdown}")
+    if outcome.dispatched:
+        client.update_issue(issue["number"], body=_with_marker(issue["body"] or "", now))
+    outcome.issue = {"number": issue["number"], "action": "updated"}
+    return outcome

@@ -1,0 +1,465 @@
+"""Check data against its pandera contract, plus dataset-level checks and a diff for PRs.
+
+Every failure is collected in one run (pandera's lazy validation) and reported with the
+file line of each failing row, so a pull request shows the bad lines. ``chunksize`` streams
+files larger than memory with the same results; see ``mlops_actions.validation``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mlops_actions.config import Config
+from mlops_actions.errors import ConfigError, UsageError, ValidationFailed
+from mlops_actions.files import atomic_write_bytes, atomic_write_text
+from mlops_actions.stages._common import StageResult, stage_dir, write_result
+
+STAGE = "validate-data"
+GIT_PREFIX = "git:"
+
+
+@dataclasses.dataclass
+class ValidateResult(StageResult):
+    stage = STAGE
+    failure = ValidationFailed
+    schema_path: Path
+    schema_written: bool
+    chunksize: int | None
+    files: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    """Failed schema checks: role, file, column, check, count, samples, rows, lines."""
+    checks: list[dict[str, Any]]
+    """Dataset-level checks, passed or not."""
+    profiles: dict[str, dict[str, Any]]
+    """Column profile per file role; a later run's ``--baseline`` diffs against it."""
+    diff: dict[str, Any] | None
+    notes: list[str]
+    max_annotations: int
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures and all(c["passed"] for c in self.checks)
+
+    @property
+    def failed_checks(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if not c["passed"]]
+
+    @property
+    def failing_rows(self) -> int:
+        return sum(f["count"] for f in self.failures)
+
+    def failure_message(self) -> str:
+        return (
+            f"{len(self.failures)} schema check(s) and {len(self.failed_checks)} dataset check(s) failed "
+            f"({self.failing_rows:,} failing value(s)); see {self.out_dir / 'summary.md'}"
+        )
+
+    def outputs(self) -> dict[str, Any]:
+        return {
+            **super().outputs(),
+            "failures": len(self.failures) + len(self.failed_checks),
+            "failing-rows": self.failing_rows,
+            "schema": self.schema_path,
+            "diff-file": self.out_dir / "diff.md" if self.diff is not None else "",
+        }
+
+    def summary_markdown(self) -> str:
+        from mlops_actions.reports import render
+
+        return render("validate_data.md.j2", r=self)
+
+    def diff_markdown(self) -> str:
+        """The data diff alone, for the PR comment."""
+        from mlops_actions.reports import render
+
+        return render("data_diff.md.j2", diff=self.diff)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        """An ``error`` on the file line of each failing row, capped; the total in a last warning."""
+        whole, rows, total = [], [], 0
+        items = [(f, f"{f['column'] or 'table'}: {f['check']}") for f in self.failures]
+        items += [(c, f"{c['check']}: {c['detail']}") for c in self.failed_checks]
+        for item, what in items:
+            if not item["rows"]:
+                whole.append({"level": "error", "message": what, "file": item["file"]})
+                continue
+            total += item["count"]
+            for row, line in itertools.zip_longest(item["rows"], item["lines"]):
+                if len(rows) >= self.max_annotations:
+                    break
+                if line is None:
+                    rows.append({"level": "error", "message": f"row {row}: {what}", "file": item["file"]})
+                else:
+                    rows.append({"level": "error", "message": what, "file": item["file"], "line": line})
+        if total > len(rows):
+            rows.append({
+                "level": "warning",
+                "message": f"{total:,} failing row(s) in all, {len(rows)} annotated; see the step summary",
+            })
+        return whole + rows
+
+
+def validate_data(
+    config: Config,
+    *,
+    workdir: str | Path = ".mlops",
+    data: list[str | Path] | None = None,
+    infer_schema: bool = False,
+    force: bool = False,
+    baseline: str | None = None,
+    chunksize: int | None = None,
+    max_samples: int | None = None,
+) -> ValidateResult:
+    """Validate the train/test files (or ``data``) against the schema; infer it first if asked."""
+    from mlops_actions.validation import checks as dchecks
+    from mlops_actions.validation import profile as prof
+    from mlops_actions.validation import schema as sch
+    from mlops_actions.validation.scan import Source, kinds_from_schema, scan
+
+    if chunksize is not None and chunksize < 1:
+        raise UsageError(f"--chunksize must be a positive number of rows, got {chunksize}")
+    out = stage_dir(workdir, STAGE)
+    rules = config.validation
+    samples = rules.max_samples if max_samples is None else max_samples
+    keep = max(samples, rules.max_annotations)
+    paths = _data_paths(config, data)
+    written = _write_inferred_schema(config, paths, force) if infer_schema else False
+    schema = sch.load_schema(config.data.schema, config_label=config.label)
+    string_columns = frozenset(name for name in schema.columns if sch.is_text(schema, name))
+    sources = [
+        Source(role, path, config.data.delimiter, config.data.encoding, string_columns, chunksize)
+        for role, path in paths
+    ]
+    categorical = {config.data.target} if config.task == "classification" else set()
+    kinds = kinds_from_schema(schema, categorical)
+    edges = _edges(schema, kinds, sources[0])
+    hash_columns = _common_columns(config, sources)
+    scans = []
+    for source in sources:
+        scans.append(scan(source, schema=schema, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=keep))
+        source.release()
+
+    found = []
+    schema_columns = set(schema.columns)
+    for file_scan in scans:
+        found += dchecks.per_file(file_scan, rules, schema_columns, keep)
+    reference = scans[0]
+    for other in scans[1:]:
+        found.append(dchecks.leakage(reference, other, rules, keep))
+        found += dchecks.skew(reference, other, rules)
+        if config.task == "classification":
+            found += dchecks.label_distribution(
+                reference.profile, other.profile, role=other.source.role,
+                against=reference.source.path.name, target=config.data.target, rules=rules,
+            )
+
+    profiles = {s.source.role: {"path": _shown(s.source.path), "sha256": _sha(s.source.path), **s.profile} for s in scans}
+    diff = None
+    if baseline:
+        before, before_hashes = _baseline(config, baseline, scans, out, kinds, edges, hash_columns)
+        diff = _diff(baseline, before, before_hashes, profiles, scans)
+        if config.task == "classification":
+            for role, old in before.items():
+                if old is not None and role in profiles:
+                    found += dchecks.label_distribution(
+                        old, profiles[role], role=role, against=f"{baseline} ({role})",
+                        target=config.data.target, rules=rules,
+                    )
+
+    lines = {s.source.role: _lines(s, [f.positions for f in s.failures] +
+                                   [c.positions for c in found if c.role == s.source.role])
+             for s in scans}
+    by_role = {s.source.role: s for s in scans}
+    failures = [
+        _failure_item(f, by_role[s.source.role], lines[s.source.role], samples)
+        for s in scans for f in s.failures
+    ]
+    check_items = [_check_item(c, by_role[c.role], lines[c.role]) for c in found]
+    result = ValidateResult(
+        out_dir=out,
+        schema_path=config.data.schema,
+        schema_written=written,
+        chunksize=chunksize,
+        files=[_file_item(s) for s in scans],
+        failures=failures,
+        checks=check_items,
+        profiles={role: prof.stored(p) for role, p in profiles.items()},
+        diff=diff,
+        notes=_notes(chunksize, schema),
+        max_annotations=rules.max_annotations,
+    )
+    if diff is not None:
+        atomic_write_text(out / "diff.md", result.diff_markdown())
+    return write_result(result)
+
+
+def _data_paths(config: Config, data: list[str | Path] | None) -> list[tuple[str, Path]]:
+    if data:
+        paths = [Path(p).resolve() for p in data]
+        roles = [p.name if [q.name for q in paths].count(p.name) == 1 else _shown(p) for p in paths]
+        return list(zip(roles, paths, strict=True))
+    paths = [("train", config.data.train)]
+    if config.data.test is not None:
+        paths.append(("test", config.data.test))
+    return paths
+
+
+def _write_inferred_schema(config: Config, paths: list[tuple[str, Path]], force: bool) -> bool:
+    import pandas as pd
+
+    from mlops_actions.data import read_table
+    from mlops_actions.validation import schema as sch
+
+    target = config.data.schema
+    if target is None:
+        raise ConfigError(f"{config.label}: data.schema is not set; add 'schema: schema.yaml' under data:")
+    if target.exists() and not force:
+        raise UsageError(
+            f"{target.name} exists; edit it, or pass --force to replace it with a newly inferred one"
+        )
+    frames = [read_table(p, delimiter=config.data.delimiter, encoding=config.data.encoding) for _, p in paths]
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    schema = sch.infer_schema(frame, target=config.data.target, task=config.task)
+    source = " + ".join(_shown(p, config.root) for _, p in paths)
+    atomic_write_text(target, sch.schema_yaml(schema, source=source))
+    return True
+
+
+def _edges(schema: Any, kinds: dict[str, str], reference: Any) -> dict[str, tuple[float, float]]:
+    """Histogram edges per numeric column: the declared range, else the reference file's."""
+    import numpy as np
+
+    from mlops_actions.validation import profile as prof
+    from mlops_actions.validation import schema as sch
+    from mlops_actions.validation.profile import numeric_values
+
+    edges = {}
+    observed = []
+    for name, kind in kinds.items():
+        if kind != prof.NUMERIC:
+            continue
+        declared = sch.numeric_range(schema, name)
+        if declared is not None:
+            edges[name] = declared
+        else:
+            observed.append(name)
+    header = set(_header(reference))
+    observed = [c for c in observed if c in header]
+    if observed:
+        low = dict.fromkeys(observed, np.inf)
+        high = dict.fromkeys(observed, -np.inf)
+        for chunk in reference.chunks(columns=observed):
+            for name in observed:
+                values = numeric_values(chunk[name])
+                values = values[np.isfinite(values)]
+                if len(values):
+                    low[name] = min(low[name], float(values.min()))
+                    high[name] = max(high[name], float(values.max()))
+        for name in observed:
+            if np.isfinite(low[name]):
+                edges[name] = (low[name], high[name])
+    return edges
+
+
+def _header(source: Any) -> list[str]:
+    from mlops_actions.data import read_header
+
+    return read_header(source.path, delimiter=source.delimiter, encoding=source.encoding)
+
+
+def _common_columns(config: Config, sources: list[Any]) -> list[str]:
+    """Columns every file has: rows are compared (duplicates, leakage, baseline) on these."""
+    common = None
+    for source in sources:
+        names = set(_header(source))
+        common = names if common is None else common & names
+    return sorted(common or ())
+
+
+def _baseline(
+    config: Config, spec: str, scans: list[Any], out: Path, kinds: dict, edges: dict, hash_columns: list[str]
+) -> tuple[dict[str, dict | None], dict[str, Any]]:
+    """Profiles of the same files at the baseline, and for a git baseline the row hashes
+    (now, then) to count rows added and removed."""
+    from mlops_actions.errors import DataError
+    from mlops_actions.validation.scan import Source, scan
+
+    if not spec.startswith(GIT_PREFIX):
+        path = Path(spec)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"--baseline {spec}: file not found; give git:<ref> or a previous result.json") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"--baseline {spec}: not a readable result.json ({exc})") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict):
+            raise UsageError(f"--baseline {spec}: has no 'profiles'; give a result.json written by validate-data")
+        return {s.source.role: doc["profiles"].get(s.source.role) for s in scans}, {}
+    ref = spec[len(GIT_PREFIX):]
+    if not ref:
+        raise UsageError("--baseline git:<ref> needs a ref, e.g. git:main or git:HEAD~1")
+    top = _git(config.root, "rev-parse", "--show-toplevel").decode().strip()
+    profiles: dict[str, dict | None] = {}
+    hashes: dict[str, Any] = {}
+    for current in scans:
+        source = current.source
+        relative = os.path.relpath(source.path, top)
+        try:
+            content = _git(top, "show", f"{ref}:{relative}")
+        except UsageError:
+            profiles[source.role] = None
+            continue
+        copy = out / "baseline" / f"{source.role}{''.join(source.path.suffixes)}"
+        atomic_write_bytes(copy, content)
+        old = Source(source.role, copy, source.delimiter, source.encoding, source.string_columns, source.chunksize)
+        try:
+            old_scan = scan(old, schema=None, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=0)
+        except DataError as exc:
+            raise DataError(f"--baseline {spec}: {relative} at {ref}: {exc}") from None
+        profiles[source.role] = {"path": relative, "sha256": _sha(copy), **old_scan.profile}
+        shared = [c for c in hash_columns if c in old_scan.columns]
+        if shared == hash_columns:
+            hashes[source.role] = (current.row_hashes, old_scan.row_hashes)
+        else:  # columns came or went: compare rows on the columns both versions have
+            hashes[source.role] = (_row_hashes(source, shared), _row_hashes(old, shared))
+    return profiles, hashes
+
+
+def _row_hashes(source: Any, columns: list[str]) -> Any:
+    import numpy as np
+
+    from mlops_actions.validation.scan import hash_rows
+
+    return np.concatenate([hash_rows(chunk, columns) for chunk in source.chunks(columns=columns)])
+
+
+def _git(where: Path | str, *args: str) -> bytes:
+    try:
+        done = subprocess.run(["git", *args], cwd=where, capture_output=True, check=False)
+    except OSError as exc:
+        raise UsageError(f"--baseline: cannot run git: {exc.strerror}") from None
+    if done.returncode != 0:
+        detail = done.stderr.decode(errors="replace").strip().splitlines()
+        raise UsageError(f"--baseline: git {args[0]} failed: {detail[0] if detail else done.returncode}")
+    return done.stdout
+
+
+def _diff(
+    spec: str, before: dict, before_hashes: dict, profiles: dict, scans: list[Any]
+) -> dict[str, Any]:
+    import numpy as np
+
+    from mlops_actions.validation import profile as prof
+
+    files = []
+    for current in scans:
+        role = current.source.role
+        change = prof.diff_profiles(before.get(role), profiles[role])
+        if role in before_hashes:
+            now, then = before_hashes[role]
+            change["rows_added"] = int((~np.isin(now, then)).sum())
+            change["rows_removed"] = int((~np.isin(then, now)).sum())
+        else:
+            change["rows_added"] = change["rows_removed"] = None
+        files.append({"role": role, "path": profiles[role]["path"], **change})
+    return {"baseline": spec, "files": files}
+
+
+def _lines(file_scan: Any, groups: list[list[int]]) -> dict[int, int]:
+    from mlops_actions.data import record_lines
+
+    source = file_scan.source
+    if source.format != "csv":
+        return {}
+    positions = {p for group in groups for p in group}
+    return record_lines(
+        source.path, positions, rows=file_scan.rows, delimiter=source.delimiter, encoding=source.encoding
+    )
+
+
+def _failure_item(failure: Any, file_scan: Any, lines: dict[int, int], samples: int) -> dict[str, Any]:
+    rows = [p + 1 for p in failure.positions]
+    line_list = [lines[p] for p in failure.positions if p in lines]
+    shown = []
+    for i, value in enumerate(failure.values[:samples]):
+        sample = {"value": _plain(value)}
+        if i < len(failure.positions):
+            sample["row"] = rows[i]
+            if failure.positions[i] in lines:
+                sample["line"] = lines[failure.positions[i]]
+        shown.append(sample)
+    return {
+        "role": file_scan.source.role,
+        "file": _shown(file_scan.source.path),
+        "column": failure.column,
+        "check": failure.check,
+        "count": failure.count,
+        "samples": shown,
+        "rows": rows,
+        "lines": line_list,
+    }
+
+
+def _check_item(check: Any, file_scan: Any, lines: dict[int, int]) -> dict[str, Any]:
+    item = dataclasses.asdict(check)
+    positions = item.pop("positions")
+    item["file"] = _shown(file_scan.source.path)
+    item["rows"] = [p + 1 for p in positions]
+    item["lines"] = [lines[p] for p in positions if p in lines]
+    return item
+
+
+def _file_item(file_scan: Any) -> dict[str, Any]:
+    source = file_scan.source
+    return {
+        "role": source.role,
+        "path": _shown(source.path),
+        "format": source.format,
+        "rows": file_scan.rows,
+        "columns": len(file_scan.columns),
+        "failures": sum(1 for _ in file_scan.failures),
+    }
+
+
+def _notes(chunksize: int | None, schema: Any) -> list[str]:
+    from mlops_actions.validation import schema as sch
+
+    notes = []
+    if chunksize is not None:
+        notes.append(f"read in chunks of {chunksize:,} rows; every count and line number covers the whole file")
+        if sch.unique_columns(schema):
+            notes.append(
+                "uniqueness (" + ", ".join(sch.unique_columns(schema)) + ") checked across chunks "
+                "from a 64-bit hash of each value"
+            )
+    return notes
+
+
+def _plain(value: Any) -> Any:
+    from mlops_actions.validation.profile import plain
+
+    value = plain(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _sha(path: Path) -> str:
+    from mlops_actions.data import file_sha256
+
+    return file_sha256(path)
+
+
+def _shown(path: Path, root: Path | None = None) -> str:
+    """A path as annotations and summaries show it: relative to the workspace when inside it."""
+    base = root or Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return str(path)

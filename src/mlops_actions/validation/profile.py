@@ -1,0 +1,237 @@
+"""Column profiles built chunk by chunk, and the data diff between two of them.
+
+A profile keeps only mergeable numbers: counts, sums, min/max and a fixed-edge histogram
+for numeric columns, value counts for categorical ones. Fixed edges (the schema's declared
+range, else the reference file's observed range) make a chunked profile equal to a
+whole-file one and make two files' histograms comparable. Quantiles are read from the
+100-bin histogram, so they are accurate to 1% of that range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+ID = "id"  # unique per row: only missing values are counted
+OTHER = "other"  # dates and other types: only missing values are counted
+BINS = 100
+SKEW_BINS = 10  # numeric skew compares 10 coarse bins plus below/above, like TFDV's histograms
+CATEGORY_CAP = 1000  # more distinct values than this: no category table (a text-like column)
+STORED_CATEGORIES = 50  # category shares written to result.json
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass
+class ColumnAccumulator:
+    name: str
+    kind: str
+    dtype: str
+    edges: tuple[float, float] | None = None
+    rows: int = 0
+    missing: int = 0
+    total: float = 0.0
+    total_sq: float = 0.0
+    minimum: float = np.inf
+    maximum: float = -np.inf
+    hist: np.ndarray | None = None
+    below: int = 0
+    above: int = 0
+    counts: dict[Any, int] | None = field(default_factory=dict)
+
+    def add(self, series: pd.Series) -> None:
+        self.rows += len(series)
+        if self.kind == NUMERIC:
+            self._add_numbers(numeric_values(series))
+            return
+        missing = series.isna()
+        self.missing += int(missing.sum())
+        if self.kind == CATEGORICAL and self.counts is not None:
+            for value, count in series.value_counts(sort=False).items():
+                key = plain(value)
+                self.counts[key] = self.counts.get(key, 0) + int(count)
+            if len(self.counts) > CATEGORY_CAP:
+                self.counts = None
+
+    def _add_numbers(self, values: np.ndarray) -> None:
+        finite = values[np.isfinite(values)]
+        self.missing += len(values) - len(finite)
+        if not len(finite):
+            return
+        self.total += float(finite.sum())
+        self.total_sq += float(np.dot(finite, finite))
+        self.minimum = min(self.minimum, float(finite.min()))
+        self.maximum = max(self.maximum, float(finite.max()))
+        lo, hi = histogram_range(self.edges)
+        counts, _ = np.histogram(finite, bins=BINS, range=(lo, hi))
+        self.hist = counts if self.hist is None else self.hist + counts
+        self.below += int((finite < lo).sum())
+        self.above += int((finite > hi).sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        present = self.rows - self.missing
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "missing": self.missing,
+            "missing_share": self.missing / self.rows if self.rows else 0.0,
+        }
+        if self.kind == NUMERIC:
+            mean = self.total / present if present else None
+            variance = self.total_sq / present - mean * mean if present else None
+            lo, hi = histogram_range(self.edges)
+            hist = self.hist if self.hist is not None else np.zeros(BINS, dtype=np.int64)
+            out.update(
+                mean=_stable(mean),
+                std=_stable(float(np.sqrt(max(variance, 0.0)))) if variance is not None else None,
+                min=self.minimum if present else None,
+                max=self.maximum if present else None,
+                hist={"lo": lo, "hi": hi, "counts": hist.tolist(), "below": self.below, "above": self.above},
+            )
+            out["quantiles"] = histogram_quantiles(out["hist"])
+        elif self.kind == CATEGORICAL:
+            out["distinct"] = len(self.counts) if self.counts is not None else None
+            if self.counts is not None:
+                top = sorted(self.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+                out["counts"] = {str(k): v for k, v in top}
+        return out
+
+
+def _stable(value: float | None) -> float | None:
+    """12 significant digits: sums taken chunk by chunk differ from whole-column ones in the last bits."""
+    return None if value is None else float(f"{value:.12g}")
+
+
+def numeric_values(series: pd.Series) -> np.ndarray:
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return series.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars as Python values, so counts from int and float chunks share keys."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def histogram_range(edges: tuple[float, float] | None) -> tuple[float, float]:
+    lo, hi = edges if edges is not None else (0.0, 1.0)
+    if not hi > lo:
+        lo, hi = lo - 0.5, lo + 0.5
+    return float(lo), float(hi)
+
+
+def histogram_quantiles(hist: dict[str, Any]) -> dict[str, float | None]:
+    """Quantiles by linear interpolation inside the fixed bins (below/above sit on the edges)."""
+    counts = np.concatenate([[hist["below"]], hist["counts"], [hist["above"]]]).astype(float)
+    total = counts.sum()
+    if not total:
+        return {f"p{round(q * 100):02d}": None for q in QUANTILES}
+    edges = np.linspace(hist["lo"], hist["hi"], len(hist["counts"]) + 1)
+    # below/above are zero-width bins at the edges
+    lefts = np.concatenate([[hist["lo"]], edges[:-1], [hist["hi"]]])
+    rights = np.concatenate([[hist["lo"]], edges[1:], [hist["hi"]]])
+    cumulative = np.cumsum(counts)
+    out = {}
+    for q in QUANTILES:
+        target = q * total
+        i = int(np.searchsorted(cumulative, target, side="left"))
+        before = cumulative[i - 1] if i else 0.0
+        inside = (target - before) / counts[i] if counts[i] else 0.0
+        out[f"p{round(q * 100):02d}"] = float(lefts[i] + inside * (rights[i] - lefts[i]))
+    return out
+
+
+def coarse_histogram(column: dict[str, Any]) -> np.ndarray:
+    """below, SKEW_BINS bins, above: the distribution numeric skew compares."""
+    hist = column["hist"]
+    fine = np.asarray(hist["counts"], dtype=float).reshape(SKEW_BINS, -1).sum(axis=1)
+    return np.concatenate([[hist["below"]], fine, [hist["above"]]])
+
+
+def category_shares(column: dict[str, Any]) -> dict[str, float] | None:
+    counts = column.get("counts")
+    if counts is None:
+        return None
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()} if total else {}
+
+
+def stored(profile: dict[str, Any]) -> dict[str, Any]:
+    """The profile as written to result.json: category tables cut to the largest ones."""
+    columns = {}
+    for name, column in profile["columns"].items():
+        column = dict(column)
+        if column.get("counts") is not None and len(column["counts"]) > STORED_CATEGORIES:
+            column["counts"] = dict(list(column["counts"].items())[:STORED_CATEGORIES])
+            column["counts_truncated"] = True
+        columns[name] = column
+    return {**profile, "columns": columns}
+
+
+def diff_profiles(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    """What changed in one file: rows, columns, and per column missing share, mean, median or shares."""
+    if before is None:
+        return {"status": "new", "rows_before": None, "rows_after": after["rows"], "columns_added": [],
+                "columns_removed": [], "columns": []}
+    names_before, names_after = list(before["columns"]), list(after["columns"])
+    changes = []
+    for name in names_after:
+        if name not in before["columns"]:
+            continue
+        old, new = before["columns"][name], after["columns"][name]
+        change = {
+            "column": name,
+            "kind": new["kind"],
+            "missing_before": old.get("missing_share"),
+            "missing_after": new.get("missing_share"),
+        }
+        if new["kind"] == NUMERIC and old["kind"] == NUMERIC:
+            change.update(
+                mean_before=old.get("mean"),
+                mean_after=new.get("mean"),
+                p50_before=(old.get("quantiles") or {}).get("p50"),
+                p50_after=(new.get("quantiles") or {}).get("p50"),
+            )
+        shares_old, shares_new = category_shares(old), category_shares(new)
+        if new["kind"] == CATEGORICAL and shares_old is not None and shares_new is not None:
+            keys = set(shares_old) | set(shares_new)
+            moves = {k: shares_new.get(k, 0.0) - shares_old.get(k, 0.0) for k in keys}
+            if moves:
+                biggest = max(sorted(moves), key=lambda k: abs(moves[k]))
+                change["category"] = biggest
+                change["share_before"] = shares_old.get(biggest, 0.0)
+                change["share_after"] = shares_new.get(biggest, 0.0)
+        change["changed"] = _changed(change)
+        changes.append(change)
+    return {
+        "status": "unchanged" if before.get("sha256") == after.get("sha256") else "changed",
+        "rows_before": before["rows"],
+        "rows_after": after["rows"],
+        "columns_added": [c for c in names_after if c not in before["columns"]],
+        "columns_removed": [c for c in names_before if c not in after["columns"]],
+        "columns": changes,
+    }
+
+
+def _changed(change: dict[str, Any]) -> bool:
+    pairs = [("missing_before", "missing_after"), ("mean_before", "mean_after"),
+             ("p50_before", "p50_after"), ("share_before", "share_after")]
+    for old_key, new_key in pairs:
+        old, new = change.get(old_key), change.get(new_key)
+        if old is None and new is None:
+            continue
+        if old is None or new is None or not np.isclose(old, new, rtol=1e-9, atol=1e-12):
+            return True
+    return False

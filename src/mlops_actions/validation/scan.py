@@ -1,0 +1,304 @@
+"""One pass over one data file: pandera on each chunk, failures kept as counts plus the
+first rows, the column profile, and an 8-byte hash per row for duplicates and leakage.
+
+Uniqueness needs the whole column: in chunked mode the schema's ``unique`` flags are taken
+off the chunk schema and each unique column keeps a hash per row instead; duplicates are
+found after the last chunk, and the values shown for them are re-read from the file's
+first rows. Everything else is exact per chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlops_actions.data import is_parquet, read_chunks, read_table
+from mlops_actions.validation import profile as prof
+from mlops_actions.validation import schema as sch
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pandera.pandas as pa
+
+MISSING_COLUMN_CHECK = "column_in_dataframe"
+UNIQUE_CHECK = "field_uniqueness"
+
+
+@dataclass
+class Source:
+    """A data file read whole (``chunksize=None``, kept in memory once read) or in chunks."""
+
+    role: str
+    path: Path
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    string_columns: frozenset[str] = frozenset()
+    chunksize: int | None = None
+    _frame: pd.DataFrame | None = None
+
+    @property
+    def format(self) -> str:
+        return "parquet" if is_parquet(self.path) else "csv"
+
+    def chunks(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        if self.chunksize is None:
+            if self._frame is None:
+                self._frame = read_table(
+                    self.path,
+                    delimiter=self.delimiter,
+                    encoding=self.encoding,
+                    string_columns=self.string_columns,
+                    reject_numeric_text=False,
+                )
+            yield self._frame if columns is None else self._frame[columns]
+            return
+        yield from read_chunks(
+            self.path,
+            chunksize=self.chunksize,
+            delimiter=self.delimiter,
+            encoding=self.encoding,
+            string_columns=self.string_columns,
+            columns=columns,
+        )
+
+    def release(self) -> None:
+        self._frame = None
+
+
+@dataclass
+class Failure:
+    """One failed check in one file: how many rows, and the first ones (position, value)."""
+
+    column: str | None
+    check: str
+    count: int = 0
+    positions: list[int] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+    seen_cases: set[str] = field(default_factory=set)  # for failures that name no row
+
+    def add_rows(self, positions: np.ndarray, values: list[Any], keep: int) -> None:
+        self.count += len(positions)
+        room = keep - len(self.positions)
+        if room > 0:
+            self.positions.extend(int(p) for p in positions[:room])
+            self.values.extend(values[:room])
+
+    def add_case(self, value: Any) -> None:
+        """A failure of the whole column (a dtype, a missing column): counted once per value."""
+        text = str(value)
+        if text not in self.seen_cases:
+            self.seen_cases.add(text)
+            self.count += 1
+            self.values.append(value)
+
+
+@dataclass
+class FileScan:
+    source: Source
+    rows: int
+    columns: list[str]
+    failures: list[Failure]
+    row_hashes: np.ndarray
+    profile: dict[str, Any]
+
+
+def scan(
+    source: Source,
+    *,
+    schema: pa.DataFrameSchema | None,
+    kinds: dict[str, str],
+    edges: dict[str, tuple[float, float]],
+    hash_columns: list[str],
+    keep: int,
+) -> FileScan:
+    """Validate (when ``schema`` is given) and profile one file in one pass."""
+    chunked = source.chunksize is not None
+    chunk_schema = sch.without_uniqueness(schema) if schema is not None and chunked else schema
+    unique = sch.unique_columns(schema) if schema is not None and chunked else {}
+    failures: dict[tuple[str | None, str], Failure] = {}
+    accumulators: dict[str, prof.ColumnAccumulator] = {}
+    unique_hashes: dict[str, list[np.ndarray]] = {name: [] for name in unique}
+    row_hashes: list[np.ndarray] = []
+    rows = 0
+    columns: list[str] = []
+    for chunk in source.chunks():
+        if not columns:
+            columns = [str(c) for c in chunk.columns]
+        rows += len(chunk)
+        if schema is not None:
+            chunk = _conform(chunk, schema, failures, keep)
+            _validate(chunk, chunk_schema, failures, keep)
+        for name in unique:
+            if name in chunk.columns:
+                unique_hashes[name].append(_hash_values(chunk[name]))
+        for name in columns:
+            acc = accumulators.get(name)
+            if acc is None:
+                kind = kinds.get(name) or _kind_of(chunk[name])
+                acc = accumulators[name] = prof.ColumnAccumulator(
+                    name, kind, str(chunk[name].dtype), edges.get(name)
+                )
+            acc.add(chunk[name])
+        present = [c for c in hash_columns if c in chunk.columns]
+        row_hashes.append(hash_rows(chunk, present))
+    for name, how in unique.items():
+        _unique_failures(source, name, how, unique_hashes[name], failures, keep)
+    profile = {
+        "rows": rows,
+        "columns": {name: acc.to_dict() for name, acc in accumulators.items()},
+    }
+    ordered = sorted(failures.values(), key=lambda f: (f.column is None, f.column or "", f.check))
+    return FileScan(source, rows, columns, ordered, np.concatenate(row_hashes), profile)
+
+
+def _kind_of(series: pd.Series) -> str:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return prof.CATEGORICAL
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return prof.NUMERIC
+    if pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype):
+        return prof.CATEGORICAL
+    return prof.OTHER
+
+
+def kinds_from_schema(schema: pa.DataFrameSchema, categorical: set[str]) -> dict[str, str]:
+    kinds = {}
+    for name, spec in schema.columns.items():
+        if name in categorical:
+            kinds[name] = prof.CATEGORICAL
+        elif spec.unique:
+            kinds[name] = prof.ID
+        elif sch.is_numeric(schema, name):
+            kinds[name] = prof.NUMERIC
+        elif sch.is_text(schema, name) or str(spec.dtype) == "bool":
+            kinds[name] = prof.CATEGORICAL
+        else:
+            kinds[name] = prof.OTHER
+    return kinds
+
+
+def _conform(
+    chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, keep: int
+) -> pd.DataFrame:
+    """Make a chunk's dtypes what the whole file's would be, before pandera sees it.
+
+    Integers in a float column become floats (a chunk with no missing value reads as
+    integers). Text in a number column is reported row by row as a dtype failure with its
+    lines, then read as missing so the column's other checks still run.
+    """
+    import pandas as pd
+
+    for name in chunk.columns:
+        if name not in schema.columns or not sch.is_numeric(schema, name):
+            continue
+        series = chunk[name]
+        declared = sch.dtype_name(schema, name) or "float64"
+        if pd.api.types.is_integer_dtype(series.dtype) and declared.startswith("float"):
+            chunk[name] = series.astype("float64")
+        elif not pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+            numbers = pd.to_numeric(series, errors="coerce")
+            bad = numbers.isna() & series.notna()
+            if bad.any():
+                failure = _failure(failures, name, f"dtype('{declared}')")
+                failure.add_rows(chunk.index[bad.to_numpy()].to_numpy(), series[bad].tolist(), keep)
+            if pd.api.types.is_integer_dtype(numbers.dtype) and declared.startswith("float"):
+                numbers = numbers.astype("float64")
+            chunk[name] = numbers
+    return chunk
+
+
+def _validate(chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, keep: int) -> None:
+    import pandas as pd
+    import pandera.errors
+
+    try:
+        schema.validate(chunk, lazy=True, inplace=True)
+        return
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    rowless = cases["index"].isna()
+    for _, case in cases[rowless].iterrows():
+        column = case["column"]
+        if case["check"] == MISSING_COLUMN_CHECK:
+            column = case["failure_case"]
+        _failure(failures, column, str(case["check"])).add_case(case["failure_case"])
+    with_rows = cases[~rowless].copy()
+    if with_rows.empty:
+        return
+    with_rows["index"] = pd.to_numeric(with_rows["index"]).astype("int64")
+    for (column, check), group in with_rows.groupby(["column", "check"], sort=False, dropna=False):
+        group = group.sort_values("index", kind="stable")
+        head = group.head(keep)
+        _failure(failures, column, str(check)).add_rows(
+            group["index"].to_numpy(), head["failure_case"].tolist(), keep
+        )
+
+
+def _failure(failures: dict, column: Any, check: str) -> Failure:
+    column = None if column is None or (isinstance(column, float) and column != column) else str(column)
+    key = (column, check)
+    if key not in failures:
+        failures[key] = Failure(column, check)
+    return failures[key]
+
+
+def _unique_failures(
+    source: Source, name: str, how: str, hashes: list[np.ndarray], failures: dict, keep: int
+) -> None:
+    import pandas as pd
+
+    if not hashes:
+        return
+    keep_arg = {"all": False, "exclude_first": "first", "exclude_last": "last"}.get(how, False)
+    duplicated = pd.Series(np.concatenate(hashes)).duplicated(keep=keep_arg).to_numpy()
+    positions = np.flatnonzero(duplicated)
+    if not len(positions):
+        return
+    shown = positions[:keep]
+    values = _values_at(source, name, shown)
+    _failure(failures, name, UNIQUE_CHECK).add_rows(positions, values, keep)
+
+
+def _values_at(source: Source, column: str, positions: np.ndarray) -> list[Any]:
+    """Values at a few positions, reading only up to the last of them."""
+    wanted = {int(p) for p in positions}
+    found: dict[int, Any] = {}
+    last = int(positions.max())
+    for chunk in source.chunks(columns=[column]):
+        inside = chunk.index[chunk.index.isin(list(wanted))]
+        for position in inside:
+            found[int(position)] = chunk.at[position, column]
+        if chunk.index[-1] >= last:
+            break
+    return [found.get(int(p)) for p in positions]
+
+
+def _hash_values(series: pd.Series) -> np.ndarray:
+    import pandas as pd
+
+    return pd.util.hash_array(_hashable(series).to_numpy())
+
+
+def _hashable(series: pd.Series) -> pd.Series:
+    """Numbers as float64, so 5 in an integer chunk and 5.0 in a float chunk hash alike."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype("float64")
+    return series
+
+
+def hash_rows(chunk: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """An 8-byte hash per row over ``columns`` (sorted), equal for equal rows in any file."""
+    import pandas as pd
+
+    if not columns:
+        return np.zeros(len(chunk), dtype=np.uint64)
+    frame = pd.DataFrame({c: _hashable(chunk[c]) for c in columns}, index=chunk.index)
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
