@@ -126,13 +126,11 @@ def test_top_level_action_installs_exactly_like_setup():
     assert install_steps(REPO / "action.yml") == install_steps(REPO / "actions/setup/action.yml")
 
 
-@pytest.mark.parametrize("stage", ["validate-data", "evaluate-gate", "package-onnx"])
+@pytest.mark.parametrize("stage", ["evaluate-gate", "package-onnx"])
 def test_stage_action_after_train_sets_every_declared_output(penguins, stage):
     require_stage(stage)
     runner = Runner(penguins)
     assert runner.run_action("actions/train", {"set": FAST}).ok
-    if stage == "validate-data" and not (penguins / "schema.yaml").exists():
-        assert runner.run_action(".", {"command": "validate-data", "install": "false", "args": "--infer-schema"}).ok
     run = runner.run_action(f"actions/{stage}", {"set": FAST})
     assert run.ok, run.log()
     assert_all_outputs_set(run, f"actions/{stage}")
@@ -192,3 +190,29 @@ def test_comment_action_keeps_one_sticky_comment(penguins, fake_github):
     assert "run two" in comments[0]["body"] and "second report" in comments[0]["body"]
     assert "run one" not in comments[0]["body"]
     assert run.outputs["comment-url"] == comments[0]["html_url"]
+
+
+def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
+    require_stage("validate-data")
+    runner = Runner(penguins)
+    first = runner.run_action("actions/validate-data")
+    assert first.ok, first.log()
+    assert (first.outputs["failures"], first.outputs["diff-file"]) == ("0", "")
+    baseline = penguins / "baseline.json"
+    shutil.copy(penguins / first.outputs["result-file"], baseline)
+
+    lines = (penguins / "data/train.csv").read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    bad = lines[5].rstrip("\n").split(",")
+    bad[header.index("island")] = "Atlantis"  # not one of the schema's islands
+    lines[5] = ",".join(bad) + "\n"
+    (penguins / "data/train.csv").write_text("".join(lines))
+
+    blocked = runner.run_action("actions/validate-data", {"baseline": "baseline.json"})
+    assert blocked.status == "failure" and blocked.step("mlops").exit_code == 1
+    assert "::error file=" in blocked.step("mlops").stdout and "line=6" in blocked.step("mlops").stdout
+    report = runner.run_action("actions/validate-data", {"baseline": "baseline.json", "fail-on-error": "false"})
+    assert report.ok, report.log()
+    assert_all_outputs_set(report, "actions/validate-data")
+    assert report.outputs["passed"] == "false" and int(report.outputs["failing-rows"]) == 1
+    assert (penguins / report.outputs["diff-file"]).read_text().strip()

@@ -188,3 +188,13 @@ def test_set_with_an_empty_value_removes_the_key(tmp_path):
     config = load_config(write(tmp_path, SAMPLE), ["data.test=", "model.params.max_depth="])
     assert config.data.test is None
     assert "max_depth" not in config.model.params
+
+
+def test_a_key_with_a_newline_still_gives_a_one_line_message(tmp_path):
+    path = write(tmp_path, SAMPLE + '"bad\\nkey": 1\n')
+    assert error_of(path).startswith("mlops.yaml: unknown key 'bad\\nkey'")
+
+
+@pytest.mark.parametrize("text", ["?", "1: x\n", "name: m\ntask: regression\ndata: {train: a, target: b}\ngate: {metrics: {3: {}}}\n"])
+def test_keys_that_are_not_strings(tmp_path, text):
+    assert error_of(write(tmp_path, text)).startswith("mlops.yaml: ")

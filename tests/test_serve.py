@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from deploy_models import FEATURE_NAMES, flowers, make_model, running, write_config
 
+from deploy_models import FEATURE_NAMES, flowers, make_model, running, write_config
 from mlops_actions.onnx_model import OnnxModel
 from mlops_actions.registry import Registry, sha256_file
 from mlops_actions.serve import ModelServer, create_app

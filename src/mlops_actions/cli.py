@@ -73,7 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--max-samples", type=int, metavar="N", help="failing values listed per check (default 5)")
     validate.add_argument("--no-fail", action="store_true", help="exit 0 even when checks fail")
     command("train", "train the configured scikit-learn pipeline", _train)
-    gate = command("evaluate-gate", "score the candidate against the baseline and pass or block it (issue 4)", _not_yet(4))
+    gate = command("evaluate-gate", "score the candidate against the baseline and pass or block it", _evaluate_gate)
+    gate.add_argument(
+        "--baseline",
+        metavar="SPEC",
+        help="registry:[TARGET:]ALIAS, git:REF[:PATH], a path to a .onnx, metrics.json or result.json, "
+        "or none (default: gate.baseline; without one, the first model)",
+    )
+    gate.add_argument("--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)")
+    gate.add_argument("--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)")
     for stage in (validate, gate):
         stage.add_argument(
             "--comment",
@@ -152,6 +160,13 @@ def _train(args: argparse.Namespace) -> int:
     from mlops_actions.stages.train import train
 
     return _report(train(_config(args), workdir=args.workdir), args)
+
+
+def _evaluate_gate(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.evaluate_gate import evaluate_gate
+
+    result = evaluate_gate(_config(args), workdir=args.workdir, baseline=args.baseline, model=args.model)
+    return _report(result, args, fail=not args.no_fail)
 
 
 def _deploy(args: argparse.Namespace) -> int:

@@ -63,9 +63,28 @@ class MetricRule:
 
 
 @dataclass(frozen=True)
+class SliceRule:
+    column: str
+    metric: str
+    max_gap: float
+    min_rows: int = 30
+
+
+@dataclass(frozen=True)
+class Budgets:
+    max_model_mb: float | None = None
+    max_latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class GateConfig:
     baseline: str | None = None
     metrics: Mapping[str, MetricRule] = field(default_factory=dict)
+    slices: tuple[SliceRule, ...] = ()
+    confidence: float | None = None
+    resamples: int = 1000
+    seed: int = 0
+    budgets: Budgets = field(default_factory=Budgets)
 
 
 @dataclass(frozen=True)
@@ -300,11 +319,20 @@ def _validate(raw: dict[str, Any], label: str) -> None:
     if error is not None:
         raise ConfigError(f"{label}: {_describe(error)}")
     task = raw["task"]
-    for name in (raw.get("gate") or {}).get("metrics") or {}:
-        known = [m for m, spec in METRICS.items() if spec.task == task]
+    gate = raw.get("gate") or {}
+    named = [(f"gate.metrics.{name}", name) for name in gate.get("metrics") or {}]
+    named += [(f"gate.slices.{i}.metric", s["metric"]) for i, s in enumerate(gate.get("slices") or [])]
+    known = [m for m, spec in METRICS.items() if spec.task == task]
+    for where, name in named:
         if name not in known:
             hint = _did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
-            raise ConfigError(f"{label}: gate.metrics.{name} is not a {task} metric{hint}")
+            raise ConfigError(f"{label}: {where} is not a {task} metric{hint}")
+    for name, rule in (gate.get("metrics") or {}).items():
+        if rule.get("block_on") == "significant" and "confidence" not in gate:
+            raise ConfigError(
+                f"{label}: gate.metrics.{name}.block_on is 'significant' but gate.confidence is not set; "
+                "add e.g. gate.confidence: 0.95"
+            )
     targets = (raw.get("deploy") or {}).get("targets") or {}
     registries = [name for name, t in targets.items() if t["type"] == "registry"]
     for name, target in targets.items():
@@ -368,7 +396,7 @@ def _describe(error: Any) -> str:
 
 
 def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -431,6 +459,11 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         gate=GateConfig(
             baseline=gate.get("baseline"),
             metrics={name: MetricRule(**rule) for name, rule in (gate.get("metrics") or {}).items()},
+            slices=tuple(SliceRule(**item) for item in gate.get("slices") or ()),
+            confidence=gate.get("confidence"),
+            resamples=gate.get("resamples", 1000),
+            seed=gate.get("seed", 0),
+            budgets=Budgets(**(gate.get("budgets") or {})),
         ),
         github=GitHubConfig(**(raw.get("github") or {})),
         validation=_validation(raw.get("validation") or {}),

@@ -27,6 +27,7 @@ class MlopsError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        message = _one_line(message)
         super().__init__(message)
         self.message = message
         if exit_code is not None:
@@ -34,6 +35,13 @@ class MlopsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def _one_line(text: str) -> str:
+    """Escape newlines and other control characters (user keys and values can hold them)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class UsageError(MlopsError):

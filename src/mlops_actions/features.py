@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.data import require_columns
+from mlops_actions.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,6 +70,23 @@ def model_frame(frame: pd.DataFrame, features: list[Feature], *, source: str = "
         else:
             columns[feature.name] = as_text(series)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def target_values(config: Config, frame: pd.DataFrame) -> Any:
+    """The target as models are trained and scored on it: class labels as str, values as float64."""
+    y = frame[config.data.target]
+    if config.task == "classification":
+        return y.astype(str).to_numpy(dtype=object)
+    import pandas as pd
+
+    numeric = pd.to_numeric(y, errors="coerce")
+    if numeric.isna().any():
+        bad = y[numeric.isna()].iloc[0]
+        raise ConfigError(
+            f"{config.label}: task is regression but target {config.data.target!r} holds {bad!r}; "
+            "use task: classification or fix the data"
+        )
+    return numeric.to_numpy(dtype="float64")
 
 
 def features_to_json(features: list[Feature]) -> list[dict[str, Any]]:

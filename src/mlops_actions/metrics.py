@@ -79,3 +79,163 @@ def compute_metrics(
     elif set(np.unique(y_true)) == set(labels):
         result["roc_auc"] = float(m.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels))
     return result
+
+
+def weighted_metrics(
+    task: str,
+    y_true: Any,
+    y_pred: Any,
+    proba: Any,
+    classes: Sequence[Any] | None,
+    weights: Any,
+) -> dict[str, Any]:
+    """Every metric of ``task`` once per row of ``weights``, as arrays, with no loop over rows.
+
+    A row of ``weights`` counts how often each test row takes part: a bootstrap resample
+    (how often it was drawn) or a slice (a 0/1 mask). Counts and sums are matrix products,
+    so a thousand resamples cost about as much as a few metric calls. The values agree with
+    scikit-learn's ``sample_weight`` (tested); NaN where a metric is undefined for a row.
+    """
+    import numpy as np
+
+    w = np.atleast_2d(np.asarray(weights, dtype=float))
+    total = w.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if task == "regression":
+            return _weighted_regression(np.asarray(y_true, float), np.asarray(y_pred, float), w, total)
+        return _weighted_classification(np.asarray(y_true), np.asarray(y_pred), proba, classes, w, total)
+
+
+def _weighted_regression(y: Any, pred: Any, w: Any, total: Any) -> dict[str, Any]:
+    import numpy as np
+
+    err = pred - y
+    squared = w @ err**2
+    mean_y = (w @ y) / total
+    spread = (w * (y[None, :] - mean_y[:, None]) ** 2).sum(axis=1)
+    scale = np.maximum(np.abs(y), np.finfo(np.float64).eps)  # as scikit-learn's MAPE
+    return {
+        "rmse": np.sqrt(squared / total),
+        "mae": (w @ np.abs(err)) / total,
+        "r2": np.where(spread > 0, 1 - squared / spread, np.nan),
+        "mape": (w @ (np.abs(err) / scale)) / total,
+    }
+
+
+def _weighted_classification(
+    y: Any, pred: Any, proba: Any, classes: Sequence[Any] | None, w: Any, total: Any
+) -> dict[str, Any]:
+    import numpy as np
+
+    labels = np.unique(np.concatenate([y, pred]))
+    truth = y[:, None] == labels[None, :]
+    guess = pred[:, None] == labels[None, :]
+    support, predicted, hits = w @ truth, w @ guess, w @ (truth & guess)
+    present = (support + predicted) > 0  # scikit-learn averages over labels seen in either
+    precision = np.where(predicted > 0, hits / predicted, 0.0)
+    recall = np.where(support > 0, hits / support, 0.0)
+    f1 = np.where(support + predicted > 0, 2 * hits / (support + predicted), 0.0)
+    n_present = present.sum(axis=1)
+    result = {
+        "accuracy": hits.sum(axis=1) / total,
+        "balanced_accuracy": recall.sum(axis=1) / (support > 0).sum(axis=1),
+        "precision_macro": (precision * present).sum(axis=1) / n_present,
+        "recall_macro": (recall * present).sum(axis=1) / n_present,
+        "f1_macro": (f1 * present).sum(axis=1) / n_present,
+        "roc_auc": np.full(len(w), np.nan),
+        "log_loss": np.full(len(w), np.nan),
+    }
+    if proba is None or classes is None:
+        return result
+    proba = np.asarray(proba, dtype=float)
+    order = list(classes)
+    index = {label: i for i, label in enumerate(order)}
+    column = np.array([index.get(label, -1) for label in y])
+    if (column < 0).any():
+        return result  # a true class the model does not know: log_loss and AUC undefined
+    eps = np.finfo(proba.dtype).eps
+    p_true = np.clip(proba, eps, 1 - eps)[np.arange(len(y)), column]
+    result["log_loss"] = (w @ -np.log(p_true)) / total
+    if len(order) == 2:
+        result["roc_auc"] = _weighted_auc(column == 1, proba[:, 1], w)
+    else:
+        per_class = np.stack([_weighted_auc(column == k, proba[:, k], w) for k in range(len(order))])
+        result["roc_auc"] = per_class.mean(axis=0)  # NaN when any class is absent, as compute_metrics
+    return result
+
+
+def _weighted_auc(positive: Any, score: Any, w: Any) -> Any:
+    """Area under the ROC curve per weight row: the weighted Mann-Whitney statistic, ties half."""
+    import numpy as np
+
+    order = np.argsort(score, kind="mergesort")
+    s, pos = score[order], positive[order]
+    ws = w[:, order]
+    neg_w = ws * ~pos
+    below_incl = np.cumsum(neg_w, axis=1)
+    below_excl = below_incl - neg_w
+    # rows with equal scores form a group; look up the negatives before and within it
+    first = np.searchsorted(s, s, side="left")
+    last = np.searchsorted(s, s, side="right") - 1
+    before = below_excl[:, first]
+    within = below_incl[:, last] - before
+    pos_w = ws * pos
+    n_pos, n_neg = pos_w.sum(axis=1), neg_w.sum(axis=1)
+    wins = (pos_w * (before + 0.5 * within)).sum(axis=1)
+    return np.where((n_pos > 0) & (n_neg > 0), wins / (n_pos * n_neg), np.nan)
+
+
+def confusion(y_true: Any, y_pred: Any, classes: Sequence[Any]) -> dict[str, Any]:
+    """Confusion matrix over ``classes`` plus any label seen only in the data: rows true, columns predicted."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix
+
+    labels = list(classes) + sorted(set(np.unique(y_true).tolist()) - set(classes))
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    return {"labels": [str(label) for label in labels], "matrix": matrix.tolist()}
+
+
+def paired_bootstrap(
+    task: str,
+    y_true: Any,
+    candidate: tuple[Any, Any, Sequence[Any] | None],
+    baseline: tuple[Any, Any, Sequence[Any] | None],
+    *,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    max_cells: int = 2_000_000,
+) -> dict[str, dict[str, float] | None]:
+    """Percentile interval of candidate minus baseline per metric, both scored on the same resamples.
+
+    ``candidate`` and ``baseline`` are ``(predictions, proba, classes)`` on the same rows.
+    Resamples are drawn as count matrices in chunks of at most ``max_cells`` entries, so
+    memory stays bounded whatever the test size. ``None`` for a metric undefined in most
+    resamples (e.g. AUC when a class is rare).
+    """
+    import numpy as np
+
+    y_true = np.asarray(y_true)
+    rows = len(y_true)
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, max_cells // rows)
+    diffs: dict[str, list[Any]] = {name: [] for name in metric_names(task)}
+    for start in range(0, resamples, per_chunk):
+        count = min(per_chunk, resamples - start)
+        drawn = rng.integers(0, rows, size=(count, rows)) + rows * np.arange(count)[:, None]
+        weights = np.bincount(drawn.ravel(), minlength=count * rows).reshape(count, rows)
+        ours = weighted_metrics(task, y_true, *candidate, weights)
+        theirs = weighted_metrics(task, y_true, *baseline, weights)
+        for name, parts in diffs.items():
+            parts.append(ours[name] - theirs[name])
+    tail = (1 - confidence) / 2
+    intervals: dict[str, dict[str, float] | None] = {}
+    for name, parts in diffs.items():
+        values = np.concatenate(parts)
+        values = values[~np.isnan(values)]
+        if len(values) < resamples / 2:
+            intervals[name] = None
+            continue
+        low, high = np.quantile(values, [tail, 1 - tail])
+        intervals[name] = {"low": float(low), "high": float(high), "resamples": int(len(values))}
+    return intervals

@@ -61,3 +61,32 @@ def _environment() -> Any:
 
 def render(template: str, **context: Any) -> str:
     return _environment().get_template(template).render(**context)
+
+
+def cut_markdown(text: str, budget: int, pointer: str) -> str:
+    """``text`` if it fits in ``budget`` characters; else cut before a section (or at a line),
+    with open ``<details>`` and code fences closed, and a last line saying where the rest is."""
+    if len(text) <= budget:
+        return text
+    tail = f"\n\n---\n✂️ **Cut to fit a GitHub comment**: {pointer}.\n"
+    room = budget - len(tail) - 200  # the closing tags below
+    head = text[:room]
+    section = max(head.rfind(marker) for marker in ("\n<details>", "\n### ", "\n```mermaid"))
+    end = section if section > room // 2 else head.rfind("\n")
+    head = head[: max(end, 0)].rstrip("\n") + "\n"
+    closers = ""
+    if sum(1 for line in head.splitlines() if line.startswith("```")) % 2:
+        closers += "```\n"
+    open_details = head.count("<details>") - head.count("</details>")
+    closers += "\n</details>\n" * max(open_details, 0)
+    return head + closers + tail
+
+
+def flatten_params(params: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested params as ``a.b.c`` keys, the shape ``dvc params diff`` shows."""
+    if not isinstance(params, dict):
+        return {prefix: params} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        flat.update(flatten_params(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat

@@ -66,7 +66,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     import joblib
 
     from mlops_actions.data import load_splits
-    from mlops_actions.features import features_to_json, infer_features, model_frame
+    from mlops_actions.features import features_to_json, infer_features, model_frame, target_values
     from mlops_actions.metrics import compute_metrics
 
     out = stage_dir(workdir, "train")
@@ -76,7 +76,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     pipeline = build_pipeline(config, features)
     x_train = model_frame(splits.train, features, source=config.data.train.name)
     x_test = model_frame(splits.test, features, source=(config.data.test or config.data.train).name)
-    y_train, y_test = _target(config, splits.train), _target(config, splits.test)
+    y_train, y_test = target_values(config, splits.train), target_values(config, splits.test)
     _fit(config, pipeline, x_train, y_train)
 
     y_pred = pipeline.predict(x_test)
@@ -236,22 +236,6 @@ def _fit(config: Config, pipeline: Any, x: Any, y: Any) -> None:
         raise ConfigError(f"{config.label}: model.params: {exc}") from None
     except ValueError as exc:
         raise ModelError(f"{config.label}: fitting {_estimator_name(pipeline)} failed: {exc}") from None
-
-
-def _target(config: Config, frame: Any) -> Any:
-    y = frame[config.data.target]
-    if config.task == "classification":
-        return y.astype(str).to_numpy(dtype=object)
-    import pandas as pd
-
-    numeric = pd.to_numeric(y, errors="coerce")
-    if numeric.isna().any():
-        bad = y[numeric.isna()].iloc[0]
-        raise ConfigError(
-            f"{config.label}: task is regression but target {config.data.target!r} holds {bad!r}; "
-            "use task: classification or fix the data"
-        )
-    return numeric.to_numpy(dtype="float64")
 
 
 def _estimator_name(pipeline: Any) -> str:

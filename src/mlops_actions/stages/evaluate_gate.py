@@ -1,0 +1,582 @@
+"""Score the trained candidate against its baseline on the same test rows, and pass or block it.
+
+Rules follow MLflow's ``MetricThreshold`` and TFX's change thresholds: a missing candidate
+metric fails; without a baseline the change rules are skipped (and the report says so); a
+zero baseline never divides by zero. With ``gate.confidence`` a paired bootstrap gives an
+interval of candidate minus baseline, and ``block_on: significant`` blocks only real drops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops_actions.baselines import Baseline, Scores, resolve_baseline, score_onnx
+from mlops_actions.config import Config, GateConfig
+from mlops_actions.errors import DataError, GateFailed, ModelError, UsageError
+from mlops_actions.files import atomic_write_json, atomic_write_text
+from mlops_actions.github.actions import run_url
+from mlops_actions.metrics import METRICS
+from mlops_actions.stages._common import StageResult, stage_dir, write_result
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COMMENT_LIMIT = 65_536
+"""GitHub's limit on a comment body, in characters."""
+COMMENT_BUDGET = COMMENT_LIMIT - 1_536
+"""What the report may use: the sticky-comment marker and header need the rest."""
+SLICE_BINS = 5
+MAX_SLICE_VALUES = 20
+"""A numeric column with more distinct values is cut into SLICE_BINS quantile bins."""
+LATENCY_CALLS = 50
+PACKAGED_ONNX = ("package-onnx", "model.onnx")
+VALIDATE_RESULT = ("validate-data", "result.json")
+MB = 1_000_000
+
+
+@dataclasses.dataclass
+class GateResult(StageResult):
+    stage = "evaluate-gate"
+    failure = GateFailed
+    task: str
+    model: str
+    candidate: dict[str, Any]
+    """path, metrics, params, data fingerprints and test rows of the model being judged."""
+    baseline: dict[str, Any]
+    rules: list[dict[str, Any]]
+    """Every rule: kind, name, rule, observed, threshold, baseline, passed, status, note."""
+    significance: dict[str, Any] | None
+    slices: list[dict[str, Any]]
+    confusion: dict[str, Any] | None
+    budgets: dict[str, Any]
+    data_diff: dict[str, Any] | None
+    """validate-data's diff against its baseline, when that stage ran in this workdir."""
+    commit: str | None
+    run_url: str | None
+    notes: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return all(rule["passed"] for rule in self.rules)
+
+    @property
+    def failed_rules(self) -> list[dict[str, Any]]:
+        return [rule for rule in self.rules if not rule["passed"]]
+
+    def one_line(self) -> str:
+        failed = self.failed_rules
+        if failed:
+            shown = "; ".join(_describe_failure(rule) for rule in failed[:3])
+            more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+            return f"Gate failed: {shown}{more}"
+        counts = {status: sum(r["status"] == status for r in self.rules) for status in STATUS}
+        parts = [f"{counts['pass']} of {len(self.rules)} rule(s) met"]
+        if counts["not significant"]:
+            parts.append(f"{counts['not significant']} drop(s) within noise")
+        if counts["skipped"]:
+            parts.append(f"{counts['skipped']} skipped")
+        return "Gate passed: " + ", ".join(parts)
+
+    def failure_message(self) -> str:
+        return f"{self.one_line()}; see {self.out_dir / 'comment.md'}"
+
+    def outputs(self) -> dict[str, Any]:
+        return {
+            **super().outputs(),
+            "summary": self.one_line(),
+            "comment-file": self.out_dir / "comment.md",
+            "metrics": json.dumps(self.candidate["metrics"], sort_keys=True),
+        }
+
+    def full_report(self) -> str:
+        from mlops_actions import __version__
+        from mlops_actions.reports import render
+
+        return render(
+            "evaluate_gate.md.j2", r=self, v=report_view(self), describe=_describe_failure, version=__version__
+        )
+
+    def summary_markdown(self) -> str:
+        """The report, cut to fit one GitHub comment; the uncut one is ``report.md``."""
+        from mlops_actions.reports import cut_markdown
+
+        pointer = f"the full report is `report.md` in `{self.out_dir}`"
+        if self.run_url:
+            pointer += f" (artifacts of [this run]({self.run_url}))"
+        return cut_markdown(self.full_report(), COMMENT_BUDGET, pointer)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        return [{"level": "error", "message": _describe_failure(rule)} for rule in self.failed_rules]
+
+
+def evaluate_gate(
+    config: Config,
+    *,
+    workdir: str | Path = ".mlops",
+    baseline: str | None = None,
+    model: str | Path | None = None,
+) -> GateResult:
+    """Judge the candidate (``<workdir>/train/model.joblib`` or ``model``) against ``baseline``.
+
+    ``baseline`` overrides ``gate.baseline``. Writes result.json, metrics.json, report.md and
+    comment.md (= summary.md) to ``<workdir>/evaluate-gate``. A failed gate is a result with
+    ``passed`` False, not an exception: the caller decides whether it blocks.
+    """
+    from mlops_actions.data import load_splits
+    from mlops_actions.features import target_values
+
+    workdir = Path(workdir)
+    out = stage_dir(workdir, "evaluate-gate")
+    gate = config.gate
+    model_path = Path(model) if model else workdir / "train" / "model.joblib"
+    splits = load_splits(config)
+    test = splits.test
+    y_true = target_values(config, test)
+    candidate_scores, beside = _score_candidate(config, model_path, test)
+    candidate_metrics = candidate_scores.metrics(config.task, y_true)
+    base = resolve_baseline(config, baseline or gate.baseline, test=test, y_true=y_true, workdir=workdir)
+    notes = [] if base.present else [f"{base.note}; change rules (max_drop, max_relative_drop) skipped"]
+
+    significance = None
+    if gate.confidence is not None:
+        significance = _significance(config, y_true, candidate_scores, base)
+        if significance is None and base.present:
+            notes.append(
+                "no confidence intervals: the baseline was not scored on these test rows "
+                "(use an ONNX or registry baseline)"
+            )
+    rules = judge_metrics(config.task, gate, candidate_metrics, base.metrics if base.present else None, significance)
+    slices = [_slice_table(config, test, y_true, candidate_scores, base.scores, rule) for rule in gate.slices]
+    rules += [_slice_rule(table) for table in slices]
+    budgets = _measure_budgets(gate, model_path, workdir, test)
+    rules += _budget_rules(gate, budgets)
+
+    result = GateResult(
+        out_dir=out,
+        task=config.task,
+        model=config.name,
+        candidate={
+            "path": model_path,
+            "metrics": candidate_metrics,
+            "params": beside.get("params.json"),
+            "data": splits.fingerprints,
+            "rows": len(test),
+        },
+        baseline=base.to_dict(),
+        rules=rules,
+        significance=significance,
+        slices=slices,
+        confusion=_confusion(config, y_true, candidate_scores),
+        budgets=budgets,
+        data_diff=(_read_json(workdir.joinpath(*VALIDATE_RESULT)) or {}).get("diff"),
+        commit=os.environ.get("GITHUB_SHA") or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
+        run_url=run_url(),
+        notes=notes,
+    )
+    atomic_write_json(out / "metrics.json", candidate_metrics)
+    report = result.full_report()
+    atomic_write_text(out / "report.md", report)
+    atomic_write_text(out / "comment.md", result.summary_markdown())
+    return write_result(result)
+
+
+def _score_candidate(config: Config, path: Path, test: pd.DataFrame) -> tuple[Scores, dict[str, Any]]:
+    """Candidate scores on the test rows, and the train files beside the model (params, lineage)."""
+    beside = {name: _read_json(path.with_name(name)) for name in ("params.json", "lineage.json", "features.json")}
+    if not path.exists():
+        raise UsageError(f"{path}: no candidate model; run `mlops train` first or pass --model PATH")
+    if path.suffix.lower() == ".onnx":
+        return score_onnx(path, test, config.task)[0], beside
+    import joblib
+
+    from mlops_actions.features import features_from_json, model_frame
+
+    if beside["features.json"] is None:
+        raise UsageError(f"{path}: no features.json beside the model; run `mlops train` to write both")
+    try:
+        pipeline = joblib.load(path)
+    except Exception as exc:  # joblib/pickle raise many unrelated classes for a bad file
+        raise ModelError(f"{path}: cannot load the model ({type(exc).__name__}: {exc}); re-run mlops train") from None
+    x = model_frame(test, features_from_json(beside["features.json"]), source="test data")
+    if config.task == "regression":
+        return Scores(pipeline.predict(x)), beside
+    proba = pipeline.predict_proba(x) if hasattr(pipeline, "predict_proba") else None
+    return Scores(pipeline.predict(x), proba, [str(c) for c in pipeline.classes_]), beside
+
+
+def _read_json(path: Path) -> Any:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}); re-run the stage that wrote it") from None
+
+
+def _significance(config: Config, y_true: Any, candidate: Scores, base: Baseline) -> dict[str, Any] | None:
+    from mlops_actions.metrics import paired_bootstrap
+
+    if base.scores is None:
+        return None
+    gate = config.gate
+    intervals = paired_bootstrap(
+        config.task,
+        y_true,
+        candidate.as_tuple(),
+        base.scores.as_tuple(),
+        resamples=gate.resamples,
+        confidence=gate.confidence,
+        seed=gate.seed,
+    )
+    return {"confidence": gate.confidence, "resamples": gate.resamples, "rows": len(y_true), "intervals": intervals}
+
+
+def judge_metrics(
+    task: str,
+    gate: GateConfig,
+    candidate: dict[str, float | None],
+    baseline: dict[str, float | None] | None,
+    significance: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One entry per configured rule, in config order; ``baseline`` None means the first model."""
+    rules = []
+    for name, rule in gate.metrics.items():
+        higher = METRICS[name].higher_is_better
+        value = candidate.get(name)
+        before = None if baseline is None else baseline.get(name)
+        interval = ((significance or {}).get("intervals") or {}).get(name)
+        for kind in ("min", "max", "max_drop", "max_relative_drop"):
+            threshold = getattr(rule, kind)
+            if threshold is None:
+                continue
+            entry = {
+                "kind": "metric", "name": name, "rule": kind, "threshold": threshold,
+                "observed": value, "baseline": before, "change": None, "interval": interval,
+            }
+            entry.update(_check(kind, threshold, value, before, baseline is None, higher, rule.block_on, interval))
+            rules.append(entry)
+    return rules
+
+
+def _check(
+    kind: str,
+    threshold: float,
+    value: float | None,
+    before: float | None,
+    first_model: bool,
+    higher: bool,
+    block_on: str,
+    interval: dict[str, float] | None,
+) -> dict[str, Any]:
+    if value is None:
+        return {"passed": False, "status": "fail", "note": "the candidate has no value for this metric"}
+    if kind == "min":
+        return _verdict(value >= threshold)
+    if kind == "max":
+        return _verdict(value <= threshold)
+    if first_model:
+        return {"passed": True, "status": "skipped", "note": "no baseline (first model)"}
+    if before is None:
+        return {"passed": True, "status": "skipped", "note": "the baseline has no value for this metric"}
+    drop = (before - value) if higher else (value - before)
+    if kind == "max_drop":
+        change, ok = drop, drop <= threshold
+    elif before == 0:  # a relative change of a zero baseline: any worsening is unbounded
+        change, ok = (None, drop <= 0)
+    else:
+        change = drop / abs(before)
+        ok = change <= threshold
+    verdict = {"change": change, **_verdict(ok)}
+    if before == 0 and kind == "max_relative_drop":
+        verdict["note"] = "baseline is 0: relative change undefined, any drop fails"
+    if not ok and block_on == "significant":
+        if interval is None:
+            verdict["note"] = "no confidence interval for this metric: blocks as block_on: any"
+        elif not _significant_drop(interval, higher):
+            verdict.update(passed=True, status="not significant",
+                           note="drop within the bootstrap interval's noise: does not block")
+    return verdict
+
+
+def _verdict(ok: bool) -> dict[str, Any]:
+    return {"passed": ok, "status": "pass" if ok else "fail", "note": ""}
+
+
+def _significant_drop(interval: dict[str, float], higher: bool) -> bool:
+    """The whole interval of candidate minus baseline lies on the worse side of zero."""
+    return interval["high"] < 0 if higher else interval["low"] > 0
+
+
+def _describe_failure(rule: dict[str, Any]) -> str:
+    from mlops_actions.reports import fmt, pct
+
+    name, kind, threshold = rule["name"], rule["rule"], rule["threshold"]
+    if kind in ("max_drop", "max_relative_drop") and rule["change"] is not None:
+        relative = kind == "max_relative_drop"
+        change = pct(rule["change"]) if relative else fmt(rule["change"])
+        limit = pct(threshold) if relative else fmt(threshold)
+        return (
+            f"{name} worsened by {change} ({fmt(rule['baseline'])} → {fmt(rule['observed'])}), "
+            f"{kind} is {limit}"
+        )
+    note = f" ({rule['note']})" if rule.get("note") else ""
+    return f"{name} {kind} {fmt(threshold)}: observed {fmt(rule['observed'])}{note}"
+
+
+def _confusion(config: Config, y_true: Any, scores: Scores) -> dict[str, Any] | None:
+    from mlops_actions.metrics import confusion
+
+    if config.task != "classification" or scores.classes is None:
+        return None
+    return confusion(y_true, scores.predictions, scores.classes)
+
+
+def slice_values(column: pd.Series) -> pd.Series:
+    """Slice labels of a column: its values, quantile bins for a many-valued numeric one."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column.dtype) and column.nunique() > MAX_SLICE_VALUES:
+        column = pd.qcut(column, SLICE_BINS, duplicates="drop")
+    return column.astype("string").fillna("(missing)").astype(object)
+
+
+def _slice_table(
+    config: Config, test: pd.DataFrame, y_true: Any, candidate: Scores, baseline: Scores | None, rule: Any
+) -> dict[str, Any]:
+    """Every metric per value of one column (one weight row per slice), and the gated metric's gap."""
+    import numpy as np
+
+    from mlops_actions.data import require_columns
+    from mlops_actions.metrics import weighted_metrics
+
+    require_columns(test, [rule.column], (config.data.test or config.data.train).name)
+    labels = slice_values(test[rule.column])
+    values, counts = np.unique(labels.to_numpy(dtype=str), return_counts=True)
+    masks = labels.to_numpy(dtype=str)[None, :] == values[:, None]
+    ours = weighted_metrics(config.task, y_true, *candidate.as_tuple(), masks)
+    theirs = weighted_metrics(config.task, y_true, *baseline.as_tuple(), masks) if baseline else None
+    rows = []
+    for i, value in enumerate(values):
+        rows.append({
+            "value": str(value),
+            "rows": int(counts[i]),
+            "gated": bool(counts[i] >= rule.min_rows),
+            "metrics": {name: _number(series[i]) for name, series in ours.items()},
+            "baseline": _number(theirs[rule.metric][i]) if theirs else None,
+        })
+    gated = [row["metrics"][rule.metric] for row in rows if row["gated"] and row["metrics"][rule.metric] is not None]
+    return {
+        "column": rule.column, "metric": rule.metric, "max_gap": rule.max_gap, "min_rows": rule.min_rows,
+        "gap": (max(gated) - min(gated)) if len(gated) >= 2 else None, "rows": rows,
+    }
+
+
+def _number(value: Any) -> float | None:
+    value = float(value)
+    return None if value != value else value
+
+
+def _slice_rule(table: dict[str, Any]) -> dict[str, Any]:
+    gap = table["gap"]
+    entry = {
+        "kind": "slice", "name": f"{table['metric']} by {table['column']}", "rule": "max_gap",
+        "threshold": table["max_gap"], "observed": gap, "baseline": None, "change": None, "interval": None,
+    }
+    if gap is None:
+        note = f"fewer than two slices with at least {table['min_rows']} rows and a value: not gated"
+        return {**entry, "passed": True, "status": "skipped", "note": note}
+    return {**entry, **_verdict(gap <= table["max_gap"])}
+
+
+def _measure_budgets(gate: GateConfig, model_path: Path, workdir: Path, test: pd.DataFrame) -> dict[str, Any]:
+    """File size of the model (the ONNX file once packaged) and, when packaged, batch-1 latency."""
+    packaged = workdir.joinpath(*PACKAGED_ONNX)
+    sized = packaged if packaged.exists() else model_path
+    budgets: dict[str, Any] = {"model_file": sized, "model_mb": sized.stat().st_size / MB, "latency_ms": None}
+    if gate.budgets.max_latency_ms is not None and packaged.exists():
+        budgets.update(_latency(packaged, test))
+    return budgets
+
+
+def _latency(path: Path, test: pd.DataFrame) -> dict[str, Any]:
+    """Milliseconds per one-row prediction through ``OnnxModel``, as a server would call it."""
+    import numpy as np
+
+    from mlops_actions.onnx_model import OnnxModel
+
+    model = OnnxModel(path)
+    rows = [test.iloc[[i % len(test)]] for i in range(LATENCY_CALLS + 5)]
+    for row in rows[:5]:  # warm-up: first calls allocate
+        model.predict(row)
+    timings = []
+    for row in rows[5:]:
+        start = time.perf_counter()
+        model.predict(row)
+        timings.append((time.perf_counter() - start) * 1000)
+    return {
+        "latency_ms": float(np.percentile(timings, 95)),
+        "latency_p50_ms": float(np.median(timings)),
+        "latency_calls": LATENCY_CALLS,
+    }
+
+
+def _budget_rules(gate: GateConfig, budgets: dict[str, Any]) -> list[dict[str, Any]]:
+    rules = []
+    for key, observed_key, name in (
+        ("max_model_mb", "model_mb", f"model size (MB, {Path(budgets['model_file']).name})"),
+        ("max_latency_ms", "latency_ms", "ONNX batch-1 latency (ms, p95)"),
+    ):
+        threshold = getattr(gate.budgets, key)
+        if threshold is None:
+            continue
+        observed = budgets.get(observed_key)
+        entry = {
+            "kind": "budget", "name": name, "rule": key, "threshold": threshold, "observed": observed,
+            "baseline": None, "change": None, "interval": None,
+        }
+        if observed is None:
+            entry.update(passed=True, status="skipped", note="not packaged yet: run mlops package-onnx first")
+        else:
+            entry.update(_verdict(observed <= threshold))
+        rules.append(entry)
+    return rules
+
+
+def report_view(result: GateResult) -> dict[str, Any]:
+    """What the template shows, worked out here so the template only lays it out."""
+    from mlops_actions.reports import flatten_params
+
+    base = result.baseline
+    base_metrics = base["metrics"] if base["kind"] != "none" else {}
+    intervals = (result.significance or {}).get("intervals") or {}
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for rule in result.rules:
+        if rule["kind"] == "metric":
+            by_metric.setdefault(rule["name"], []).append(rule)
+    names = list(by_metric) + [n for n in result.candidate["metrics"] if n not in by_metric]
+    names += [n for n in base_metrics if n not in names]
+    rows = []
+    for name in names:
+        value, before = result.candidate["metrics"].get(name), base_metrics.get(name)
+        delta = None if value is None or before is None else value - before
+        rules = by_metric.get(name, [])
+        spec = METRICS.get(name)
+        rows.append({
+            "name": name, "baseline": before, "candidate": value, "delta": delta,
+            "arrow": _arrow(delta, spec.higher_is_better if spec else None),
+            "interval": intervals.get(name), "rule": ", ".join(_rule_text(r) for r in rules),
+            "status": _status(rules),
+        })
+    return {
+        "metrics": rows,
+        "chart": _chart(rows),
+        "params": _diff(flatten_params(base.get("params")), flatten_params(result.candidate["params"]))
+        if base.get("params") is not None and result.candidate["params"] is not None
+        else None,
+        "data": _data_diff(base.get("data"), result.candidate["data"]),
+        "trend": _trend(base.get("history") or [], list(by_metric)),
+        "other_rules": [r for r in result.rules if r["kind"] != "metric"],
+    }
+
+
+ARROWS = {True: "🟢", False: "🔴"}
+STATUS = {"pass": "✅", "fail": "❌", "skipped": "⏭️", "not significant": "⚠️"}
+RULE_SYMBOLS = {"min": "≥ {}", "max": "≤ {}", "max_drop": "drop ≤ {}", "max_relative_drop": "drop ≤ {} rel."}
+
+
+def _arrow(delta: float | None, higher: bool | None) -> str:
+    """↑/↓ for the direction of the change, green or red for better or worse."""
+    if delta is None or delta == 0:
+        return "→" if delta == 0 else ""
+    direction = "↑" if delta > 0 else "↓"
+    if higher is None:
+        return direction
+    return f"{direction}{ARROWS[(delta > 0) == higher]}"
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    from mlops_actions.reports import fmt
+
+    threshold = rule["threshold"]
+    shown = f"{100 * threshold:g}%" if rule["rule"] == "max_relative_drop" else fmt(threshold)
+    return RULE_SYMBOLS[rule["rule"]].format(shown)
+
+
+def _status(rules: list[dict[str, Any]]) -> str:
+    if not rules:
+        return "—"
+    for status in ("fail", "not significant", "skipped"):
+        if any(r["status"] == status for r in rules):
+            return STATUS[status]
+    return STATUS["pass"]
+
+
+MAX_CHART_METRICS = 12
+
+
+def _chart(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Change of each metric in % of the baseline, signed so that up is better: one bar chart."""
+    bars = []
+    for row in rows:
+        spec = METRICS.get(row["name"])
+        if row["delta"] is None or not row["baseline"] or spec is None:
+            continue
+        better = row["delta"] if spec.higher_is_better else -row["delta"]
+        bars.append((row["name"], round(100 * better / abs(row["baseline"]), 2)))
+    if not bars:
+        return None
+    bars = bars[:MAX_CHART_METRICS]
+    bound = max(1.0, max(abs(v) for _, v in bars))
+    return {
+        "labels": ", ".join(json.dumps(name) for name, _ in bars),
+        "bars": ", ".join(f"{v:g}" for _, v in bars),
+        "low": -round(bound * 1.1, 2),
+        "high": round(bound * 1.1, 2),
+    }
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Params that differ, as ``dvc params diff`` lists them."""
+    keys = sorted(set(before) | set(after))
+    return [
+        {"key": k, "baseline": before.get(k, "—"), "candidate": after.get(k, "—")}
+        for k in keys
+        if before.get(k, "—") != after.get(k, "—")
+    ]
+
+
+FINGERPRINT_FIELDS = ("sha256", "rows", "columns", "schema_hash")
+
+
+def _data_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for role in sorted(set(after) | set(before or {})):
+        ours, theirs = after.get(role) or {}, (before or {}).get(role) or {}
+        for key in FINGERPRINT_FIELDS:
+            mine, old = ours.get(key), theirs.get(key) if before is not None else None
+            if key == "sha256":
+                mine, old = (mine or "")[:12] or None, (old or "")[:12] or None
+            rows.append({
+                "what": f"{role} {key}", "baseline": old, "candidate": mine,
+                "changed": before is not None and old != mine,
+            })
+    return rows
+
+
+def _trend(history: list[dict[str, Any]], gated: list[str]) -> dict[str, Any] | None:
+    if not history:
+        return None
+    names = gated or sorted({n for entry in history for n in entry.get("metrics") or {}})[:6]
+    return {
+        "metrics": names,
+        "versions": [
+            {"version": e.get("version"), "created": e.get("created"), "aliases": e.get("aliases") or [],
+             "values": [(e.get("metrics") or {}).get(n) for n in names]}
+            for e in history
+        ],
+    }
