@@ -65,6 +65,7 @@ def make_model(
         "test_sample": {
             "rows": sample[FEATURE_NAMES].to_dict(orient="records"),
             "expected": {"label": labels, "probabilities": proba.tolist()},
+            "atol": 1e-4,
         },
     }
     if gate_passed is not None:

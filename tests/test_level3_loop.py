@@ -50,11 +50,11 @@ def deploy_outputs(run) -> dict:
 
 
 @pytest.fixture
-def project(example, tmp_path: Path) -> Path:
+def project(example) -> Path:
     """The penguins project as a git repository whose main branch is also `origin/main`."""
     workspace = example("penguins")
     config = yaml.safe_load((workspace / "mlops.yaml").read_text())
-    config.setdefault("deploy", {})["targets"] = {"registry": {"type": "registry", "url": str(tmp_path / "registry")}}
+    config.setdefault("deploy", {})["targets"] = {"registry": {"type": "registry", "url": str(workspace.parent / "registry")}}
     (workspace / "mlops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (workspace / ".gitignore").write_text(".mlops/\n")
     git(workspace, "init", "-q", "-b", "main")
@@ -71,14 +71,14 @@ def test_level3_loop(project: Path, fake_github):
     if not (project / "schema.yaml").exists():
         pytest.skip("pending: examples/penguins has no schema.yaml yet (validate-data, issue 3, infers it in make demo)")
 
-    # 1. pull request: a data change (new rows) and a config change; one sticky comment, updated in place
-    git(project, "checkout", "-qb", "more-data")
-    live = (project / "data/live.csv").read_text().splitlines()
-    with (project / "data/train.csv").open("a") as fh:
-        fh.write("\n".join(live[1:41]) + "\n")
-    git(project, "commit", "-qam", "40 more penguins")
-    number = fake_github.add_pull_request(title="40 more penguins")
-    event = {"number": number, "pull_request": {"number": number, "base": {"ref": "main"}, "head": {"ref": "more-data"}}}
+    # 1. pull request: drop every 8th training row; one sticky comment with both diffs, updated in place
+    git(project, "checkout", "-qb", "fewer-rows")
+    header, *rows = (project / "data/train.csv").read_text().splitlines(keepends=True)
+    kept = [row for i, row in enumerate(rows) if i % 8 != 7]
+    (project / "data/train.csv").write_text(header + "".join(kept))
+    git(project, "commit", "-qam", "drop doubtful rows")
+    number = fake_github.add_pull_request(title="drop doubtful rows")
+    event = {"number": number, "pull_request": {"number": number, "base": {"ref": "main"}, "head": {"ref": "fewer-rows"}}}
     for _ in range(2):  # a second push to the branch updates the comment, never adds one
         runner = Runner(project, event_name="pull_request", event=event, **github)
         run_jobs(runner, PR, "checks")
@@ -86,9 +86,9 @@ def test_level3_loop(project: Path, fake_github):
     assert len(comments) == 1
     body = comments[0]["body"]
     assert "accuracy" in body  # the metric diff from evaluate-gate
-    assert "40" in body and "rows" in body  # the data diff from validate-data: 40 rows added
+    assert f"| {len(rows)} | {len(kept)} |" in body  # the data diff from validate-data: rows before, after
     git(project, "checkout", "-q", "main")
-    git(project, "merge", "-q", "--ff-only", "more-data")
+    git(project, "merge", "-q", "--ff-only", "fewer-rows")
     git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
 
     # 2. push to main: build (validate, train, gate, package) → staging → production
@@ -135,4 +135,9 @@ def test_level3_loop(project: Path, fake_github):
         ".", {"command": "rollback", "install": "false", "args": "--target\nregistry\n--stage\nproduction"}
     )
     assert rollback.ok, rollback.log()
-    assert rollback.outputs["version"] == first["version"]
+    assert (rollback.outputs["version"], rollback.outputs["previous-version"]) == (first["version"], second["version"])
+    from mlops_actions.registry import Registry
+
+    registry = Registry(project.parent / "registry")
+    assert registry.alias("penguins-species", "production").version == int(first["version"])
+    assert [v.version for v in registry.versions("penguins-species")] == [int(first["version"]), int(second["version"])]
