@@ -6,8 +6,9 @@
 + 1 uniqueness. "Ours" is the whole stage (read, pandera lazy validation, profile, row hashes,
 dataset checks, result.json); "pandera" is ``read + schema.validate(df, lazy=True)`` on the same
 file and schema. Peak memory is the peak RSS of a fresh process running the stage, against the
-DataFrame's own in-memory size. Great Expectations runs in its own venv (``.venv-ge``; it pins
-pandas < 3) on the same data in memory, when that venv can be made; otherwise it is skipped.
+DataFrame's own in-memory size (both above what the interpreter and libraries take before any
+data is read). Great Expectations runs in its own venv (``make ge-venv``) on the same data in
+memory; without that venv it is skipped.
 """
 
 from __future__ import annotations
@@ -156,13 +157,8 @@ def ge_seconds() -> tuple[float, int] | None:
     """
     python = Path(os.environ.get("MLOPS_BENCH_GE_PYTHON") or GE_VENV / "bin" / "python")
     if not python.exists():
-        try:
-            subprocess.run([sys.executable, "-m", "venv", str(GE_VENV)], check=True, capture_output=True)
-            subprocess.run([str(python), "-m", "pip", "install", "-q", "great_expectations>=1.0", "pyarrow"],
-                           check=True, capture_output=True, timeout=600)
-        except (subprocess.SubprocessError, OSError) as exc:
-            print(f"Great Expectations skipped: cannot install it in {GE_VENV.name} ({type(exc).__name__})")
-            return None
+        print(f"Great Expectations skipped: no {python} (make ge-venv installs it)")
+        return None
     import pandera.pandas as pa
 
     schema = pa.DataFrameSchema.from_yaml(DATA / "schema.yaml")
