@@ -201,3 +201,35 @@ def test_inference_log_rotates_and_recovers_an_abandoned_file(tmp_path):
     InferenceLog(tmp_path).close()
     recovered = tmp_path / "inference-20260101T000000000000Z-999999999.jsonl"
     assert recovered.read_text() == '{"length": 1.0}\n' and not dead.exists()
+
+
+def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, monkeypatch):
+    """The diabetes example through train, package-onnx and deploy, then served: the V2
+    answer for the packaged test rows is what package-onnx recorded for them."""
+    from mlops_actions.config import load_config
+    from mlops_actions.inference_protocol import v2_request
+    from mlops_actions.stages.deploy import deploy
+    from mlops_actions.stages.package_onnx import package_onnx
+    from mlops_actions.stages.train import train
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    project = example("diabetes")
+    config = load_config(project / "mlops.yaml", ["deploy.targets.models.type=registry",
+                                                   f"deploy.targets.models.url={tmp_path / 'registry'}"])
+    work = tmp_path / "work"
+    train(config, workdir=work)
+    package_onnx(config, workdir=work)
+    result = deploy(config, workdir=work, target="models", stage="staging")
+    assert result.passed and result.checks["replay"]["rows"] == 20
+    registry = Registry(tmp_path / "registry")
+    server = ModelServer(config.name, registry=registry, alias="staging", cache_dir=tmp_path / "cache")
+    model = OnnxModel(work / "package-onnx" / "model.onnx")
+    sample = model.meta("test_sample")
+    with running(create_app(server)) as url:
+        meta = requests.get(f"{url}/v2/models/{config.name}", timeout=10).json()
+        body = v2_request(pd.DataFrame(sample["rows"]), model.features)
+        answer = requests.post(f"{url}/v2/models/{config.name}/infer", json=body, timeout=10).json()
+    assert meta["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+    (value,) = answer["outputs"]
+    assert value["name"] == "value" and value["shape"] == [20]
+    np.testing.assert_allclose(value["data"], sample["expected"]["value"], atol=sample["atol"])
