@@ -216,3 +216,34 @@ def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
     assert_all_outputs_set(report, "actions/validate-data")
     assert report.outputs["passed"] == "false" and int(report.outputs["failing-rows"]) == 1
     assert (penguins / report.outputs["diff-file"]).read_text().strip()
+
+
+def add_registry(project: Path) -> Path:
+    config = yaml.safe_load((project / "mlops.yaml").read_text())
+    registry = project.parent / "registry"
+    config.setdefault("deploy", {})["targets"] = {"registry": {"type": "registry", "url": str(registry)}}
+    (project / "mlops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return registry
+
+
+def test_deploy_action_versions_promotes_and_rolls_back(penguins):
+    for stage in ("evaluate-gate", "package-onnx", "deploy", "rollback"):
+        require_stage(stage)
+    add_registry(penguins)
+    runner = Runner(penguins)
+    versions = []
+    for trees in (20, 21):  # two different models
+        for action in ("actions/train", "actions/evaluate-gate", "actions/package-onnx"):
+            run = runner.run_action(action, {"set": f"model.params.n_estimators={trees}"})
+            assert run.ok, run.log()
+        assert_all_outputs_set(run, "actions/package-onnx")
+        staging = runner.run_action("actions/deploy", {"target": "registry"})
+        assert staging.ok, staging.log()
+        versions.append(staging.outputs["version"])
+    assert_all_outputs_set(staging, "actions/deploy")  # the second deploy has a previous version
+    assert (staging.outputs["alias"], staging.outputs["previous-version"], staging.outputs["rolled-back"]) == (
+        "staging", versions[0], "false")
+    assert versions[1] != versions[0]
+    back = runner.run_action(".", {"command": "rollback", "install": "false", "args": "--target\nregistry\n--stage\nstaging"})
+    assert back.ok, back.log()
+    assert back.outputs["version"] == versions[0]
