@@ -64,7 +64,9 @@ def make_model(
         "metrics": {"accuracy": float((pipeline.predict(x) == data["species"]).mean())},
         "test_sample": {
             "rows": sample[FEATURE_NAMES].to_dict(orient="records"),
-            "expected": {"label": labels, "probabilities": proba.tolist()},
+            "expected": {"labels": labels, "probabilities": proba.tolist(),
+                         "classes": [str(c) for c in pipeline.classes_]},
+            "atol": 1e-4,
         },
     }
     if gate_passed is not None:

@@ -225,3 +225,56 @@ def test_http_load_needs_the_token(models, tmp_path, monkeypatch):
         result = deploy(config, workdir=tmp_path / "work", target="web", model=models["v2"])
     assert not result.passed and "refused (401" in result.problem and not result.rolled_back
     assert server.current.version == "1"
+
+
+# -- GitHub: releases and deployments (against the fake GitHub) -----------------------------------
+
+
+def test_release_is_idempotent(config, models, tmp_path, fake_github):
+    work = tmp_path / "work"
+    first = deploy(config, workdir=work, target="releases", stage="staging", model=models["v1"])
+    assert (first.version, first.created) == (1, True)
+    assert first.checks["release"]["uploaded"] == ["model.onnx", "metrics.json", "model-card.md"]
+    rerun = deploy(config, workdir=work, target="releases", stage="staging", model=models["v1"])
+    assert (rerun.version, rerun.created, rerun.checks["release"]["uploaded"]) == (1, False, [])
+    second = deploy(config, workdir=work, target="releases", stage="production", model=models["v2"])
+    assert second.version == 2
+    releases = {r["tag_name"]: r for r in fake_github.releases.values()}
+    assert sorted(releases) == ["flowers-v1", "flowers-v2"]
+    assert releases["flowers-v1"]["prerelease"] is True and releases["flowers-v2"]["prerelease"] is False
+    assets = {
+        (fake_github.releases[fake_github._asset_release[i]]["tag_name"], a["name"]): fake_github.asset_data[i]
+        for i, a in fake_github.assets.items()
+    }
+    assert len(assets) == 6
+    assert assets[("flowers-v1", "model.onnx")] == models["v1"].read_bytes()
+    assert assets[("flowers-v2", "model-card.md")] == b"# flowers (seed 2)\n"
+    assert json.loads(assets[("flowers-v2", "metrics.json")])["accuracy"] > 0.8
+
+
+def test_release_takes_its_number_from_the_registry(config, models, tmp_path, fake_github):
+    deploy(config, workdir=tmp_path, target="local", model=models["v1"])
+    result = deploy(config, workdir=tmp_path, target="numbered-releases", model=models["v2"])
+    assert result.version == 2
+    assert [r["tag_name"] for r in fake_github.releases.values()] == ["flowers-v2"]
+
+
+def test_each_promotion_is_a_github_deployment_in_actions(config, models, tmp_path, fake_github, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_SHA", "6dcb09b5b57875f334f61aebed695e2e4193db5e")
+    monkeypatch.setenv("GITHUB_RUN_ID", "1234")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "output"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
+    code = main(["deploy", "--config", str(config.path), "--workdir", str(tmp_path / "work"),
+                 "--target", "local", "--stage", "production", "--model", str(models["v1"])])
+    assert code == 0
+    (deployment,) = fake_github.deployments.values()
+    assert deployment["environment"] == "production" and deployment["ref"] == "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+    assert deployment["payload"] == {"model": "flowers", "version": 1, "target": "local"}
+    (status,) = fake_github.deployment_statuses
+    assert status["state"] == "success" and status["log_url"].endswith("/actions/runs/1234")
+    outputs = (tmp_path / "output").read_text()
+    assert "version=1\n" in outputs and "passed=true\n" in outputs
+    assert "`flowers` v1 → `production`" in (tmp_path / "summary").read_text()
+    audit = Registry(config.resolve("registry")).history("flowers")[-1]
+    assert audit["run_url"].endswith("/actions/runs/1234") and audit["git_sha"].startswith("6dcb09b5")

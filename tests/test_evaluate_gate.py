@@ -43,7 +43,9 @@ def project(tmp_path: Path):
     return tmp_path
 
 
-def write_config(root: Path, gate: dict | None = None, *, features: list[str] | None = None, name: str = "mlops.yaml"):
+def write_config(
+    root: Path, gate: dict | None = None, *, features: list[str] | None = None, name: str = "mlops.yaml", **extra
+):
     doc = {
         "name": "toy",
         "task": "classification",
@@ -53,6 +55,7 @@ def write_config(root: Path, gate: dict | None = None, *, features: list[str] | 
     }
     if features:
         doc["data"]["features"] = features
+    doc.update(extra)
     path = root / name
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return load_config(path)
@@ -347,3 +350,65 @@ def test_model_size_budget(project):
     assert size["status"] == "fail"
     assert size["observed"] == pytest.approx((workdir / "train" / "model.joblib").stat().st_size / 1e6)
     assert rule(result, "ONNX batch-1 latency (ms, p95)", "max_latency_ms")["status"] == "skipped"
+
+
+def test_registry_baseline_is_the_version_at_the_alias_with_a_trend(project):
+    from mlops_actions.registry import Registry, sha256_file
+
+    deploy = {"targets": {"local": {"type": "registry", "url": "registry"}}}
+    gate = {"metrics": {"accuracy": {"max_drop": 0.02}, "roc_auc": {"min": 0.5}}}
+    _, weak = trained(project, "weak", features=["x2"], name="weak.yaml")
+    _, strong = trained(project, "strong", name="strong.yaml")
+    registry = Registry(project / "registry")
+    for number, source in enumerate((weak, strong, weak), start=1):
+        onnx_path = export_onnx(source / "train", project / f"v{number}.onnx")
+        metadata = {"sha256": sha256_file(onnx_path) + str(number), "metrics": {"accuracy": 0.5 + number / 10}}
+        registry.register("toy", {"model.onnx": onnx_path}, metadata)
+    registry.set_alias("toy", "production", 2)
+    config = write_config(project, gate, deploy=deploy)
+    train(config, workdir=project / "w")
+    result = evaluate_gate(config, workdir=project / "w", baseline="registry:production")
+    assert result.baseline["kind"] == "registry" and "version 2" in result.baseline["note"]
+    expected = sklearn_metrics(project, strong / "train")
+    assert result.baseline["metrics"]["accuracy"] == pytest.approx(expected["accuracy"])
+    assert [v["version"] for v in result.baseline["history"]] == [1, 2, 3]
+    assert result.baseline["history"][1]["aliases"] == ["production"]
+    report = (project / "w" / "evaluate-gate" / "report.md").read_text()
+    assert "Registry trend: last 3 versions" in report and "| 2 |" in report
+    nothing = evaluate_gate(config, workdir=project / "w", baseline="registry:local:staging")
+    assert nothing.baseline["kind"] == "none" and "staging" in nothing.baseline["note"]
+
+
+def test_validate_data_diff_is_included_when_that_stage_ran(project):
+    from mlops_actions.files import atomic_write_json
+
+    config, workdir = trained(project, "w")
+    diff = {"baseline": "main", "files": [{
+        "path": "train.csv", "status": "changed", "rows_before": 350, "rows_after": 400, "rows_added": 50,
+        "rows_removed": 0, "columns_added": ["x3"], "columns_removed": [], "columns": [],
+    }]}
+    atomic_write_json(workdir / "validate-data" / "result.json", {"stage": "validate-data", "diff": diff})
+    report = evaluate_gate(config, workdir=workdir).full_report
+    assert "Data diff against `main`" in report and "| `train.csv` | changed | 350 | 400 | 50 |" in report
+
+
+def test_budgets_read_the_packaged_onnx_once_there(project):
+    config, workdir = trained(project, "w", gate={"budgets": {"max_model_mb": 50, "max_latency_ms": 60_000}})
+    (workdir / "package-onnx").mkdir()
+    packaged = export_onnx(workdir / "train", workdir / "package-onnx" / "model.onnx")
+    result = evaluate_gate(config, workdir=workdir)
+    size = rule(result, "model size (MB, model.onnx)", "max_model_mb")
+    assert size["observed"] == pytest.approx(packaged.stat().st_size / 1e6) and size["passed"]
+    latency = rule(result, "ONNX batch-1 latency (ms, p95)", "max_latency_ms")
+    assert latency["status"] == "pass" and latency["observed"] > 0
+    assert result.budgets["latency_calls"] == 50
+
+
+def test_gate_baseline_path_in_config_is_relative_to_the_config_file(project, monkeypatch, tmp_path):
+    trained(project, "strong")
+    gate = {**GATE, "baseline": "strong/train/metrics.json"}
+    config, weak = trained(project, "weak", gate=gate, features=["x2"], name="weak.yaml")
+    monkeypatch.chdir(tmp_path)
+    result = evaluate_gate(config, workdir=weak)
+    assert result.baseline["kind"] == "file" and not result.passed
+    assert evaluate_gate(config, workdir=weak, baseline="none").baseline["kind"] == "none"

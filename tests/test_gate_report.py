@@ -89,7 +89,7 @@ def big_result(tmp_path: Path, metrics: int, slices: int) -> GateResult:
 @pytest.mark.parametrize(("metrics", "slices"), [(200, 50), (200, 1), (5, 50)])
 def test_report_fits_a_github_comment_and_is_cut_cleanly(tmp_path, metrics, slices):
     result = big_result(tmp_path, metrics, slices)
-    full = result.full_report()
+    full = result.full_report
     comment = result.summary_markdown()
     assert len(comment) <= COMMENT_LIMIT
     if len(full) > COMMENT_LIMIT:
@@ -103,4 +103,4 @@ def test_report_fits_a_github_comment_and_is_cut_cleanly(tmp_path, metrics, slic
 
 def test_report_that_fits_is_not_cut(tmp_path):
     result = big_result(tmp_path, 10, 2)
-    assert result.summary_markdown() == result.full_report()
+    assert result.summary_markdown() == result.full_report

@@ -230,3 +230,25 @@ def test_s3_expired_lock_is_broken(s3_env):
     with registry._store.lock("iris/.lock"):
         assert json.loads(registry._store.read("iris/.lock"))["owner"] != "dead"
     assert registry._store.read("iris/.lock") is None
+
+
+def test_deploy_to_s3_then_serve_from_it(s3_env, tmp_path, monkeypatch):
+    import requests
+    from deploy_models import make_model, running, write_config
+
+    from mlops_actions.config import load_config
+    from mlops_actions.serve import ModelServer, create_app
+    from mlops_actions.stages.deploy import deploy
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    config = load_config(write_config(tmp_path / "project"), [f"deploy.targets.local.url={s3_env}"])
+    model = make_model(tmp_path / "model", seed=1)
+    result = deploy(config, workdir=tmp_path / "work", target="local", stage="production", model=model)
+    assert result.location == f"{s3_env}/flowers/1"
+    registry = Registry(s3_env)
+    assert registry.read_file(registry.resolve("flowers", "production"), "model.onnx") == model.read_bytes()
+    server = ModelServer("flowers", registry=registry, alias="production", cache_dir=tmp_path / "cache")
+    with running(create_app(server)) as url:
+        answer = requests.post(f"{url}/predict", json=[{"length": 2.0, "width": 1.0, "colour": "blue"}], timeout=10)
+    assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+    assert server.current.model.path == tmp_path / "cache" / "flowers" / "1" / "model.onnx"

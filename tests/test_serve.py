@@ -65,7 +65,7 @@ def test_open_inference_protocol(served, models):
     answer = requests.post(f"{url}/v2/models/flowers/infer", json={"id": "42", "inputs": inputs}, timeout=10).json()
     assert answer["model_version"] == "1" and answer["id"] == "42"
     outputs = {o["name"]: o for o in answer["outputs"]}
-    assert outputs["label"]["data"] == expected["label"]  # scikit-learn's labels for these rows
+    assert outputs["label"]["data"] == expected["labels"]  # scikit-learn's labels for these rows
     assert outputs["probabilities"]["shape"] == [len(rows), 3]
     np.testing.assert_allclose(
         np.reshape(outputs["probabilities"]["data"], (len(rows), 3)), expected["probabilities"], atol=1e-4
@@ -79,7 +79,7 @@ def test_predict_takes_records(served, models):
     _, url = served
     rows, expected = _sample(models["v1"], rows=3)
     answer = requests.post(f"{url}/predict", json=rows, timeout=10).json()
-    assert answer["predictions"] == expected["label"][:3]
+    assert answer["predictions"] == expected["labels"][:3]
     assert set(answer["probabilities"][0]) == {"setosa", "versicolor", "virginica"}
     wrapped = requests.post(f"{url}/predict", json={"records": rows}, timeout=10).json()
     assert wrapped["predictions"] == answer["predictions"]
@@ -186,13 +186,16 @@ def test_inference_log_is_read_back_by_drift_check(tmp_path, served, models):
 def test_inference_log_rotates_and_recovers_an_abandoned_file(tmp_path):
     from mlops_actions.inference_log import InferenceLog
 
-    frame = pd.DataFrame({"length": [1.0, 2.0], "colour": ["red", "blue"]})
+    columns = {"length": np.array([1.0, np.nan]), "colour": np.array(["red", ""], dtype=object)}
     log = InferenceLog(tmp_path, max_rows=3)
     for _ in range(3):
-        log.write(frame, np.array(["a", "b"]), "1")
+        log.write(columns, np.array(["a", "b"]), "1")
     log.close()
     files = sorted(tmp_path.glob("*.jsonl"))
     assert [len(f.read_text().splitlines()) for f in files] == [4, 2]
+    first = json.loads(files[0].read_text().splitlines()[1])
+    assert {k: first[k] for k in ("length", "colour", "prediction", "model_version")} == {
+        "length": None, "colour": "", "prediction": "b", "model_version": "1"}
     dead = tmp_path / ".inference-20260101T000000000000Z-999999999.jsonl.open"
     dead.write_text('{"length": 1.0}\n{"length": 2')  # a server killed mid-line
     InferenceLog(tmp_path).close()

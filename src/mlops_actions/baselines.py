@@ -138,7 +138,7 @@ def _from_registry(config: Config, spec: str, *, test: pd.DataFrame, y_true: Any
     """``registry:[TARGET:]ALIAS``: the version at an alias of a deploy registry target."""
     target, _, alias = spec[len("registry:") :].rpartition(":")
     try:
-        from mlops_actions.stages.deploy import deploy_target, registry_for
+        from mlops_actions.stages.deploy import registry_for
     except ImportError:
         raise UsageError(
             f"--baseline {spec}: the model registry is not available yet (issue 8); "
@@ -153,7 +153,7 @@ def _from_registry(config: Config, spec: str, *, test: pd.DataFrame, y_true: Any
             )
         target = registries[0]
     registry = registry_for(config, target)
-    model = deploy_target(config, target).model_name or config.name
+    model = config.name  # deploy registers every version under the config's name
     found = registry.alias(model, alias)
     if found is None:
         return Baseline("none", spec, note=f"nothing at {registry.url} alias {alias!r} yet: first model")

@@ -9,16 +9,17 @@ so a reader of ``*.jsonl`` never meets a half-written line.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
 PREDICTION = "prediction"
 MODEL_VERSION = "model_version"
@@ -41,17 +42,22 @@ class InferenceLog:
         self._opened = 0.0
         _finish_abandoned(self.folder)
 
-    def write(self, frame: pd.DataFrame, predictions: np.ndarray, version: str) -> None:
+    def write(self, columns: Mapping[str, np.ndarray], predictions: np.ndarray, version: str) -> None:
+        """Log one request: its feature columns (as the model took them) and the predictions."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        rows = frame.assign(**{PREDICTION: predictions, MODEL_VERSION: version, TIMESTAMP: now})
-        text = rows.to_json(orient="records", lines=True, force_ascii=False)
-        text = text if text.endswith("\n") else text + "\n"
+        names = [*columns, PREDICTION]
+        values = [_plain(a) for a in (*columns.values(), predictions)]
+        stamp = {MODEL_VERSION: version, TIMESTAMP: now}
+        text = "".join(
+            json.dumps({**dict(zip(names, row, strict=True)), **stamp}, ensure_ascii=False) + "\n"
+            for row in zip(*values, strict=True)
+        )
         with self._lock:
             if self._fh is None or self._rows >= self.max_rows or time.monotonic() - self._opened > self.max_age_s:
                 self._rotate()
             self._fh.write(text)
             self._fh.flush()
-            self._rows += len(rows)
+            self._rows += len(predictions)
 
     def close(self) -> None:
         with self._lock:
@@ -71,6 +77,13 @@ class InferenceLog:
         self._fh.close()
         _publish(self._path)
         self._fh = self._path = None
+
+
+def _plain(array: np.ndarray) -> list[Any]:
+    """JSON values of a column: NaN as null (JSON has no NaN)."""
+    if array.dtype.kind == "f":
+        return [None if v != v else v for v in array.tolist()]
+    return array.tolist()
 
 
 def _publish(path: Path) -> None:

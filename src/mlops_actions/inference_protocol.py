@@ -34,8 +34,8 @@ class RequestError(Exception):
         self.status = status
 
 
-def frame_from_v2(body: Any, features: Sequence[Feature], *, max_rows: int) -> pd.DataFrame:
-    """The raw feature frame of a V2 ``infer`` request body."""
+def columns_from_v2(body: Any, features: Sequence[Feature], *, max_rows: int) -> dict[str, np.ndarray]:
+    """The feature columns of a V2 ``infer`` request body (see ``_columns``)."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise RequestError("body must be a JSON object with a non-empty 'inputs' list (Open Inference Protocol)")
     by_name = {f.name: f for f in features}
@@ -61,11 +61,11 @@ def frame_from_v2(body: Any, features: Sequence[Feature], *, max_rows: int) -> p
         if (datatype == "BYTES") != (want == "BYTES") or (datatype != "BYTES" and datatype not in NUMERIC_TYPES):
             raise RequestError(f"input {name!r}: datatype {datatype!r} does not fit the model, which wants {want}")
         columns[name] = data
-    return _frame(columns, features, max_rows=max_rows)
+    return _columns(columns, features, max_rows=max_rows)
 
 
-def frame_from_records(body: Any, features: Sequence[Feature], *, max_rows: int) -> pd.DataFrame:
-    """The raw feature frame of a ``/predict`` body: a list of records or ``{"records": [...]}``."""
+def columns_from_records(body: Any, features: Sequence[Feature], *, max_rows: int) -> dict[str, np.ndarray]:
+    """The feature columns of a ``/predict`` body: a list of records or ``{"records": [...]}``."""
     records = body.get("records") if isinstance(body, dict) else body
     if not isinstance(records, list) or not records:
         raise RequestError('body must be a non-empty list of records, or {"records": [...]}')
@@ -78,11 +78,14 @@ def frame_from_records(body: Any, features: Sequence[Feature], *, max_rows: int)
     for name in wanted:
         if not any(name in r for r in records):
             raise RequestError(f"records lack feature {name!r}; the model reads {_names(features)}")
-    return _frame(columns, features, max_rows=max_rows)
+    return _columns(columns, features, max_rows=max_rows)
 
 
-def _frame(columns: Mapping[str, list[Any]], features: Sequence[Feature], *, max_rows: int) -> pd.DataFrame:
-    import pandas as pd
+def _columns(columns: Mapping[str, list[Any]], features: Sequence[Feature], *, max_rows: int) -> dict[str, np.ndarray]:
+    """Checked columns as the model takes them, built with numpy alone (no pandas per request):
+    numbers float64 with NaN for null, strings as ``str`` with ``''`` for null, as
+    ``features.model_frame`` prepares them."""
+    import numpy as np
 
     missing = [f.name for f in features if f.name not in columns]
     if missing:
@@ -95,24 +98,26 @@ def _frame(columns: Mapping[str, list[Any]], features: Sequence[Feature], *, max
         raise RequestError(f"{rows} rows is more than the {max_rows} this server takes at once", status=413)
     if rows == 0:
         raise RequestError("no rows to predict")
-    frame = pd.DataFrame({f.name: pd.Series(columns[f.name], dtype=object) for f in features})
+    checked = {}
     for feature in features:
-        series = frame[feature.name]
-        present = series.notna()
-        if feature.kind == "numeric":
-            is_bool = series.map(lambda v: isinstance(v, bool))
-            numbers = pd.to_numeric(series.where(~is_bool), errors="coerce")
-            bad = present & (numbers.isna() | is_bool)
-            if bad.any():
-                row = int(bad.to_numpy().argmax())
-                raise RequestError(f"input {feature.name!r} row {row}: {series.iloc[row]!r} is not a number")
-            frame[feature.name] = numbers.astype("float64")
+        values = columns[feature.name]
+        numeric = feature.kind == "numeric"
+        allowed = _NUMBER_TYPES if numeric else _TEXT_TYPES
+        if not set(map(type, values)) <= allowed:
+            row = next(i for i, v in enumerate(values) if type(v) not in allowed)
+            kind = "a number" if numeric else "a string"
+            raise RequestError(f"input {feature.name!r} row {row}: {values[row]!r} is not {kind}")
+        if numeric:
+            checked[feature.name] = np.array(values, dtype="float64")  # None becomes NaN
         else:
-            bad = present & ~series.map(lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool))
-            if bad.any():
-                row = int(bad.to_numpy().argmax())
-                raise RequestError(f"input {feature.name!r} row {row}: {series.iloc[row]!r} is not a string")
-    return frame
+            checked[feature.name] = np.array(
+                ["" if v is None else v if type(v) is str else str(v) for v in values], dtype=object
+            )
+    return checked
+
+
+_NUMBER_TYPES = {int, float, type(None)}
+_TEXT_TYPES = {str, int, float, type(None)}
 
 
 def _names(features: Sequence[Feature]) -> str:
@@ -126,6 +131,17 @@ def outputs_of(prediction: Prediction) -> dict[str, np.ndarray]:
     outputs = {LABEL: prediction.labels.astype(str)}
     if prediction.probabilities is not None:
         outputs[PROBABILITIES] = prediction.probabilities
+    return outputs
+
+
+def named_outputs(raw: Mapping[str, np.ndarray], task: str) -> dict[str, np.ndarray]:
+    """Raw session outputs under the protocol's names, as ``OnnxModel.predict`` reads them."""
+    first = next(iter(raw.values()))
+    if task == "regression":
+        return {VALUE: first.reshape(-1).astype("float64")}
+    outputs = {LABEL: raw.get(LABEL, first).reshape(-1).astype(str)}
+    if PROBABILITIES in raw:
+        outputs[PROBABILITIES] = raw[PROBABILITIES]
     return outputs
 
 

@@ -7,8 +7,9 @@ model file inline) for the ``http`` deploy target, behind a bearer token.
 
 The served model is one reference: a reload builds the new session aside and swaps the
 reference, so a request finishes on the session it started with and none is dropped.
-Inference runs in worker threads (onnxruntime releases the GIL); bad input is a 4xx with
-a message, never a crash.
+Small requests are answered on the event loop (a thread hand-off would cost more than
+the inference), large ones in worker threads; bad input is a 4xx with a message, never a
+crash.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
-from mlops_actions.errors import DataError, ModelError, UsageError
+from mlops_actions.errors import ModelError, UsageError
 from mlops_actions.files import atomic_write_bytes
-from mlops_actions.inference_protocol import PROBABILITIES, VALUE, RequestError, outputs_of
+from mlops_actions.inference_protocol import LABEL, PROBABILITIES, VALUE, RequestError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlops.serve")
 MAX_ROWS = 10_000
 MAX_BODY_BYTES = 64 << 20
+INLINE_BODY_BYTES = 16 << 10
 _FILE_PARAMETER = re.compile(r"^file:(\d+)/model\.onnx$")
 
 
@@ -49,6 +51,8 @@ _FILE_PARAMETER = re.compile(r"^file:(\d+)/model\.onnx$")
 class Loaded:
     model: OnnxModel
     version: str
+    dtypes: dict[str, Any]
+    """numpy dtype of each graph input, so requests are fed without building a DataFrame."""
 
 
 class ModelServer:
@@ -80,9 +84,13 @@ class ModelServer:
     # -- the model ---------------------------------------------------------------------------
 
     def _swap(self, path: str | os.PathLike[str], version: str) -> None:
+        import pandas as pd
+
         from mlops_actions.onnx_model import OnnxModel
 
-        loaded = Loaded(OnnxModel(path), version)  # built aside; the old one keeps serving meanwhile
+        model = OnnxModel(path)  # built aside; the old one keeps serving meanwhile
+        probe = pd.DataFrame({f.name: [None] for f in model.features})
+        loaded = Loaded(model, version, {name: array.dtype for name, array in model.feed(probe).items()})
         self.current = loaded
         log.warning("serving %s version %s from %s", self.name, version, path)
 
@@ -169,11 +177,10 @@ class ModelServer:
                 "inputs": inputs, "outputs": outputs}
 
     def infer_v2(self, body: Any) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import frame_from_v2, v2_response
+        from mlops_actions.inference_protocol import columns_from_v2, v2_response
 
         loaded = self._loaded()  # this request's model, whatever reloads happen meanwhile
-        frame = frame_from_v2(body, loaded.model.features, max_rows=self.max_rows)
-        outputs = self._predict(loaded, frame)
+        outputs = self._predict(loaded, columns_from_v2(body, loaded.model.features, max_rows=self.max_rows))
         requested = {o.get("name") for o in body.get("outputs") or [] if isinstance(o, dict)}
         if requested:
             unknown = requested - set(outputs)
@@ -183,30 +190,29 @@ class ModelServer:
         return v2_response(outputs, model=self.name, version=loaded.version, request_id=body.get("id"))
 
     def predict_records(self, body: Any) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import frame_from_records
+        from mlops_actions.inference_protocol import columns_from_records
 
         loaded = self._loaded()
-        frame = frame_from_records(body, loaded.model.features, max_rows=self.max_rows)
-        outputs = self._predict(loaded, frame)
+        outputs = self._predict(loaded, columns_from_records(body, loaded.model.features, max_rows=self.max_rows))
         answer: dict[str, Any] = {"model_name": self.name, "model_version": loaded.version}
         if VALUE in outputs:
             answer["predictions"] = outputs[VALUE].tolist()
         else:
-            answer["predictions"] = outputs["label"].tolist()
+            answer["predictions"] = outputs[LABEL].tolist()
             if PROBABILITIES in outputs and loaded.model.classes:
                 answer["probabilities"] = [
                     dict(zip(loaded.model.classes, row, strict=True)) for row in outputs[PROBABILITIES].tolist()
                 ]
         return answer
 
-    def _predict(self, loaded: Loaded, frame: Any) -> dict[str, Any]:
-        try:
-            outputs = outputs_of(loaded.model.predict(frame, source="request"))
-        except DataError as exc:
-            raise RequestError(str(exc)) from None
+    def _predict(self, loaded: Loaded, columns: dict[str, Any]) -> dict[str, Any]:
+        from mlops_actions.inference_protocol import named_outputs
+
+        model = loaded.model
+        feed = {name: columns[name].astype(dtype, copy=False).reshape(-1, 1) for name, dtype in loaded.dtypes.items()}
+        outputs = named_outputs(dict(zip(model.output_names, model.run(feed), strict=True)), model.task)
         if self.inference_log is not None:
-            headline = outputs.get(VALUE, outputs.get("label"))
-            self.inference_log.write(frame, headline, loaded.version)
+            self.inference_log.write(columns, outputs.get(VALUE, outputs.get(LABEL)), loaded.version)
         return outputs
 
     def _loaded(self) -> Loaded:
@@ -225,7 +231,9 @@ def create_app(server: ModelServer) -> Starlette:
     def error(message: str, status: int) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
 
-    async def body_of(request: Request) -> Any:
+    async def answer(request: Request, work: Any, *extra: Any) -> Any:
+        """``work(body)``: inline for small bodies, where a thread hand-off costs more than the
+        inference (GIL switch intervals under load); in a worker thread for large ones."""
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise RequestError(f"body of {declared} bytes is over the {MAX_BODY_BYTES} byte limit", status=413)
@@ -233,9 +241,12 @@ def create_app(server: ModelServer) -> Starlette:
         if len(raw) > MAX_BODY_BYTES:
             raise RequestError(f"body of {len(raw)} bytes is over the {MAX_BODY_BYTES} byte limit", status=413)
         try:
-            return json.loads(raw)
+            body = json.loads(raw)
         except ValueError as exc:
             raise RequestError(f"body is not JSON: {exc}") from None
+        if len(raw) <= INLINE_BODY_BYTES:
+            return work(body, *extra)
+        return await run_in_threadpool(work, body, *extra)
 
     def answering(handler: Any) -> Any:
         """Every refusal becomes a JSON ``{"error": ...}`` with its status; nothing escapes."""
@@ -269,14 +280,13 @@ def create_app(server: ModelServer) -> Starlette:
         return server.metadata()
 
     async def infer(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(server.infer_v2, await body_of(request))
+        return await answer(request, server.infer_v2)
 
     async def predict(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(server.predict_records, await body_of(request))
+        return await answer(request, server.predict_records)
 
     async def load(request: Request) -> dict[str, Any]:
-        body = await body_of(request)
-        return await run_in_threadpool(server.load, body, request.headers.get("authorization"))
+        return await answer(request, server.load, request.headers.get("authorization"))
 
     routes = [
         Route("/v2/health/live", answering(live)),

@@ -36,6 +36,15 @@ def test_ks_and_wasserstein_match_scipy(samples):
     assert close(dist.ks_statistic, expected.statistic)
     assert close(st.ks_pvalue(dist.ks_statistic, a.size, b.size), expected.pvalue)
     assert close(dist.wasserstein, stats.wasserstein_distance(a, b))
+    # the quantile-function path (no merge) gives the same distance
+    assert close(
+        st.wasserstein(st.SortedSample.exact(a), st.SortedSample.exact(b)),
+        stats.wasserstein_distance(a, b),
+    )
+    assert close(
+        st.wasserstein(st.SortedSample.exact(a), st.SortedSample.exact(a[::-1] + 0.5)),
+        stats.wasserstein_distance(a, a + 0.5),
+    )
     assert close(
         st.wasserstein_normed(dist.wasserstein, float(np.std(a))),
         stats.wasserstein_distance(a, b) / np.std(a),

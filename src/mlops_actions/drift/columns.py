@@ -82,18 +82,20 @@ def summarize(series: pd.Series) -> ColumnSummary:
     non_null = int(series.count())
     if _is_numeric(series):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = np.sort(values[np.isfinite(values)])
-        distinct, counts = _runs(finite, None)
+        finite_mask = np.isfinite(values)
+        finite = np.sort(values if finite_mask.all() else values[finite_mask])
+        nunique = int(np.count_nonzero(finite[1:] != finite[:-1])) + 1 if finite.size else 0
         categories = None
-        if distinct.size <= NUMERIC_CATEGORY_CAP:
+        if nunique <= NUMERIC_CATEGORY_CAP:
+            distinct, counts = _runs(finite, None)
             categories = dict(zip(_plain(distinct, dtype), counts.tolist(), strict=True))
         return ColumnSummary(
             name=str(series.name),
             dtype=dtype,
-            kind=infer_kind(dtype, nunique=int(distinct.size), count=non_null),
+            kind=infer_kind(dtype, nunique=nunique, count=non_null),
             count=int(finite.size),
             missing=int(values.size - finite.size),
-            nunique=int(distinct.size),
+            nunique=nunique,
             categories=categories,
             sample=SortedSample(finite, None, int(finite.size)),
             minimum=float(finite[0]) if finite.size else None,
@@ -101,9 +103,9 @@ def summarize(series: pd.Series) -> ColumnSummary:
             std=float(np.std(finite)) if finite.size else None,
         )
     counts = series.value_counts(dropna=True, sort=True)
-    first = series.dropna()
+    first, last = series.first_valid_index(), series.last_valid_index()
     first_is_str = (
-        bool(first.size) and isinstance(first.iloc[0], str) and isinstance(first.iloc[-1], str)
+        first is not None and isinstance(series[first], str) and isinstance(series[last], str)
     )
     kind = infer_kind(dtype, nunique=int(counts.size), count=non_null, first_is_str=first_is_str)
     if dtype.startswith("datetime"):

@@ -6,7 +6,7 @@ is already summarised: a sorted sample (exact: the whole column; approximate: a 
 sketch whose points carry weights) or a table of category counts.  That is what lets a
 saved profile stand in for the training file and lets current data arrive in chunks.
 
-Numeric statistics share one linear merge of the two sorted samples (``merged_cdfs``):
+Numeric statistics share one linear merge of the two sorted samples (``ks_and_wasserstein``):
 KS and Wasserstein come from the same pass; histograms are ``searchsorted`` on bin edges.
 """
 
@@ -71,35 +71,6 @@ class SortedSample:
         return float(np.sqrt(np.average((self.values - mean) ** 2, weights=self.weights)))
 
 
-def merged_cdfs(
-    ref: SortedSample, cur: SortedSample
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge two sorted samples once: (values, F_ref, F_cur, last_of_tie) at every merged point.
-
-    Within a run of tied values only the last position has both CDFs' full step; the others
-    sit at zero-width gaps, so they never change Wasserstein and are masked out for KS.
-
-    A stable argsort of the two concatenated sorted runs is a single linear merge (timsort).
-    Integer counts for exact samples keep F identical to scipy's ``searchsorted(...)/n``.
-    """
-    values = np.concatenate([ref.values, cur.values])
-    order = np.argsort(values, kind="stable")
-    values = values[order]
-    from_ref = order < ref.values.size
-    if ref.is_exact and cur.is_exact:
-        ref_seen = np.cumsum(from_ref)
-        cur_seen = np.arange(1, values.size + 1) - ref_seen
-        f_ref, f_cur = ref_seen / ref.values.size, cur_seen / cur.values.size
-    else:
-        ref_w = ref.weights if ref.weights is not None else np.ones(ref.values.size)
-        cur_w = cur.weights if cur.weights is not None else np.ones(cur.values.size)
-        w = np.concatenate([ref_w / ref_w.sum(), -cur_w / cur_w.sum()])[order]
-        f_ref = np.cumsum(np.where(from_ref, w, 0.0))
-        f_cur = f_ref - np.cumsum(w)
-    last_of_tie = np.append(values[1:] != values[:-1], True)
-    return values, f_ref, f_cur, last_of_tie
-
-
 @dataclass(frozen=True)
 class NumericDistance:
     ks_statistic: float
@@ -107,12 +78,53 @@ class NumericDistance:
 
 
 def ks_and_wasserstein(ref: SortedSample, cur: SortedSample) -> NumericDistance:
-    """KS statistic D and the (un-normed) first Wasserstein distance from one merge."""
-    values, f_ref, f_cur, last_of_tie = merged_cdfs(ref, cur)
-    gap = np.abs(f_ref - f_cur)
-    ks = float(gap[last_of_tie].max())
-    wasserstein = float(np.sum(gap[:-1] * np.diff(values)))
-    return NumericDistance(ks, wasserstein)
+    """KS statistic D and the (un-normed) first Wasserstein distance from one merge.
+
+    A stable argsort of the two concatenated sorted runs is a single linear merge (timsort).
+    At every merged point the CDF gap is |F_ref - F_cur|; within a run of tied values only
+    the last position has both CDFs' full step (the others sit on zero-width intervals, so
+    they never change Wasserstein and are left out of KS). Exact samples use integer counts,
+    the same numbers scipy gets from ``searchsorted(...)/n``.
+    """
+    values = np.concatenate([ref.values, cur.values])
+    order = np.argsort(values, kind="stable")
+    values = values[order]
+    from_ref = order < ref.values.size
+    if ref.is_exact and cur.is_exact:
+        n, m = ref.values.size, cur.values.size
+        # n*m*(F_ref - F_cur) = ref_seen*m - cur_seen*n = ref_seen*(n+m) - seen*n, in integers
+        scaled = np.cumsum(from_ref) * (n + m) - np.arange(1, values.size + 1) * n
+        gap = np.abs(scaled) / (n * m)
+    else:
+        ref_w = ref.weights if ref.weights is not None else np.ones(ref.values.size)
+        cur_w = cur.weights if cur.weights is not None else np.ones(cur.values.size)
+        w = np.concatenate([ref_w / ref_w.sum(), -cur_w / cur_w.sum()])[order]
+        gap = np.abs(np.cumsum(w))
+    steps = np.diff(values)
+    ks = max(float(gap[:-1][steps != 0].max(initial=0.0)), float(gap[-1]))
+    return NumericDistance(ks, float(np.dot(gap[:-1], steps)))
+
+
+def wasserstein(ref: SortedSample, cur: SortedSample) -> float:
+    """First Wasserstein distance, from the quantile functions when both samples are exact.
+
+    W = integral over u of |Q_ref(u) - Q_cur(u)|. Both quantile functions are step functions
+    with steps at i/n and j/m; those breakpoints merge by arithmetic alone (no comparison of
+    data), so this is one pass over each sorted array: |a - b| averaged when n == m.
+    """
+    if not (ref.is_exact and cur.is_exact):
+        return ks_and_wasserstein(ref, cur).wasserstein
+    a, b = ref.values, cur.values
+    n, m = a.size, b.size
+    if n == m:
+        return float(np.mean(np.abs(a - b)))
+    # breakpoints on the integer grid 0..n*m: i*m for a, j*n for b; a's go first on ties
+    i, j = np.arange(n, dtype=np.int64), np.arange(m, dtype=np.int64)
+    grid = np.empty(n + m, dtype=np.int64)
+    grid[i + (i * m + n - 1) // n] = i * m  # after the ceil(i*m/n) b-breakpoints below it
+    grid[j + (j * n) // m + 1] = j * n  # after the floor(j*n/m)+1 a-breakpoints at or below it
+    lengths = np.diff(grid, append=n * m)
+    return float(np.dot(lengths, np.abs(a[grid // m] - b[grid // n])) / (n * m))
 
 
 def ks_pvalue(d: float, n1: int, n2: int) -> float:

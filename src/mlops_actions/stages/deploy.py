@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 METRICS_FILE = "metrics.json"
 REPLAY_ATOL = 1e-4
-"""Largest difference of a probability or value the replay and smoke checks accept."""
+"""Largest difference of a probability or value the replay and smoke checks accept when the
+packaged sample names none (package-onnx stores its parity ``atol`` with the sample)."""
 PRODUCTION = "production"
 
 
@@ -186,36 +188,42 @@ def _gate_passed(onnx: OnnxModel, workdir: Path) -> bool | None:
     return bool(packaged.get("passed")) if isinstance(packaged, dict) and "passed" in packaged else None
 
 
-def test_sample(onnx: OnnxModel, source: Path | str) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The packaged test rows and the outputs the model gave for them when it was packaged."""
+def test_sample(onnx: OnnxModel, source: Path | str) -> tuple[pd.DataFrame, dict[str, np.ndarray], float]:
+    """The packaged test rows, the outputs the model gave for them when packaged, and the tolerance."""
     import numpy as np
     import pandas as pd
 
+    from mlops_actions.inference_protocol import LABEL, PROBABILITIES, VALUE
+
     sample = onnx.meta("test_sample")
-    if not isinstance(sample, dict) or not sample.get("rows"):
+    if not isinstance(sample, dict) or not sample.get("rows") or not isinstance(sample.get("expected"), dict):
         raise ModelError(
             f"{source}: the model carries no test sample (metadata mlops.test_sample) to replay; "
             "package it with `mlops package-onnx`"
         )
+    stored = sample["expected"]
     expected = {}
-    for name, values in (sample.get("expected") or {}).items():
-        array = np.asarray(values, dtype=object if name == "label" else "float64")
-        expected[name] = array.astype(str) if name == "label" else array
-    return pd.DataFrame.from_records(sample["rows"]), expected
+    if "labels" in stored:
+        expected[LABEL] = np.asarray([str(v) for v in stored["labels"]], dtype=object)
+    if stored.get("probabilities") is not None:
+        expected[PROBABILITIES] = np.asarray(stored["probabilities"], dtype="float64")
+    if "predictions" in stored:
+        expected[VALUE] = np.asarray(stored["predictions"], dtype="float64")
+    return pd.DataFrame.from_records(sample["rows"]), expected, float(sample.get("atol") or REPLAY_ATOL)
 
 
 def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
     """Replay the packaged sample in ``onnx``'s session; a mismatch stops the deploy."""
     from mlops_actions.inference_protocol import mismatch, outputs_of
 
-    frame, expected = test_sample(onnx, source)
-    problem = mismatch(expected, outputs_of(onnx.predict(frame, source=str(source))), atol=REPLAY_ATOL)
+    frame, expected, atol = test_sample(onnx, source)
+    problem = mismatch(expected, outputs_of(onnx.predict(frame, source=str(source))), atol=atol)
     if problem:
         raise DeployFailed(
             f"{source}: replaying the packaged test sample in a fresh onnxruntime session: {problem}; "
             "re-package the model with this onnxruntime version"
         )
-    return {"rows": len(frame), "matched": True, "atol": REPLAY_ATOL}
+    return {"rows": len(frame), "matched": True, "atol": atol}
 
 
 def audit_context(target: str, stage: str, *, forced: bool = False) -> dict[str, Any]:
@@ -294,9 +302,14 @@ def _to_release(
     assets = {MODEL_FILE: (candidate.path, "application/octet-stream"), METRICS_FILE: (metrics_path, "application/json")}
     if candidate.card is not None:
         assets[CARD_FILE] = (candidate.card, "text/markdown")
+    present = {a["name"]: a.get("digest") for a in release.get("assets") or []}
+    uploaded = []
     for name, (path, content_type) in assets.items():
-        client.upload_release_asset(release, name, path.read_bytes(), content_type=content_type)
-    checks["release"] = {"tag": tag, "assets": sorted(assets)}
+        data = path.read_bytes()
+        if present.get(name) != f"sha256:{hashlib.sha256(data).hexdigest()}":  # a rerun uploads nothing
+            client.upload_release_asset(release, name, data, content_type=content_type)
+            uploaded.append(name)
+    checks["release"] = {"tag": tag, "assets": sorted(assets), "uploaded": uploaded}
     return _result(spec, config, out, stage, None, None, created, checks, release.get("html_url"), number=number)
 
 
@@ -374,7 +387,7 @@ class HttpEndpoint:
 
         from mlops_actions.inference_protocol import mismatch, outputs_from_v2, v2_request
 
-        frame, expected = test_sample(onnx, candidate_source)
+        frame, expected, atol = test_sample(onnx, candidate_source)
         url = f"{self.url}/v2/models/{self.model}/infer"
         start = time.monotonic()
         try:
@@ -393,7 +406,7 @@ class HttpEndpoint:
             raise DeployFailed(f"smoke request to {url}: unreadable answer ({exc})") from None
         if str(body.get("model_version")) != str(version):
             raise DeployFailed(f"smoke request to {url} was answered by version {body.get('model_version')!r}, not {version}")
-        problem = mismatch(expected, outputs, atol=REPLAY_ATOL)
+        problem = mismatch(expected, outputs, atol=atol)
         if problem:
             raise DeployFailed(f"smoke request to {url}: {problem}")
         return {"passed": True, "rows": len(frame), "seconds": round(seconds, 4), "deadline_s": self.deadline_s}

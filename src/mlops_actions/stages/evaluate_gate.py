@@ -9,6 +9,7 @@ interval of candidate minus baseline, and ``block_on: significant`` blocks only 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -93,7 +94,9 @@ class GateResult(StageResult):
             "metrics": json.dumps(self.candidate["metrics"], sort_keys=True),
         }
 
+    @functools.cached_property
     def full_report(self) -> str:
+        """The whole report, rendered once (``report.md``)."""
         from mlops_actions import __version__
         from mlops_actions.reports import render
 
@@ -108,7 +111,7 @@ class GateResult(StageResult):
         pointer = f"the full report is `report.md` in `{self.out_dir}`"
         if self.run_url:
             pointer += f" (artifacts of [this run]({self.run_url}))"
-        return cut_markdown(self.full_report(), COMMENT_BUDGET, pointer)
+        return cut_markdown(self.full_report, COMMENT_BUDGET, pointer)
 
     def annotations(self) -> list[dict[str, Any]]:
         return [{"level": "error", "message": _describe_failure(rule)} for rule in self.failed_rules]
@@ -139,7 +142,7 @@ def evaluate_gate(
     y_true = target_values(config, test)
     candidate_scores, beside = _score_candidate(config, model_path, test)
     candidate_metrics = candidate_scores.metrics(config.task, y_true)
-    base = resolve_baseline(config, baseline or gate.baseline, test=test, y_true=y_true, workdir=workdir)
+    base = resolve_baseline(config, baseline or _configured_baseline(config), test=test, y_true=y_true, workdir=workdir)
     notes = [] if base.present else [f"{base.note}; change rules (max_drop, max_relative_drop) skipped"]
 
     significance = None
@@ -179,10 +182,17 @@ def evaluate_gate(
         notes=notes,
     )
     atomic_write_json(out / "metrics.json", candidate_metrics)
-    report = result.full_report()
-    atomic_write_text(out / "report.md", report)
+    atomic_write_text(out / "report.md", result.full_report)
     atomic_write_text(out / "comment.md", result.summary_markdown())
     return write_result(result)
+
+
+def _configured_baseline(config: Config) -> str | None:
+    """``gate.baseline``; a file path in it is relative to the config file, like every path there."""
+    spec = config.gate.baseline
+    if not spec or spec == "none" or spec.startswith(("registry:", "git:")):
+        return spec
+    return str(config.resolve(spec))
 
 
 def _score_candidate(config: Config, path: Path, test: pd.DataFrame) -> tuple[Scores, dict[str, Any]]:
@@ -576,7 +586,7 @@ def _trend(history: list[dict[str, Any]], gated: list[str]) -> dict[str, Any] | 
         "metrics": names,
         "versions": [
             {"version": e.get("version"), "created": e.get("created"), "aliases": e.get("aliases") or [],
-             "values": [(e.get("metrics") or {}).get(n) for n in names]}
+             "cells": [(e.get("metrics") or {}).get(n) for n in names]}
             for e in history
         ],
     }
