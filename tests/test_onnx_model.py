@@ -13,7 +13,7 @@ from mlops_actions.config import load_config
 from mlops_actions.errors import DataError, ModelError
 from mlops_actions.features import features_from_json, model_frame
 from mlops_actions.files import atomic_write_bytes
-from mlops_actions.onnx_model import OnnxModel, to_onnx
+from mlops_actions.onnx_model import OnnxModel, to_onnx, with_metadata
 from mlops_actions.stages.train import train
 
 
@@ -30,10 +30,9 @@ def penguins_onnx(tmp_path_factory):
     result = train(config, workdir=root / "work")
     pipeline = joblib.load(result.model_path)
     features = features_from_json(result.features)
-    onnx_bytes = to_onnx(
-        pipeline,
-        features,
-        metadata={"features": result.features, "target": {"task": "classification", "classes": list(pipeline.classes_)}},
+    onnx_bytes = with_metadata(
+        to_onnx(pipeline, features),
+        {"features": result.features, "target": {"task": "classification", "classes": list(pipeline.classes_)}},
     )
     path = atomic_write_bytes(root / "model.onnx", onnx_bytes)
     return path, pipeline, pd.read_csv(config.data.test), features

@@ -88,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="also post the summary as this model's sticky PR comment (needs pull-requests: write)",
         )
-    command("package-onnx", "convert to ONNX and prove parity with scikit-learn (issue 5)", _not_yet(5))
+    package = command("package-onnx", "convert to ONNX, prove parity with scikit-learn, write the model card", _package_onnx)
+    package.add_argument(
+        "--model", metavar="PATH", help="trained model.joblib (default: WORKDIR/train/model.joblib)"
+    )
     p = command("deploy", "check the packaged model, then version, promote and smoke-test it on a target", _deploy)
     p.add_argument("--target", required=True, metavar="NAME", help="a target under deploy.targets in the config")
     p.add_argument("--stage", default="staging", metavar="ALIAS",
@@ -137,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="part of the comment this body replaces, so stages share one comment (default: comment)",
     )
+    inspect = sub.add_parser(
+        "inspect", help="show what a packaged .onnx model carries", description="show what a packaged .onnx model carries"
+    )
+    inspect.add_argument("model", metavar="MODEL.onnx")
+    inspect.add_argument("--json", action="store_true", help="print the metadata as JSON for machines")
+    inspect.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    inspect.set_defaults(handler=_inspect)
     return parser
 
 
@@ -176,6 +186,27 @@ def _deploy(args: argparse.Namespace) -> int:
         _config(args), workdir=args.workdir, target=args.target, stage=args.stage, model=args.model, force=args.force
     )
     return _report(result, args)
+
+
+def _package_onnx(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.package_onnx import package_onnx
+
+    return _report(package_onnx(_config(args), workdir=args.workdir, model=args.model), args)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from mlops_actions.onnx_model import OnnxModel
+
+    model = OnnxModel(args.model)
+    if args.json:
+        from mlops_actions.files import to_json
+
+        sys.stdout.write(to_json(model.metadata))
+        return 0
+    from mlops_actions.reports import render
+
+    sys.stdout.write(render("inspect.md.j2", model=model, meta=model.metadata))
+    return 0
 
 
 def _drift_check(args: argparse.Namespace) -> int:

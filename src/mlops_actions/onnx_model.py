@@ -65,14 +65,14 @@ def to_onnx(
     features: list[Feature],
     *,
     opset: int = DEFAULT_OPSET,
-    metadata: Mapping[str, Any] | None = None,
     name: str = "mlops",
     source: str = "model",
+    metadata: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Convert a fitted Pipeline to checked, reproducible ONNX bytes.
 
     One graph input per raw feature column; classifiers output ``label`` and a plain
-    ``probabilities`` tensor (no ZipMap); ``metadata`` keys get the ``mlops.`` prefix.
+    ``probabilities`` tensor (no ZipMap). ``metadata``: as ``with_metadata``.
 
     Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does;
     tree ensembles then read float32, as scikit-learn's trees do. Test data on a decimal grid puts
@@ -108,14 +108,26 @@ def to_onnx(
     except Exception as exc:  # skl2onnx raises many unrelated classes
         raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
     _sort_opset_imports(model)
-    for key, value in sorted((metadata or {}).items()):
-        entry = model.metadata_props.add()
-        entry.key = METADATA_PREFIX + key
-        entry.value = metadata_value(value)
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
         raise ModelError(f"{source}: the converted ONNX graph fails onnx.checker: {_first_line(exc)}") from None
+    converted = model.SerializeToString(deterministic=True)
+    return with_metadata(converted, metadata) if metadata else converted
+
+
+def with_metadata(onnx_bytes: bytes, metadata: Mapping[str, Any]) -> bytes:
+    """The same graph with ``mlops.<key>`` metadata_props set (others kept), sorted by key."""
+    import onnx
+
+    model = onnx.load_model_from_string(onnx_bytes)
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update({METADATA_PREFIX + key: metadata_value(value) for key, value in metadata.items()})
+    del model.metadata_props[:]
+    for key, value in sorted(props.items()):
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value
     return model.SerializeToString(deterministic=True)
 
 
@@ -148,10 +160,12 @@ def _simple_imputer_in_double(scope: Any, operator: Any, container: Any) -> None
 def _trees_read_float32(pipeline: Any) -> Any:
     """A copy in which a tree ensemble reads float32, with thresholds that split float32 alike.
 
-    scikit-learn's trees compare float32(x) <= t (t a float64); ONNX trees hold float32
-    thresholds, rounded to nearest, which can round up past x. Rounding down cannot: for a
-    float32 x, x <= t exactly when x <= the largest float32 not above t. Gradient boosting
-    with float64 input also trips skl2onnx (it declares float64 outputs the op never makes).
+    ONNX trees hold float32 thresholds, rounded to nearest, which can round up past a
+    float32 input x that scikit-learn sends the other way. Rounding down cannot: for a
+    float32 x, x <= t exactly when x <= the largest float32 not above t. scikit-learn's
+    trees compare float32 inputs themselves; HistGradientBoosting compares float64, where
+    float32 rounding only matters within an ulp of a threshold. (skl2onnx also mistypes
+    gradient boosting outputs when the input is float64.)
     """
     import copy
 
@@ -161,19 +175,19 @@ def _trees_read_float32(pipeline: Any) -> Any:
 
     if not isinstance(pipeline, Pipeline):
         return pipeline
-    final = pipeline.steps[-1][1]
-    trees = [e for e in np.ravel(getattr(final, "estimators_", [])) if hasattr(e, "tree_")]
-    trees += [final] if hasattr(final, "tree_") else []
-    if not trees and not hasattr(final, "_predictors"):  # HistGradientBoosting keeps _predictors
+    final = copy.deepcopy(pipeline.steps[-1][1])
+    thresholds = [e.tree_.threshold for e in np.ravel(getattr(final, "estimators_", [])) if hasattr(e, "tree_")]
+    if hasattr(final, "tree_"):
+        thresholds.append(final.tree_.threshold)
+    for iteration in getattr(final, "_predictors", []):  # HistGradientBoosting
+        thresholds += [predictor.nodes["num_threshold"] for predictor in iteration]
+    if not thresholds:
         return pipeline
-    memo: dict[int, Any] = {}
-    final = copy.deepcopy(final, memo)
-    for tree in trees:
-        thresholds = memo[id(tree)].tree_.threshold  # a writable view of the tree's nodes
-        rounded = thresholds.astype(np.float32)
-        too_high = rounded.astype(np.float64) > thresholds
+    for values in thresholds:  # writable views into the copied trees
+        rounded = values.astype(np.float32)
+        too_high = rounded.astype(np.float64) > values
         rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
-        thresholds[:] = rounded
+        values[:] = rounded
     steps = [*pipeline.steps[:-1], ("float32", CastTransformer(dtype=np.float32)), (pipeline.steps[-1][0], final)]
     return Pipeline(steps)
 
@@ -221,7 +235,7 @@ class OnnxModel:
         self._large: Any = None
         self.input_names = [i.name for i in self._small.get_inputs()]
         self.output_names = [o.name for o in self._small.get_outputs()]
-        self._input_types = {i.name: i.type for i in self._small.get_inputs()}
+        self.input_types = {i.name: i.type for i in self._small.get_inputs()}
 
     def _session(self, *, threads: int) -> Any:
         import onnxruntime as ort
@@ -267,8 +281,8 @@ class OnnxModel:
         if stored:
             return features_from_json(stored)
         return [
-            Feature(name, CATEGORICAL if self._input_types[name] == "tensor(string)" else NUMERIC,
-                    "str" if self._input_types[name] == "tensor(string)" else "float64")
+            Feature(name, CATEGORICAL if self.input_types[name] == "tensor(string)" else NUMERIC,
+                    "str" if self.input_types[name] == "tensor(string)" else "float64")
             for name in self.input_names
         ]
 
@@ -299,7 +313,7 @@ class OnnxModel:
         x = model_frame(frame, self.features, source=source)
         feed = {}
         for name in self.input_names:
-            kind = self._input_types[name]
+            kind = self.input_types[name]
             if kind == "tensor(string)":
                 feed[name] = x[name].to_numpy(dtype=object).reshape(-1, 1)
             else:
@@ -307,15 +321,20 @@ class OnnxModel:
                 feed[name] = x[name].to_numpy(dtype=dtype).reshape(-1, 1)
         return feed
 
-    def run(self, feed: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """Raw session outputs for a prepared feed (the session picked by batch size)."""
-        rows = len(next(iter(feed.values()))) if feed else 0
-        session = self._batch_session() if rows >= BATCH_ROWS else self._small
-        return session.run(None, dict(feed))
+    def run(self, feed: Mapping[str, np.ndarray], *, single_thread: bool = False) -> list[np.ndarray]:
+        """Raw session outputs for a prepared feed (the session picked by batch size).
 
-    def predict(self, frame: pd.DataFrame, *, source: str = "data") -> Prediction:
+        ``single_thread``: the one-thread session whatever the size, so float sums run in
+        one order and results are bit-identical on any machine (for what gets stored).
+        """
+        rows = len(next(iter(feed.values()))) if feed else 0
+        threaded = rows >= BATCH_ROWS and not single_thread
+        return (self._batch_session() if threaded else self._small).run(None, dict(feed))
+
+    def predict(self, frame: pd.DataFrame, *, source: str = "data", single_thread: bool = False) -> Prediction:
         """Predict from raw feature columns (extra columns are ignored)."""
-        outputs = dict(zip(self.output_names, self.run(self.feed(frame, source=source)), strict=True))
+        raw = self.run(self.feed(frame, source=source), single_thread=single_thread)
+        outputs = dict(zip(self.output_names, raw, strict=True))
         if self.task == "regression":
             return Prediction("regression", values=next(iter(outputs.values())).reshape(-1).astype("float64"))
         labels = outputs.get(LABEL_OUTPUT, next(iter(outputs.values()))).reshape(-1)

@@ -72,15 +72,28 @@ def profile_from_summaries(
 
 
 def _prediction_frame(predictions: Any) -> pd.DataFrame:
-    """Model outputs as named columns: one ``prediction`` or one ``proba_<class>`` per class."""
+    """Model outputs as named columns: ``prediction`` and, for classifiers, ``proba_<class>``."""
     if isinstance(predictions, pd.DataFrame):
         return predictions
+    if hasattr(predictions, "task"):  # an onnx_model.Prediction
+        return prediction_frame(predictions)
     if isinstance(predictions, pd.Series):
         return predictions.rename("prediction").to_frame()
     array = np.asarray(predictions)
     if array.ndim == 1:
         return pd.DataFrame({"prediction": array})
     return pd.DataFrame(array, columns=[f"proba_{i}" for i in range(array.shape[1])])
+
+
+def prediction_frame(prediction: Any) -> pd.DataFrame:
+    """An ``OnnxModel.predict`` result as the columns the profile stores and drift compares."""
+    if prediction.task != "classification":
+        return pd.DataFrame({"prediction": np.asarray(prediction.values, dtype=np.float64)})
+    frame = pd.DataFrame({"prediction": np.asarray(prediction.labels).astype(str)})
+    if prediction.probabilities is not None and prediction.classes:
+        for i, cls in enumerate(prediction.classes):
+            frame[f"proba_{cls}"] = np.asarray(prediction.probabilities[:, i], dtype=np.float64)
+    return frame
 
 
 def column_to_dict(summary: ColumnSummary, max_points: int = MAX_POINTS) -> dict:

@@ -51,10 +51,18 @@ class DriftResult(StageResult):
     alerts: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
+    def degraded(self) -> bool:
+        """Performance on labelled current data fell by more than drift.performance allows."""
+        return bool(self.performance and self.performance["degraded"])
+
+    @property
     def passed(self) -> bool:
-        return not (self.fail_on_drift and self.dataset_drift)
+        return not (self.fail_on_drift and (self.dataset_drift or self.degraded))
 
     def failure_message(self) -> str:
+        if not self.dataset_drift:
+            worse = [m["name"] for m in self.performance["metrics"] if m["degraded"]]
+            return f"model performance dropped on current data ({', '.join(worse)}); see {self.report_path}"
         return (
             f"data drift: {len(self.drifted_columns)} of {len(self.columns)} columns drifted "
             f"({self.drift_share:.0%} >= {self.drift_share_threshold:.0%}); see {self.report_path}"
@@ -153,7 +161,8 @@ def drift_check(
     from mlops_actions.drift.profile import profile_columns
 
     ref_columns = ref_exact if ref_exact is not None else profile_columns(profile)
-    cur_columns, cur_info, model_outputs = _read_current(config, source, profile, ref_path)
+    watch = _model_watch(config, ref_path, profile)
+    cur_columns, cur_info = _read_current(config, source, watch)
     choices = _column_choices(config, profile, ref_columns, cur_info["rows"])
     target = config.data.target
     # columns the config drops are not model inputs: their drift is no reason to retrain
@@ -172,7 +181,7 @@ def drift_check(
             f"{config.label}: drift: {exc}; pick a test for that kind of column"
         ) from None
     drift.missing_columns = [c for c in drift.missing_columns if c != target]
-    predictions = _prediction_drift(profile, model_outputs)
+    predictions = _prediction_drift(config, profile, watch)
     result = DriftResult(
         out_dir=out,
         name=config.name,
@@ -193,7 +202,7 @@ def drift_check(
         fail_on_drift=fail_on_drift,
         report_path=out / REPORT_FILE,
         predictions=predictions,
-        performance=_performance(config, profile, model_outputs),
+        performance=_performance(config, profile, watch),
     )
     _write_html(result, drift, ref_columns, cur_columns)
     if alert:
@@ -304,9 +313,10 @@ def _profile_from_model(path: Path) -> dict:
 
 
 def _read_current(
-    config: Config, source: str, profile: dict, ref_path: Path
-) -> tuple[dict[str, ColumnSummary], dict[str, Any], dict[str, Any]]:
-    """One pass over the current data: column summaries, a description, model outputs."""
+    config: Config, source: str, watch: _ModelWatch | None
+) -> tuple[dict[str, ColumnSummary], dict[str, Any]]:
+    """One pass over the current data: column summaries and a description (and, with a
+    model, its predictions on every chunk)."""
     from mlops_actions.data import files_sha256
     from mlops_actions.drift.columns import ColumnAccumulator
     from mlops_actions.drift.sources import is_url, iter_chunks, local_files
@@ -317,6 +327,8 @@ def _read_current(
     with local_files(source, token_env=settings.token_env) as files:
         for chunk in iter_chunks(files, chunk_rows=settings.chunk_rows):
             rows += len(chunk)
+            if watch is not None:
+                watch.add(chunk, source=source)
             for column in chunk.columns:
                 acc = accumulators.get(str(column))
                 if acc is None:
@@ -339,7 +351,7 @@ def _read_current(
         "rows": rows,
         "sha256": digest,
     }
-    return {name: acc.summary() for name, acc in accumulators.items()}, info, {}
+    return {name: acc.summary() for name, acc in accumulators.items()}, info
 
 
 def _column_choices(config: Config, profile: dict, ref_columns: dict, current_rows: int) -> dict:
@@ -365,14 +377,116 @@ def _column_choices(config: Config, profile: dict, ref_columns: dict, current_ro
     return choices
 
 
-def _prediction_drift(profile: dict, model_outputs: dict[str, Any]) -> dict[str, Any] | None:
-    return None
+class _ModelWatch:
+    """The packaged model run on each current chunk: its outputs, and labels where known."""
+
+    def __init__(self, model: Any, target: str, max_values: int) -> None:
+        self.model = model
+        self.target = target
+        self.max_values = max_values
+        self.outputs: dict[str, Any] = {}  # prediction column -> ColumnAccumulator
+        self.y_true: list[Any] = []
+        self.y_pred: list[Any] = []
+        self.proba: list[Any] = []
+        self.skipped: str | None = None
+
+    def add(self, chunk: Any, *, source: str) -> None:
+        from mlops_actions.drift.columns import ColumnAccumulator
+        from mlops_actions.drift.profile import prediction_frame
+
+        if self.skipped is not None:
+            return
+        try:
+            prediction = self.model.predict(chunk, source=source)
+        except DataError as exc:  # the current data lacks feature columns: say so, go on
+            self.skipped = str(exc)
+            return
+        frame = prediction_frame(prediction)
+        for column in frame.columns:
+            if column not in self.outputs:
+                self.outputs[column] = ColumnAccumulator(column, max_values=self.max_values)
+            self.outputs[column].add(frame[column])
+        if self.target in chunk.columns:
+            labelled = chunk[self.target].notna().to_numpy()
+            truth = chunk[self.target].to_numpy()[labelled]
+            self.y_true.append(truth.astype(str) if prediction.task == "classification" else truth)
+            self.y_pred.append(prediction.output[labelled])
+            if prediction.probabilities is not None:
+                self.proba.append(prediction.probabilities[labelled])
 
 
-def _performance(
-    config: Config, profile: dict, model_outputs: dict[str, Any]
+def _model_watch(config: Config, ref_path: Path, profile: dict) -> _ModelWatch | None:
+    """Watch the model when the reference is one (its profile holds what to compare with)."""
+    if ref_path.suffix.lower() != ".onnx" or not (
+        profile.get("predictions") or profile.get("metrics")
+    ):
+        return None
+    from mlops_actions.onnx_model import OnnxModel
+
+    return _ModelWatch(OnnxModel(ref_path), config.data.target, config.drift.max_values)
+
+
+def _prediction_drift(
+    config: Config, profile: dict, watch: _ModelWatch | None
 ) -> dict[str, Any] | None:
-    return None
+    """The model's outputs on current data against its outputs on the training data."""
+    from mlops_actions.drift.dataset import detect_drift
+    from mlops_actions.drift.profile import profile_columns
+
+    if watch is None or not profile.get("predictions"):
+        return None
+    if watch.skipped is not None:
+        return {"drift": False, "drift_share": 0.0, "columns": [], "skipped": watch.skipped}
+    drift = detect_drift(
+        profile_columns(profile, "predictions"),
+        {name: acc.summary() for name, acc in watch.outputs.items()},
+        drift_share=config.drift.drift_share,
+    )
+    return {
+        "drift": drift.dataset_drift,
+        "drift_share": drift.drift_share,
+        "columns": [c.to_dict() for c in drift.ordered()],
+        "skipped": None,
+    }
+
+
+def _performance(config: Config, profile: dict, watch: _ModelWatch | None) -> dict[str, Any] | None:
+    """Metrics on the labelled current rows against the reference metrics in the profile.
+
+    Labels and predictions of labelled rows are kept in memory (one value or one
+    probability row each), unlike the column statistics.
+    """
+    import numpy as np
+
+    from mlops_actions.metrics import METRICS, compute_metrics
+
+    if watch is None or not watch.y_true or not profile.get("metrics"):
+        return None
+    y_true = np.concatenate(watch.y_true)
+    if y_true.size == 0:
+        return None
+    proba = np.concatenate(watch.proba) if watch.proba else None
+    current = compute_metrics(
+        watch.model.task, y_true, np.concatenate(watch.y_pred), proba, watch.model.classes
+    )
+    rows = []
+    for name, reference in profile["metrics"].items():
+        value = current.get(name)
+        if value is None or name not in METRICS:
+            continue
+        drop = reference - value if METRICS[name].higher_is_better else value - reference
+        max_drop = config.drift.performance.get(name)
+        rows.append(
+            {
+                "name": name,
+                "reference": reference,
+                "current": value,
+                "change": value - reference,
+                "max_drop": max_drop,
+                "degraded": max_drop is not None and drop > max_drop,
+            }
+        )
+    return {"rows": int(y_true.size), "metrics": rows, "degraded": any(r["degraded"] for r in rows)}
 
 
 def _write_html(
