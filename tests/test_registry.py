@@ -234,8 +234,8 @@ def test_s3_expired_lock_is_broken(s3_env):
 
 def test_deploy_to_s3_then_serve_from_it(s3_env, tmp_path, monkeypatch):
     import requests
-    from deploy_models import make_model, running, write_config
 
+    from deploy_models import make_model, running, write_config
     from mlops_actions.config import load_config
     from mlops_actions.serve import ModelServer, create_app
     from mlops_actions.stages.deploy import deploy
