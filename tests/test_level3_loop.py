@@ -54,6 +54,8 @@ def project(example) -> Path:
     """The penguins project as a git repository whose main branch is also `origin/main`."""
     workspace = example("penguins")
     config = yaml.safe_load((workspace / "mlops.yaml").read_text())
+    config["model"]["params"]["n_estimators"] = 30  # the loop trains six times: keep each fit small
+    config["package"] = {"measure_latency": False}  # latency figures are package-onnx's own tests' business
     config.setdefault("deploy", {})["targets"] = {"registry": {"type": "registry", "url": str(workspace.parent / "registry")}}
     (workspace / "mlops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (workspace / ".gitignore").write_text(".mlops/\n")
@@ -64,6 +66,7 @@ def project(example) -> Path:
     return workspace
 
 
+@pytest.mark.slow
 def test_level3_loop(project: Path, fake_github):
     github = github_of(fake_github)
     for stage in ("validate-data", "evaluate-gate", "comment"):
