@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean evidently-venv
+.PHONY: install demo test lint bench clean evidently-venv ge-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,18 @@ $(EVIDENTLY_STAMP): bench/requirements-evidently.txt
 
 evidently-venv: $(EVIDENTLY_STAMP)
 
-bench: install evidently-venv
+# Great Expectations (bench-only peer of validate-data): its own venv, used by bench/bench_validate.py
+GE_VENV := .venv-ge
+GE_STAMP := $(GE_VENV)/.installed
+
+$(GE_STAMP): bench/requirements-ge.txt
+	$(PYTHON) -m venv $(GE_VENV)
+	$(GE_VENV)/bin/python -m pip install --quiet -r bench/requirements-ge.txt
+	touch $(GE_STAMP)
+
+ge-venv: $(GE_STAMP)
+
+bench: install evidently-venv ge-venv
 	$(PY) bench/run.py
 
 clean:

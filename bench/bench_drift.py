@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -27,7 +28,10 @@ from harness import report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / ".results"
-EVIDENTLY_PYTHON = ROOT / ".venv-evidently" / "bin" / "python"
+# make evidently-venv builds it here; EVIDENTLY_PYTHON points elsewhere (e.g. a shared one)
+EVIDENTLY_PYTHON = Path(
+    os.environ.get("EVIDENTLY_PYTHON", ROOT / ".venv-evidently" / "bin" / "python")
+)
 CATEGORIES = {"cat_3": 3, "cat_10": 10, "cat_50": 50, "cat_2": 2, "cat_200": 200}
 
 
@@ -96,6 +100,12 @@ def run_floor(ref: Path, cur: Path) -> float:
     return time.perf_counter() - start
 
 
+def _rss_bytes() -> int:
+    """Resident memory now: the interpreter and libraries before any data is read."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def in_subprocess(mode: str, rows: int) -> dict:
     """Each measured run in a fresh process, so peak memory is its own."""
     out = subprocess.run(
@@ -116,23 +126,35 @@ def main() -> int:
     args = parser.parse_args()
     ref, cur = files(args.rows)
     if args.mode:
+        import mlops_actions.drift.dataset  # noqa: F401  (imports belong to the baseline)
+
+        baseline = _rss_bytes()
         result = run_ours(ref, cur) if args.mode == "ours" else {"seconds": run_floor(ref, cur)}
         result["peak_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        result["baseline_bytes"] = baseline
         print(json.dumps(result))
         return 0
 
     ours = min((in_subprocess("ours", args.rows) for _ in range(3)), key=lambda r: r["seconds"])
-    floor = min(in_subprocess("floor", args.rows)["seconds"] for _ in range(3))
+    floor = min((in_subprocess("floor", args.rows) for _ in range(3)), key=lambda r: r["seconds"])
     print(f"{args.rows:,} rows x 25 columns, reference and current")
-    report("drift-check vs floor (time)", ours["seconds"], "floor", floor)
+    report("drift-check vs floor (time)", ours["seconds"], "floor", floor["seconds"])
+    mib = 2**20
     frames = ours["frames_bytes"]
     report(
-        "drift-check peak memory vs 2 frames",
-        ours["peak_bytes"] / 2**20,
+        "drift-check memory above start-up vs the 2 frames",
+        (ours["peak_bytes"] - ours["baseline_bytes"]) / mib,
         "frames",
-        frames / 2**20,
+        frames / mib,
         unit="MiB",
         target=2.0,
+    )
+    report(
+        "drift-check peak memory vs floor",
+        ours["peak_bytes"] / mib,
+        "floor",
+        floor["peak_bytes"] / mib,
+        unit="MiB",
     )
     if args.no_evidently or not EVIDENTLY_PYTHON.exists():
         print("Evidently skipped (make evidently-venv builds its venv)")
@@ -157,10 +179,10 @@ def main() -> int:
         target=1 / 50,
     )
     report(
-        "Evidently peak memory",
-        evidently["peak_bytes"] / 2**20,
-        "ours",
-        ours["peak_bytes"] / 2**20,
+        "drift-check peak memory vs Evidently",
+        ours["peak_bytes"] / mib,
+        "evidently",
+        evidently["peak_bytes"] / mib,
         unit="MiB",
     )
     agree, worst = 0, 0.0

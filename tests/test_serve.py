@@ -65,7 +65,7 @@ def test_open_inference_protocol(served, models):
     answer = requests.post(f"{url}/v2/models/flowers/infer", json={"id": "42", "inputs": inputs}, timeout=10).json()
     assert answer["model_version"] == "1" and answer["id"] == "42"
     outputs = {o["name"]: o for o in answer["outputs"]}
-    assert outputs["label"]["data"] == expected["labels"]  # scikit-learn's labels for these rows
+    assert outputs["label"]["data"] == expected["label"]  # scikit-learn's labels for these rows
     assert outputs["probabilities"]["shape"] == [len(rows), 3]
     np.testing.assert_allclose(
         np.reshape(outputs["probabilities"]["data"], (len(rows), 3)), expected["probabilities"], atol=1e-4
@@ -79,7 +79,7 @@ def test_predict_takes_records(served, models):
     _, url = served
     rows, expected = _sample(models["v1"], rows=3)
     answer = requests.post(f"{url}/predict", json=rows, timeout=10).json()
-    assert answer["predictions"] == expected["labels"][:3]
+    assert answer["predictions"] == expected["label"][:3]
     assert set(answer["probabilities"][0]) == {"setosa", "versicolor", "virginica"}
     wrapped = requests.post(f"{url}/predict", json={"records": rows}, timeout=10).json()
     assert wrapped["predictions"] == answer["predictions"]
@@ -201,3 +201,43 @@ def test_inference_log_rotates_and_recovers_an_abandoned_file(tmp_path):
     InferenceLog(tmp_path).close()
     recovered = tmp_path / "inference-20260101T000000000000Z-999999999.jsonl"
     assert recovered.read_text() == '{"length": 1.0}\n' and not dead.exists()
+
+
+def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, monkeypatch):
+    """The diabetes example through train, package-onnx and deploy, then served: the V2
+    answer for the packaged test rows is what package-onnx recorded for them."""
+    from mlops_actions.config import load_config
+    from mlops_actions.inference_protocol import v2_request
+    from mlops_actions.stages.deploy import deploy
+    from mlops_actions.stages.package_onnx import package_onnx
+    from mlops_actions.stages.train import train
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    project = example("diabetes")
+    config = load_config(project / "mlops.yaml", ["deploy.targets.models.type=registry",
+                                                   f"deploy.targets.models.url={tmp_path / 'registry'}"])
+    work = tmp_path / "work"
+    train(config, workdir=work)
+    package_onnx(config, workdir=work)
+    result = deploy(config, workdir=work, target="models", stage="staging")
+    assert result.passed and result.checks["replay"]["rows"] == 20
+    registry = Registry(tmp_path / "registry")
+    server = ModelServer(config.name, registry=registry, alias="staging", cache_dir=tmp_path / "cache")
+    model = OnnxModel(work / "package-onnx" / "model.onnx")
+    sample = model.meta("test_sample")
+    with running(create_app(server)) as url:
+        meta = requests.get(f"{url}/v2/models/{config.name}", timeout=10).json()
+        body = v2_request(pd.DataFrame(sample["rows"]), model.features)
+        answer = requests.post(f"{url}/v2/models/{config.name}/infer", json=body, timeout=10).json()
+    assert meta["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+    (value,) = answer["outputs"]
+    assert value["name"] == "value" and value["shape"] == [20]
+    np.testing.assert_allclose(value["data"], sample["expected"]["value"], atol=sample["atol"])
+
+
+def test_serve_command_without_the_alias_says_what_to_do(tmp_path, mlops):
+    config = write_config(tmp_path / "project")
+    run = mlops("serve", "--config", str(config), "--target", "local", "--alias", "production",
+                "--port", "9", cwd=tmp_path)
+    assert run.returncode == 2
+    assert "has no alias 'production' to serve; `mlops deploy --stage production` first" in run.stderr

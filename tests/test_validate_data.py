@@ -127,6 +127,7 @@ def test_every_failing_row_is_reported_with_its_line(tmp_path):
     assert failure(result, "label", "isin")["lines"] == [line_of(path, "12,1.5,green,c")]
     unique = failure(result, "id", "field_uniqueness")
     assert unique["count"] == 2 and unique["lines"] == [line_of(path, "20,2.5"), line_of(path, "20,3.5")]
+    assert result.files[0]["failing_rows"] == 5 == result.outputs()["failing-rows"]
 
 
 def test_lines_are_exact_with_blank_lines_and_quoted_multiline_fields(tmp_path):
@@ -210,6 +211,8 @@ def test_chunked_results_equal_whole_file_results(tmp_path):
     unique = failure(whole, "id", "field_uniqueness")
     assert unique["count"] == 3 + 4  # id 7 three times; ids 10 and 11 twice each
     assert failure(whole, "size", "in_range")["count"] == 3
+    # train: sizes 5, 150, 390; colors 17, 301; ids 7, 50, 333, 10, 60, 11, 61 -> 12 distinct rows
+    assert whole.files[0]["failing_rows"] == 12
     assert not check(whole, "max_duplicate_share")["passed"]
 
 
@@ -465,3 +468,17 @@ def test_cli_annotations_in_actions_are_capped_with_the_total(tmp_path):
 def test_examples_validate_against_their_committed_schemas(example, tmp_path):
     result = validate_data(load_config(ROOT / "examples" / example / "mlops.yaml"), workdir=tmp_path)
     assert result.passed, result.summary_markdown()
+
+
+def test_profile_histogram_matches_numpy():
+    from mlops_actions.validation.profile import NUMERIC, ColumnAccumulator, ColumnView
+
+    values = np.concatenate([np.random.default_rng(1).normal(5, 3, 5000), [0.0, 10.0, np.nan, np.inf, -np.inf]])
+    acc = ColumnAccumulator("x", NUMERIC, "float64", (0.0, 10.0))
+    for part in np.array_split(values, 7):
+        acc.add(ColumnView(pd.Series(part)))
+    finite = values[np.isfinite(values)]
+    expected, _ = np.histogram(finite, bins=100, range=(0.0, 10.0))
+    assert acc.hist.tolist() == expected.tolist()
+    assert (acc.below, acc.above, acc.missing) == ((finite < 0).sum(), (finite > 10).sum(), 3)
+    assert acc.to_dict()["mean"] == pytest.approx(finite.mean())

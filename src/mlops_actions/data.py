@@ -237,10 +237,11 @@ def _check_delimiter(frame: pd.DataFrame, path: Path, delimiter: str) -> None:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
-    import pandas as pd
+    import pyarrow.parquet as pq
 
     try:
-        return pd.read_parquet(path)
+        # self_destruct frees each Arrow column once converted: peak memory ~1.5x the frame, not 2.5x
+        return pq.read_table(path).to_pandas(self_destruct=True, split_blocks=True)
     except Exception as exc:  # pyarrow raises many unrelated classes for a bad file
         raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
 

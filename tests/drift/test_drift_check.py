@@ -267,3 +267,86 @@ def test_calibrate_stores_thresholds_in_the_profile(project, tmp_path):
     )
     used = {c["column"]: c["threshold"] for c in later.columns}
     assert used["body_mass_g"] == pytest.approx(profile["thresholds"]["body_mass_g"]["threshold"])
+
+
+def test_sketched_current_data_is_marked_approximate(project, tmp_path):
+    _big_frames(3000, 1, 0.0).to_csv(tmp_path / "ref.csv", index=False)
+    _big_frames(6000, 2, 0.3).to_parquet(tmp_path / "cur.parquet", row_group_size=1000)
+    result = drift_check(
+        config(project, chunk_rows=1000, max_values=1024),
+        workdir=tmp_path / "w",
+        current=str(tmp_path / "cur.parquet"),
+        reference=tmp_path / "ref.csv",
+    )
+    x = next(c for c in result.columns if c["column"] == "x")
+    assert x["approximate"] and x["error_bound"] > 0 and x["drifted"]
+    exact = drift_check(
+        config(project),
+        workdir=tmp_path / "e",
+        current=str(tmp_path / "cur.parquet"),
+        reference=tmp_path / "ref.csv",
+    )
+    x_exact = next(c for c in exact.columns if c["column"] == "x")
+    assert abs(x["score"] - x_exact["score"]) <= x["error_bound"]
+    assert "approximate" in (tmp_path / "w/drift-check/summary.md").read_text()
+
+
+def test_drift_check_flags_reach_the_library_function(monkeypatch, project, tmp_path):
+    from mlops_actions.errors import UsageError
+    from mlops_actions.stages import drift_check as stage
+
+    seen = {}
+
+    def fake(config, **kwargs):
+        seen.update(kwargs, config=config)
+        raise UsageError("stop here")
+
+    monkeypatch.setattr(stage, "drift_check", fake)
+    code = main(
+        [
+            "drift-check",
+            "--config",
+            str(project / "mlops.yaml"),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--current",
+            "logs/*.jsonl",
+            "--reference",
+            "model.onnx",
+            "--fail-on-drift",
+            "--calibrate",
+            "--no-alert",
+            "--set",
+            "drift.drift_share=0.3",
+        ]
+    )
+    assert code == 2
+    assert seen["current"] == "logs/*.jsonl" and seen["reference"] == "model.onnx"
+    assert seen["fail_on_drift"] and seen["calibrate"] and seen["alert"] is False
+    assert seen["config"].drift.drift_share == 0.3 and seen["workdir"] == str(tmp_path / "w")
+
+
+def test_outputs_for_actions(project, tmp_path, monkeypatch):
+    out = tmp_path / "gh_output"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
+    train_frame(project).query("island == 'Biscoe'").to_csv(tmp_path / "biscoe.csv", index=False)
+    assert (
+        main(
+            [
+                "drift-check",
+                "--config",
+                str(project / "mlops.yaml"),
+                "--workdir",
+                str(tmp_path / "w"),
+                "--current",
+                str(tmp_path / "biscoe.csv"),
+                "--no-alert",
+            ]
+        )
+        == 0
+    )
+    lines = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+    assert lines["drift"] == "true" and float(lines["drift-share"]) >= 0.5
+    assert "species" in json.loads(lines["drifted-columns"])

@@ -107,6 +107,12 @@ def _cdf_error(ref: ColumnSummary, cur: ColumnSummary) -> float:
     return ref.cdf_error + cur.cdf_error
 
 
+def _tv_bound(bins: int, ref: ColumnSummary, cur: ColumnSummary) -> float:
+    """Total variation between sketched and true bin shares: each of the bins + 1 edges moves
+    by at most the CDF error, so the shares' absolute errors sum to 2 (bins + 1) errors."""
+    return min(1.0, (bins + 1) * _cdf_error(ref, cur))
+
+
 def _run(
     name: str, kind: str, ref: ColumnSummary, cur: ColumnSummary, dist: st.NumericDistance | None
 ) -> tuple[float, float | None, float | None]:
@@ -129,13 +135,16 @@ def _run(
         )
     if name in ("jensenshannon", "psi", "kl_div"):
         r, c = _binned_shares(kind, ref, cur)
-        bound = 2 * _cdf_error(ref, cur)  # per-bin share error of sketched histograms
         value = {"jensenshannon": st.jensenshannon, "psi": st.psi, "kl_div": st.kl_divergence}[
             name
         ](r, c)
-        return value, None, bound
+        # JS distance is a metric with JS^2 <= ln2 * total variation; PSI and KL have no
+        # finite bound (they take logs of shares a sketch may get wrong)
+        tv = _tv_bound(r.size, ref, cur)
+        return value, None, math.sqrt(math.log(2) * tv) if name == "jensenshannon" else None
     if name == "hellinger":
-        return _hellinger(kind, ref, cur), None, 2 * _cdf_error(ref, cur)
+        value, bins = _hellinger(kind, ref, cur)
+        return value, None, math.sqrt(_tv_bound(bins, ref, cur))  # a metric with H^2 <= TV
     if name == "anderson":
         return st.anderson_darling_pvalue(_points(ref), _points(cur)) + (None,)
     if name == "cramer_von_mises":
@@ -179,19 +188,19 @@ def _binned_shares(
     return r / ref.count, c / cur.count
 
 
-def _hellinger(kind: str, ref: ColumnSummary, cur: ColumnSummary) -> float:
+def _hellinger(kind: str, ref: ColumnSummary, cur: ColumnSummary) -> tuple[float, int]:
+    """(distance, number of bins)."""
     if kind == CATEGORICAL:
         _, r, c = _count_table(ref, cur, sort=False)
-        return st.hellinger(r / ref.count, c / cur.count)
+        return st.hellinger(r / ref.count, c / cur.count), r.size
     # Evidently's numeric Hellinger: Sturges bins over the distinct values of both samples
     distinct = np.union1d(np.unique(ref.sample.values), np.unique(cur.sample.values))
     edges = st.sturges_edges(distinct[0], distinct[-1], distinct.size)
     widths = np.diff(edges)
     r = ref.sample.histogram(edges)
     c = cur.sample.histogram(edges)
-    return st.hellinger(
-        r / widths / r.sum(), c / widths / c.sum(), (edges[-1] - edges[0]) / widths.size
-    )
+    width = (edges[-1] - edges[0]) / widths.size
+    return st.hellinger(r / widths / r.sum(), c / widths / c.sum(), width), widths.size
 
 
 def _effect_size(

@@ -4,10 +4,15 @@
 under ``mlops.drift_profile``). Per column it keeps the dtype, Evidently's inferred kind,
 counts, distinct values, a category table, and for numbers min / max / std plus the sorted
 values: all of them up to ``max_points`` rows (every statistic exact), else ``max_points``
-equal-weight quantile points (a sketch). With a sketch, statistics on sorted values are
-approximate: the reference CDF is off by at most 2/K (K = points kept), so KS D is within
-2/K, normed Wasserstein within (2/K) * range / std, and each histogram share within 4/K;
-every result says so in ``approximate`` and ``error_bound``. Category tests stay exact.
+equal-weight quantile points (a sketch).
+
+With a sketch the statistics of numbers are approximate; ``error_bound`` on each result says
+by how much at most. With CDF error e (2/K for the reference, K = points kept, plus the
+current side's when it was sketched too): KS D within e, normed Wasserstein within
+e * range / std, Jensen-Shannon distance within sqrt(ln 2 * (bins + 1) * e), Hellinger within
+sqrt((bins + 1) * e); PSI and KL have no finite bound (they take logs of bin shares), and
+Anderson-Darling, Cramér-von Mises and MMD run on the sketch's points. Category tests, and
+every test when the reference has at most K rows, stay exact.
 """
 
 from __future__ import annotations

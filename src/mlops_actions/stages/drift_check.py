@@ -190,7 +190,7 @@ def drift_check(
         dataset_drift=drift.dataset_drift,
         drift_share=drift.drift_share,
         drift_share_threshold=drift.drift_share_threshold,
-        drifted_columns=drift.drifted_columns,
+        drifted_columns=[c.column for c in drift.ordered() if c.drifted],  # largest effect first
         columns=[c.to_dict() for c in drift.ordered()],
         schema={
             "missing_columns": drift.missing_columns,
@@ -225,9 +225,7 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
     payload = dispatch_payload(
         name=config.name,
         drift_share=result.drift_share,
-        drifted_columns=[
-            c["column"] for c in result.columns if c["drifted"]
-        ],  # largest effect first
+        drifted_columns=result.drifted_columns,
         run_url=run_url(),
         fingerprint=result.current["sha256"],
     )

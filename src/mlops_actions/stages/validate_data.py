@@ -52,12 +52,13 @@ class ValidateResult(StageResult):
 
     @property
     def failing_rows(self) -> int:
-        return sum(f["count"] for f in self.failures)
+        """Rows failing at least one schema check, over all files."""
+        return sum(f["failing_rows"] for f in self.files)
 
     def failure_message(self) -> str:
         return (
             f"{len(self.failures)} schema check(s) and {len(self.failed_checks)} dataset check(s) failed "
-            f"({self.failing_rows:,} failing value(s)); see {self.out_dir / 'summary.md'}"
+            f"({self.failing_rows:,} failing row(s)); see {self.out_dir / 'summary.md'}"
         )
 
     def outputs(self) -> dict[str, Any]:
@@ -334,9 +335,13 @@ def _baseline(
 def _row_hashes(source: Any, columns: list[str]) -> Any:
     import numpy as np
 
+    from mlops_actions.validation.profile import ColumnView
     from mlops_actions.validation.scan import hash_rows
 
-    return np.concatenate([hash_rows(chunk, columns) for chunk in source.chunks(columns=columns)])
+    return np.concatenate([
+        hash_rows({c: ColumnView(chunk[c]) for c in columns}, columns, len(chunk))
+        for chunk in source.chunks(columns=columns)
+    ])
 
 
 def _git(where: Path | str, *args: str) -> bytes:
@@ -423,7 +428,8 @@ def _file_item(file_scan: Any) -> dict[str, Any]:
         "format": source.format,
         "rows": file_scan.rows,
         "columns": len(file_scan.columns),
-        "failures": sum(1 for _ in file_scan.failures),
+        "failures": len(file_scan.failures),
+        "failing_rows": file_scan.failing_rows,
     }
 
 

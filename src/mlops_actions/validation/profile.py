@@ -45,34 +45,56 @@ class ColumnAccumulator:
     above: int = 0
     counts: dict[Any, int] | None = field(default_factory=dict)
 
-    def add(self, series: pd.Series) -> None:
-        self.rows += len(series)
+    def add(self, view: ColumnView) -> None:
+        self.rows += view.rows
         if self.kind == NUMERIC:
-            self._add_numbers(numeric_values(series))
+            self._add_numbers(view.numbers())
             return
-        missing = series.isna()
-        self.missing += int(missing.sum())
-        if self.kind == CATEGORICAL and self.counts is not None:
-            for value, count in series.value_counts(sort=False).items():
-                key = plain(value)
-                self.counts[key] = self.counts.get(key, 0) + int(count)
-            if len(self.counts) > CATEGORY_CAP:
-                self.counts = None
+        if self.kind != CATEGORICAL or self.counts is None:
+            self.missing += int(view.series.isna().sum())
+            return
+        codes, uniques = view.factorized()
+        counts = np.bincount(codes + 1, minlength=len(uniques) + 1)  # slot 0: missing (code -1)
+        self.missing += int(counts[0])
+        for value, count in zip(uniques, counts[1:].tolist(), strict=True):
+            key = plain(value)
+            self.counts[key] = self.counts.get(key, 0) + count
+        if len(self.counts) > CATEGORY_CAP:
+            self.counts = None
 
     def _add_numbers(self, values: np.ndarray) -> None:
-        finite = values[np.isfinite(values)]
-        self.missing += len(values) - len(finite)
-        if not len(finite):
+        finite_mask = np.isfinite(values)
+        present = int(np.count_nonzero(finite_mask))
+        self.missing += len(values) - present
+        if not present:
             return
+        finite = values if present == len(values) else values[finite_mask]
         self.total += float(finite.sum())
-        self.total_sq += float(np.dot(finite, finite))
+        self.total_sq += float(np.einsum("i,i->", finite, finite))  # np.dot goes through BLAS threads: slower
         self.minimum = min(self.minimum, float(finite.min()))
         self.maximum = max(self.maximum, float(finite.max()))
+        self._add_histogram(finite)
+
+    def _add_histogram(self, finite: np.ndarray) -> None:
+        """Equal-width bins by index arithmetic in one scratch array (np.histogram is ~2x slower).
+
+        Slot 0 counts values below ``lo``, slot BINS + 1 values at or above ``hi``; those equal
+        to ``hi`` belong to the last bin, which is closed on the right.
+        """
         lo, hi = histogram_range(self.edges)
-        counts, _ = np.histogram(finite, bins=BINS, range=(lo, hi))
-        self.hist = counts if self.hist is None else self.hist + counts
-        self.below += int((finite < lo).sum())
-        self.above += int((finite > hi).sum())
+        scaled = np.subtract(finite, lo)
+        scaled *= BINS / (hi - lo)
+        np.floor(scaled, out=scaled)
+        np.clip(scaled, -1, BINS, out=scaled)
+        index = scaled.astype(np.int64)
+        index += 1
+        counts = np.bincount(index, minlength=BINS + 2)
+        above = int(np.count_nonzero(finite > hi))
+        self.below += int(counts[0])
+        self.above += above
+        inside = counts[1 : BINS + 1].copy()
+        inside[-1] += int(counts[BINS + 1]) - above
+        self.hist = inside if self.hist is None else self.hist + inside
 
     def to_dict(self) -> dict[str, Any]:
         present = self.rows - self.missing
@@ -106,6 +128,31 @@ class ColumnAccumulator:
 def _stable(value: float | None) -> float | None:
     """12 significant digits: sums taken chunk by chunk differ from whole-column ones in the last bits."""
     return None if value is None else float(f"{value:.12g}")
+
+
+class ColumnView:
+    """One chunk of one column, as numbers or as (codes, distinct values), each computed once
+    and shared by the profile and the row hashes."""
+
+    def __init__(self, series: pd.Series) -> None:
+        self.series = series
+        self.rows = len(series)
+        self._numbers: np.ndarray | None = None
+        self._factorized: tuple[np.ndarray, Any] | None = None
+
+    def numbers(self) -> np.ndarray:
+        if self._numbers is None:
+            self._numbers = numeric_values(self.series)
+        return self._numbers
+
+    def factorized(self) -> tuple[np.ndarray, Any]:
+        """Codes (-1 for missing) and the distinct values they index."""
+        import pandas as pd
+
+        if self._factorized is None:
+            codes, uniques = pd.factorize(self.series, use_na_sentinel=True)
+            self._factorized = (np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object))
+        return self._factorized
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:

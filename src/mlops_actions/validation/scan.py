@@ -102,6 +102,7 @@ class FileScan:
     rows: int
     columns: list[str]
     failures: list[Failure]
+    failing_rows: int  # rows failing at least one schema check
     row_hashes: np.ndarray
     profile: dict[str, Any]
 
@@ -123,18 +124,22 @@ def scan(
     accumulators: dict[str, prof.ColumnAccumulator] = {}
     unique_hashes: dict[str, list[np.ndarray]] = {name: [] for name in unique}
     row_hashes: list[np.ndarray] = []
+    failing: list[np.ndarray] = []  # one flag per row: 1 byte a row, kept to count rows once
     rows = 0
     columns: list[str] = []
     for chunk in source.chunks():
         if not columns:
             columns = [str(c) for c in chunk.columns]
         rows += len(chunk)
+        marks = np.zeros(len(chunk), dtype=bool)
         if schema is not None:
-            chunk = _conform(chunk, schema, failures, keep)
-            _validate(chunk, chunk_schema, failures, keep)
+            chunk = _conform(chunk, schema, failures, keep, marks)
+            _validate(chunk, chunk_schema, failures, keep, marks)
+        failing.append(marks)
+        views = {name: prof.ColumnView(chunk[name]) for name in chunk.columns}
         for name in unique:
-            if name in chunk.columns:
-                unique_hashes[name].append(_hash_values(chunk[name]))
+            if name in views:
+                unique_hashes[name].append(hash_values(views[name]))
         for name in columns:
             acc = accumulators.get(name)
             if acc is None:
@@ -142,17 +147,17 @@ def scan(
                 acc = accumulators[name] = prof.ColumnAccumulator(
                     name, kind, str(chunk[name].dtype), edges.get(name)
                 )
-            acc.add(chunk[name])
-        present = [c for c in hash_columns if c in chunk.columns]
-        row_hashes.append(hash_rows(chunk, present))
+            acc.add(views[name])
+        row_hashes.append(hash_rows(views, [c for c in hash_columns if c in views], len(chunk)))
+    marked = np.concatenate(failing)
     for name, how in unique.items():
-        _unique_failures(source, name, how, unique_hashes[name], failures, keep)
+        marked[_unique_failures(source, name, how, unique_hashes[name], failures, keep)] = True
     profile = {
         "rows": rows,
         "columns": {name: acc.to_dict() for name, acc in accumulators.items()},
     }
     ordered = sorted(failures.values(), key=lambda f: (f.column is None, f.column or "", f.check))
-    return FileScan(source, rows, columns, ordered, np.concatenate(row_hashes), profile)
+    return FileScan(source, rows, columns, ordered, int(marked.sum()), np.concatenate(row_hashes), profile)
 
 
 def _kind_of(series: pd.Series) -> str:
@@ -184,7 +189,7 @@ def kinds_from_schema(schema: pa.DataFrameSchema, categorical: set[str]) -> dict
 
 
 def _conform(
-    chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, keep: int
+    chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, keep: int, marks: np.ndarray
 ) -> pd.DataFrame:
     """Make a chunk's dtypes what the whole file's would be, before pandera sees it.
 
@@ -205,6 +210,7 @@ def _conform(
             numbers = pd.to_numeric(series, errors="coerce")
             bad = numbers.isna() & series.notna()
             if bad.any():
+                marks |= bad.to_numpy()
                 failure = _failure(failures, name, f"dtype('{declared}')")
                 failure.add_rows(chunk.index[bad.to_numpy()].to_numpy(), series[bad].tolist(), keep)
             if pd.api.types.is_integer_dtype(numbers.dtype) and declared.startswith("float"):
@@ -213,7 +219,9 @@ def _conform(
     return chunk
 
 
-def _validate(chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, keep: int) -> None:
+def _validate(
+    chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, keep: int, marks: np.ndarray
+) -> None:
     import pandas as pd
     import pandera.errors
 
@@ -232,6 +240,7 @@ def _validate(chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, k
     if with_rows.empty:
         return
     with_rows["index"] = pd.to_numeric(with_rows["index"]).astype("int64")
+    marks[with_rows["index"].to_numpy() - int(chunk.index[0])] = True
     for (column, check), group in with_rows.groupby(["column", "check"], sort=False, dropna=False):
         group = group.sort_values("index", kind="stable")
         head = group.head(keep)
@@ -250,19 +259,17 @@ def _failure(failures: dict, column: Any, check: str) -> Failure:
 
 def _unique_failures(
     source: Source, name: str, how: str, hashes: list[np.ndarray], failures: dict, keep: int
-) -> None:
+) -> np.ndarray:
+    """Rows whose value repeats, as pandera's ``report_duplicates`` would list them."""
     import pandas as pd
 
-    if not hashes:
-        return
     keep_arg = {"all": False, "exclude_first": "first", "exclude_last": "last"}.get(how, False)
     duplicated = pd.Series(np.concatenate(hashes)).duplicated(keep=keep_arg).to_numpy()
     positions = np.flatnonzero(duplicated)
-    if not len(positions):
-        return
-    shown = positions[:keep]
-    values = _values_at(source, name, shown)
-    _failure(failures, name, UNIQUE_CHECK).add_rows(positions, values, keep)
+    if len(positions):
+        values = _values_at(source, name, positions[:keep])
+        _failure(failures, name, UNIQUE_CHECK).add_rows(positions, values, keep)
+    return positions
 
 
 def _values_at(source: Source, column: str, positions: np.ndarray) -> list[Any]:
@@ -279,26 +286,44 @@ def _values_at(source: Source, column: str, positions: np.ndarray) -> list[Any]:
     return [found.get(int(p)) for p in positions]
 
 
-def _hash_values(series: pd.Series) -> np.ndarray:
+# 64-bit mixing constants (splitmix64's finaliser); numpy's uint64 arithmetic wraps like C.
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_ROW_SEED, _ROW_PRIME = np.uint64(0x9E3779B97F4A7C15), np.uint64(0x100000001B3)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    x ^= x >> np.uint64(30)
+    x *= _MIX1
+    x ^= x >> np.uint64(27)
+    x *= _MIX2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def hash_values(view: prof.ColumnView) -> np.ndarray:
+    """A 64-bit hash per value, equal for equal values in any file or chunk.
+
+    Numbers hash by their float64 value (5 in an integer chunk equals 5.0 in a float chunk;
+    -0.0 equals 0.0; every NaN alike); anything else by pandas' stable hash of each distinct
+    value, computed once per distinct value.
+    """
     import pandas as pd
 
-    return pd.util.hash_array(_hashable(series).to_numpy())
-
-
-def _hashable(series: pd.Series) -> pd.Series:
-    """Numbers as float64, so 5 in an integer chunk and 5.0 in a float chunk hash alike."""
-    import pandas as pd
-
+    series = view.series
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        return series.astype("float64")
-    return series
+        numbers = view.numbers() + 0.0  # a copy, and -0.0 becomes 0.0
+        numbers[np.isnan(numbers)] = np.nan
+        return _mix(numbers.view(np.uint64))
+    codes, uniques = view.factorized()
+    distinct = pd.util.hash_array(uniques) if len(uniques) else np.zeros(0, dtype=np.uint64)
+    hashes = np.append(distinct, np.uint64(0))[codes]  # code -1 (missing) takes the last slot: 0
+    return hashes
 
 
-def hash_rows(chunk: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """An 8-byte hash per row over ``columns`` (sorted), equal for equal rows in any file."""
-    import pandas as pd
-
-    if not columns:
-        return np.zeros(len(chunk), dtype=np.uint64)
-    frame = pd.DataFrame({c: _hashable(chunk[c]) for c in columns}, index=chunk.index)
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+def hash_rows(views: dict[str, prof.ColumnView], columns: list[str], rows: int) -> np.ndarray:
+    """An 8-byte hash per row over ``columns`` (sorted by the caller), equal for equal rows in any file."""
+    combined = np.full(rows, _ROW_SEED, dtype=np.uint64)
+    for name in columns:
+        combined ^= hash_values(views[name])
+        combined *= _ROW_PRIME
+    return _mix(combined)
