@@ -43,3 +43,8 @@ def drifted_copy(source: Path, target: Path) -> Path:
     frame["island"] = "Biscoe"
     frame.to_csv(target, index=False)
     return target
+
+
+def github_of(fake) -> dict[str, str]:
+    """Runner arguments that point a job's GitHub calls at the fake GitHub."""
+    return {"api_url": fake.url, "token": fake.token, "repository": fake.repository}

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import mlops_actions
-from actions_support import REPO, drifted_copy, require_stage
+from actions_support import REPO, drifted_copy, github_of, require_stage
 from harness import Runner
 
 FAST = "model.params.n_estimators=20"
@@ -152,7 +152,7 @@ def test_drift_check_without_drift_sets_every_output(penguins):
 
 def test_drift_check_on_drifted_data_alerts_through_github(penguins, fake_github):
     drifted_copy(penguins / "data/live.csv", penguins / "data/drifted.csv")
-    runner = Runner(penguins, api_url=fake_github.url, token=fake_github.token, repository=fake_github.repository)
+    runner = Runner(penguins, **github_of(fake_github))
     run = runner.run_action("actions/drift-check", {"current": "data/drifted.csv"})
     assert run.ok, run.log()  # drift is a finding, not a failure
     assert run.outputs["drift"] == "true"
@@ -167,8 +167,7 @@ def test_drift_check_on_drifted_data_alerts_through_github(penguins, fake_github
 
 def test_drift_check_template_job_runs_on_the_example(penguins, fake_github):
     """workflows/ml-drift-check.yml's job, step by step: checkout and artifact steps skipped, ours run."""
-    runner = Runner(penguins, event_name="schedule", api_url=fake_github.url, token=fake_github.token,
-                    repository=fake_github.repository)
+    runner = Runner(penguins, event_name="schedule", **github_of(fake_github))
     run = runner.run_job("workflows/ml-drift-check.yml", "drift-check")
     assert run.ok, run.log()
     assert [s.status for s in run.steps] == ["skipped-tool", "success", "success", "skipped-tool"]
@@ -180,8 +179,7 @@ def test_comment_action_keeps_one_sticky_comment(penguins, fake_github):
     require_stage("comment")
     number = fake_github.add_pull_request()
     event = {"number": number, "pull_request": {"number": number, "base": {"ref": "main"}}}
-    runner = Runner(penguins, event_name="pull_request", event=event, api_url=fake_github.url,
-                    token=fake_github.token, repository=fake_github.repository)
+    runner = Runner(penguins, event_name="pull_request", event=event, **github_of(fake_github))
     (penguins / "a.md").write_text("first report\n")
     (penguins / "b.md").write_text("second report\n")
     for text in ("run one", "run two"):
@@ -220,3 +218,36 @@ def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
     assert_all_outputs_set(report, "actions/validate-data")
     assert report.outputs["passed"] == "false" and int(report.outputs["failing-rows"]) == 1
     assert (penguins / report.outputs["diff-file"]).read_text().strip()
+
+
+def add_registry(project: Path) -> Path:
+    config = yaml.safe_load((project / "mlops.yaml").read_text())
+    registry = project.parent / "registry"
+    config.setdefault("deploy", {})["targets"] = {"registry": {"type": "registry", "url": str(registry)}}
+    config["package"] = {"measure_latency": False}  # speed figures are package-onnx's own tests' business
+    (project / "mlops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return registry
+
+
+def test_deploy_action_versions_promotes_and_rolls_back(penguins, fake_github):
+    for stage in ("evaluate-gate", "package-onnx", "deploy", "rollback"):
+        require_stage(stage)
+    add_registry(penguins)
+    runner = Runner(penguins, **github_of(fake_github))
+    versions = []
+    for trees in (20, 21):  # two different models
+        for action in ("actions/train", "actions/evaluate-gate", "actions/package-onnx"):
+            run = runner.run_action(action, {"set": f"model.params.n_estimators={trees}"})
+            assert run.ok, run.log()
+        assert_all_outputs_set(run, "actions/package-onnx")
+        staging = runner.run_action("actions/deploy", {"target": "registry"})
+        assert staging.ok, staging.log()
+        versions.append(staging.outputs["version"])
+    assert_all_outputs_set(staging, "actions/deploy")  # the second deploy has a previous version
+    assert (staging.outputs["alias"], staging.outputs["previous-version"], staging.outputs["rolled-back"]) == (
+        "staging", versions[0], "false")
+    assert versions[1] != versions[0]
+    assert [d["environment"] for d in fake_github.deployments.values()] == ["staging", "staging"]
+    back = runner.run_action(".", {"command": "rollback", "install": "false", "args": "--target\nregistry\n--stage\nstaging"})
+    assert back.ok, back.log()
+    assert back.outputs["version"] == versions[0]

@@ -77,7 +77,7 @@ def export_onnx(train_dir: Path, dest: Path, task: str = "classification") -> Pa
         "params": json.loads((train_dir / "params.json").read_text()),
         "lineage": json.loads((train_dir / "lineage.json").read_text()),
         "features": features_to_json(features),
-        "target": {"task": task, "classes": [str(c) for c in pipeline.classes_]},
+        "target": {"task": task, "classes": [str(c) for c in getattr(pipeline, "classes_", [])] or None},
     }
     dest.write_bytes(to_onnx(pipeline, features, metadata=metadata))
     return dest
@@ -413,3 +413,25 @@ def test_gate_baseline_path_in_config_is_relative_to_the_config_file(project, mo
     result = evaluate_gate(config, workdir=weak)
     assert result.baseline["kind"] == "file" and not result.passed
     assert evaluate_gate(config, workdir=weak, baseline="none").baseline["kind"] == "none"
+
+
+def test_regression_example_against_its_own_onnx_with_intervals(example):
+    """diabetes: error metrics are better lower; the ONNX baseline's numbers match scikit-learn's."""
+    from mlops_actions.data import load_splits
+
+    root = example("diabetes")
+    config = load_config(root / "mlops.yaml", ["gate.confidence=0.9", "gate.resamples=200"])
+    workdir = root / ".mlops"
+    train(config, workdir=workdir)
+    onnx_path = export_onnx(workdir / "train", root / "prod.onnx", task="regression")
+    result = evaluate_gate(config, workdir=workdir, baseline=str(onnx_path))
+    test = load_splits(config).test
+    pipeline = joblib.load(workdir / "train" / "model.joblib")
+    features = features_from_json(json.loads((workdir / "train" / "features.json").read_text()))
+    predicted = pipeline.predict(model_frame(test, features))
+    rmse = np.sqrt(skm.mean_squared_error(test["progression"], predicted))
+    assert result.candidate["metrics"]["rmse"] == pytest.approx(rmse)
+    assert result.baseline["metrics"]["rmse"] == pytest.approx(rmse, rel=1e-5)  # float32 ONNX
+    assert result.passed and result.confusion is None
+    interval = result.significance["intervals"]["rmse"]
+    assert interval["low"] <= 0 <= interval["high"] and interval["high"] - interval["low"] < 0.01

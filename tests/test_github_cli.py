@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from mlops_actions.errors import GateFailed
 from mlops_actions.github.comment import marker
 
 
@@ -70,3 +73,42 @@ def test_failures_are_one_line_without_the_token(fake_github, example, mlops, tm
     assert missing_pr.returncode == 2
     assert missing_pr.stderr.count("\n") == 1 and "(404)" in missing_pr.stderr
     assert fake_github.token not in missing_pr.stdout + missing_pr.stderr
+
+
+class _GateResult:
+    """A failing stage result as ``cli._report`` sees it, to test the --comment flag alone."""
+
+    passed = False
+
+    def summary_markdown(self) -> str:
+        return "## Gate: blocked\naccuracy fell by 0.04"
+
+    def annotations(self) -> list:
+        return []
+
+    def outputs(self) -> dict:
+        return {}
+
+    def failure(self, message: str) -> Exception:
+        return GateFailed(message)
+
+    def failure_message(self) -> str:
+        return "the candidate did not pass the gate"
+
+
+def test_comment_flag_posts_the_summary_before_the_verdict_fails(fake_github, example, tmp_path, monkeypatch):
+    from mlops_actions import cli
+
+    pr = fake_github.add_pull_request()
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": pr}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    args = cli.build_parser().parse_args(
+        ["evaluate-gate", "--comment", "--config", str(example("penguins") / "mlops.yaml")]
+    )
+
+    with pytest.raises(GateFailed):
+        cli._report(_GateResult(), args)
+
+    (comment,) = fake_github.comments_on(pr)
+    assert "<!-- mlops-actions:section:evaluate-gate -->\n## Gate: blocked" in comment["body"]

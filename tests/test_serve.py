@@ -233,3 +233,11 @@ def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, mo
     (value,) = answer["outputs"]
     assert value["name"] == "value" and value["shape"] == [20]
     np.testing.assert_allclose(value["data"], sample["expected"]["value"], atol=sample["atol"])
+
+
+def test_serve_command_without_the_alias_says_what_to_do(tmp_path, mlops):
+    config = write_config(tmp_path / "project")
+    run = mlops("serve", "--config", str(config), "--target", "local", "--alias", "production",
+                "--port", "9", cwd=tmp_path)
+    assert run.returncode == 2
+    assert "has no alias 'production' to serve; `mlops deploy --stage production` first" in run.stderr

@@ -23,6 +23,9 @@ _EXPORTS = {
     "TrainResult": "mlops_actions.stages.train",
     "evaluate_gate": "mlops_actions.stages.evaluate_gate",
     "GateResult": "mlops_actions.stages.evaluate_gate",
+    "drift_check": "mlops_actions.stages.drift_check",
+    "DriftResult": "mlops_actions.stages.drift_check",
+    "build_profile": "mlops_actions.drift.profile",
 }
 
 __all__ = ["__version__", *_EXPORTS]

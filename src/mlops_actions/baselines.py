@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,17 +193,16 @@ def _from_git(config: Config, spec: str, *, workdir: Path) -> Baseline:
     metrics_text = _git(Path(top), "show", f"{ref}:{path}")
     if metrics_text is None:
         return Baseline("none", spec, note=f"no {path} committed at {ref}: first model")
-    texts = {name: _git(Path(top), "show", f"{ref}:{Path(path).with_name(name).as_posix()}") for name in BESIDE}
     where = f"{path} at {ref}"
-    metrics = _metrics_payload(config, _parse_json(metrics_text, where), where)
+    params, data = _params_and_data(
+        lambda name: _git(Path(top), "show", f"{ref}:{Path(path).with_name(name).as_posix()}"), f"at {ref}"
+    )
     return Baseline(
         "git",
         spec,
-        metrics=metrics,
-        params=_parse_json(texts["params.json"], f"params.json at {ref}") if texts["params.json"] else None,
-        data=(_parse_json(texts["lineage.json"], f"lineage.json at {ref}") or {}).get("data")
-        if texts["lineage.json"]
-        else None,
+        metrics=_metrics_payload(config, _parse_json(metrics_text, where), where),
+        params=params,
+        data=data,
         note=f"metrics committed at {ref}; the data they were measured on may differ",
     )
 
@@ -217,7 +217,7 @@ def _git(where: Path, *args: str) -> str | None:
 
 def _from_file(config: Config, path: Path) -> Baseline:
     """A ``metrics.json`` (params.json and lineage.json beside it) or a stage's ``result.json``."""
-    doc = _parse_json(path.read_text(encoding="utf-8"), str(path))
+    doc = _parse_json(_read_text(path), str(path))
     if isinstance(doc, dict) and "stage" in doc:
         task = doc.get("task")
         if task and task != config.task:
@@ -229,22 +229,32 @@ def _from_file(config: Config, path: Path) -> Baseline:
             metrics, params, data = candidate.get("metrics"), candidate.get("params"), candidate.get("data")
         else:
             raise DataError(f"{path}: a {doc['stage']} result has no model metrics; give a train or evaluate-gate result")
-        return Baseline(
-            "file", str(path), metrics=_metrics_payload(config, metrics, str(path)), params=params, data=data,
-            note=f"metrics recorded by {doc['stage']}; the data they were measured on may differ",
+        note = f"metrics recorded by {doc['stage']}; the data they were measured on may differ"
+    else:
+        metrics, note = doc, "metrics read from a file; the data they were measured on may differ"
+        params, data = _params_and_data(
+            lambda name: _read_text(path.with_name(name)) if path.with_name(name).is_file() else None,
+            f"beside {path.name}",
         )
-    beside = {name: path.with_name(name) for name in ("params.json", "lineage.json")}
-    lineage = _parse_json(beside["lineage.json"].read_text(encoding="utf-8"), str(beside["lineage.json"])) if beside["lineage.json"].exists() else None
     return Baseline(
-        "file",
-        str(path),
-        metrics=_metrics_payload(config, doc, str(path)),
-        params=_parse_json(beside["params.json"].read_text(encoding="utf-8"), str(beside["params.json"]))
-        if beside["params.json"].exists()
-        else None,
-        data=(lineage or {}).get("data"),
-        note="metrics read from a file; the data they were measured on may differ",
+        "file", str(path), metrics=_metrics_payload(config, metrics, str(path)), params=params, data=data, note=note
     )
+
+
+def _params_and_data(read: Callable[[str], str | None], where: str) -> tuple[Any, Any]:
+    """params.json, and the data fingerprints in lineage.json, beside a metrics file (None if absent)."""
+    found = {name: read(name) for name in BESIDE}
+    params, lineage = (None if text is None else _parse_json(text, f"{name} {where}") for name, text in found.items())
+    return params, (lineage or {}).get("data")
+
+
+def _read_text(path: Path) -> str:
+    if path.is_dir():
+        raise UsageError(f"--baseline {path}: is a folder; give the metrics.json, result.json or .onnx file in it")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; a baseline file is JSON (metrics.json, result.json) or .onnx") from None
 
 
 def _parse_json(text: str, where: str) -> Any:

@@ -59,8 +59,6 @@ def _jsonable(value: Any) -> Any:
         return value
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if hasattr(value, "item"):  # numpy scalar
-        return _jsonable(value.item())
-    if hasattr(value, "tolist"):  # numpy array
+    if hasattr(value, "tolist"):  # numpy array or scalar (a scalar's tolist() is its Python value)
         return _jsonable(value.tolist())
     raise TypeError(f"cannot write {type(value).__name__} as JSON")

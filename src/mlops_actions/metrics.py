@@ -170,18 +170,13 @@ def _weighted_auc(positive: Any, score: Any, w: Any) -> Any:
 
     order = np.argsort(score, kind="mergesort")
     s, pos = score[order], positive[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # rows of equal score form one group
     ws = w[:, order]
-    neg_w = ws * ~pos
-    below_incl = np.cumsum(neg_w, axis=1)
-    below_excl = below_incl - neg_w
-    # rows with equal scores form a group; look up the negatives before and within it
-    first = np.searchsorted(s, s, side="left")
-    last = np.searchsorted(s, s, side="right") - 1
-    before = below_excl[:, first]
-    within = below_incl[:, last] - before
-    pos_w = ws * pos
-    n_pos, n_neg = pos_w.sum(axis=1), neg_w.sum(axis=1)
-    wins = (pos_w * (before + 0.5 * within)).sum(axis=1)
+    neg_g = np.add.reduceat(ws * ~pos, starts, axis=1)
+    pos_g = np.add.reduceat(ws * pos, starts, axis=1)
+    below = np.cumsum(neg_g, axis=1) - neg_g
+    n_pos, n_neg = pos_g.sum(axis=1), neg_g.sum(axis=1)
+    wins = (pos_g * (below + 0.5 * neg_g)).sum(axis=1)
     return np.where((n_pos > 0) & (n_neg > 0), wins / (n_pos * n_neg), np.nan)
 
 

@@ -254,7 +254,7 @@ class OnnxModel:
 
     def _batch_session(self) -> Any:
         if self._large is None:
-            threads = max(1, min(BATCH_THREADS_MAX, os.cpu_count() or 1))
+            threads = max(1, min(BATCH_THREADS_MAX, len(os.sched_getaffinity(0))))
             self._large = self._small if threads == 1 else self._session(threads=threads)
         return self._large
 

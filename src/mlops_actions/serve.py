@@ -107,7 +107,8 @@ class ModelServer:
         return True
 
     def start(self) -> None:
-        if self.registry is None:
+        """Load the alias's version and start following it (once; later calls do nothing)."""
+        if self.registry is None or self._watcher is not None:
             return
         self.refresh()
         if self.current is None:
@@ -338,4 +339,5 @@ def serve(
         admin_token=admin_token,
         poll_s=poll_s,
     )
+    server.start()  # here, so a missing alias is a one-line error rather than a failed lifespan
     uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)

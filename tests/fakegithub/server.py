@@ -266,6 +266,7 @@ class FakeGitHub:
             pull["base"]["repo"]["full_name"] = self.repository
             self.pulls[number] = pull
             issue = self._new_issue(number, title, "")
+            issue["html_url"] = pull["html_url"]
             issue["pull_request"] = {
                 "url": pull["url"], "html_url": pull["html_url"],
                 "diff_url": pull["html_url"] + ".diff", "patch_url": pull["html_url"] + ".patch",
@@ -469,7 +470,7 @@ class FakeGitHub:
         comment.update(
             id=comment_id, body=body, created_at=_now(), updated_at=_now(),
             url=self._api(f"/issues/comments/{comment_id}"), issue_url=self._api(f"/issues/{number}"),
-            html_url=f"https://github.com/{self.repository}/issues/{number}#issuecomment-{comment_id}",
+            html_url=f"{self.issues[number]['html_url']}#issuecomment-{comment_id}",
         )
         self.issues[number]["comments"] += 1
         return comment

@@ -124,7 +124,7 @@ def deploy(
             )
         gate["forced"] = True
     checks["gate"] = gate
-    context = audit_context(target, stage, forced=gate["forced"])
+    context = audit_context(config, target, stage, forced=gate["forced"])
     if spec.type == "github-release":
         result = _to_release(config, spec, candidate, onnx, out, stage, checks, context)
     else:
@@ -132,7 +132,9 @@ def deploy(
         version, created = _register(config, registry, candidate, onnx, context)
         if spec.type == "registry":
             move = registry.set_alias(config.name, stage, version.version, context=context)
-            result = _result(spec, config, out, stage, version, move.from_version, created, checks, version.location)
+            result = _result(
+                spec, config, out, stage, version.version, move.from_version, created, checks, version.location
+            )
         else:
             result = _to_http(config, spec, registry, version, created, onnx, out, stage, checks, context)
     result.forced = gate["forced"]
@@ -223,7 +225,7 @@ def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
     return {"rows": len(frame), "matched": True, "atol": atol}
 
 
-def audit_context(target: str, stage: str, *, forced: bool = False) -> dict[str, Any]:
+def audit_context(config: Config, target: str, stage: str, *, forced: bool = False) -> dict[str, Any]:
     """What the audit log records beside who and when."""
     from mlops_actions.stages.train import _git
 
@@ -231,7 +233,7 @@ def audit_context(target: str, stage: str, *, forced: bool = False) -> dict[str,
         "target": target,
         "stage": stage,
         "forced": forced,
-        "git_sha": _git(Path.cwd())["commit"],
+        "git_sha": _git(config.root)["commit"],
         "run_url": run_url(),
     }
 
@@ -256,13 +258,12 @@ def _register(
 
 
 def _result(
-    spec: DeployTarget, config: Config, out: Path, stage: str, version: ModelVersion | None, from_version: int | None,
-    created: bool, checks: dict[str, Any], location: str | None, *, number: int | None = None,
+    spec: DeployTarget, config: Config, out: Path, stage: str, version: int, from_version: int | None,
+    created: bool, checks: dict[str, Any], location: str | None,
 ) -> DeployResult:
     return DeployResult(
-        out_dir=out, target=spec.name, target_type=spec.type, model=config.name, alias=stage,
-        version=version.version if version else number, from_version=from_version, created=created,
-        forced=False, location=location, checks=checks,
+        out_dir=out, target=spec.name, target_type=spec.type, model=config.name, alias=stage, version=version,
+        from_version=from_version, created=created, forced=False, location=location, checks=checks,
     )
 
 
@@ -307,7 +308,7 @@ def _to_release(
             client.upload_release_asset(release, name, data, content_type=content_type)
             uploaded.append(name)
     checks["release"] = {"tag": tag, "assets": sorted(assets), "uploaded": uploaded}
-    return _result(spec, config, out, stage, None, None, created, checks, release.get("html_url"), number=number)
+    return _result(spec, config, out, stage, number, None, created, checks, release.get("html_url"))
 
 
 def _release_number(client: Any, model: str, sha256: str) -> tuple[int, dict[str, Any] | None]:
@@ -338,7 +339,7 @@ def _to_http(
     except DeployFailed as exc:
         problem = exc.message
         checks["smoke"] = {"passed": False, "problem": problem}
-    result = _result(spec, config, out, stage, version, previous, created, checks, endpoint.url)
+    result = _result(spec, config, out, stage, version.version, previous, created, checks, endpoint.url)
     if problem is None:
         registry.set_alias(config.name, stage, version.version, context={**context, "endpoint": endpoint.url})
         return result

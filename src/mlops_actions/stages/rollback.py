@@ -57,7 +57,7 @@ def rollback(config: Config, *, workdir: str | Path = ".mlops", target: str, sta
         location = endpoint.url
     else:
         location = registry.url
-    move = registry.rollback(config.name, stage, context=audit_context(target, stage))
+    move = registry.rollback(config.name, stage, context=audit_context(config, target, stage))
     result = RollbackResult(
         out_dir=stage_dir(workdir, "rollback"), target=target, model=config.name, alias=stage,
         from_version=move.from_version, to_version=move.to_version, location=location,

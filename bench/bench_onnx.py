@@ -1,0 +1,103 @@
+"""Packaged ONNX model vs the scikit-learn pipeline it came from: batch-1 latency and 100k-row throughput.
+
+Full pipelines (impute + scale + one-hot + estimator) over 20 features (16 numbers, 4
+strings, a few missing), converted by ``onnx_model.to_onnx`` and run by ``OnnxModel`` with
+its tuned sessions. Both sides get prepared inputs (ONNX: the feed of ``[n, 1]`` arrays;
+scikit-learn: the model frame), so the ratio is the model's own cost; a last line per model
+shows what turning a one-row DataFrame into the feed adds.
+Targets (issue 5): batch-1 p50 >= 50x lower for tree ensembles, >= 10x for the linear
+model; 100k-row throughput at least scikit-learn's.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import median_seconds, report
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+
+from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, model_frame  # noqa: E402
+from mlops_actions.files import atomic_write_bytes  # noqa: E402
+from mlops_actions.onnx_model import OnnxModel, to_onnx  # noqa: E402
+from mlops_actions.stages.train import preprocessor  # noqa: E402
+
+TRAIN_ROWS = 5_000
+BATCH_ROWS = 100_000
+SINGLE_CALLS = 400
+SINGLE_SECONDS = 3.0
+
+MODELS = {
+    "LogisticRegression": (LogisticRegression(max_iter=500), 10),
+    "RandomForest(100, depth 10)": (RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0), 50),
+    "HistGradientBoosting(100)": (HistGradientBoostingClassifier(max_iter=100, random_state=0), 50),
+}
+
+
+def data(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(16)})
+    for i in range(4):
+        frame[f"c{i}"] = rng.choice(["a", "b", "c", "d", "e"], size=rows)
+    frame = frame.mask(rng.random(frame.shape) < 0.02)  # a few gaps of each kind
+    signal = frame["x0"].fillna(0) - frame["x1"].fillna(0) + (frame["c0"] == "a") + rng.normal(0, 0.5, rows)
+    return frame, np.where(signal > 0.3, "yes", "no")
+
+
+def single_call_seconds(call) -> list[float]:
+    for _ in range(20):
+        call()
+    times = []
+    start = time.perf_counter()
+    while len(times) < SINGLE_CALLS and time.perf_counter() - start < SINGLE_SECONDS:
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def compare(name: str, pipeline: Pipeline, model: OnnxModel, live: pd.DataFrame, x_live: pd.DataFrame,
+            latency_target: float) -> bool:
+    one_feed, one_x, one_raw = model.feed(live.iloc[[0]]), x_live.iloc[[0]], live.iloc[[0]]
+    onnx_p50 = statistics.median(single_call_seconds(lambda: model.run(one_feed)))
+    sk_p50 = statistics.median(single_call_seconds(lambda: pipeline.predict_proba(one_x)))
+    met = report(f"{name} batch-1 p50", onnx_p50, "sklearn predict_proba", sk_p50, target=1 / latency_target)
+    print(f"  = ONNX {sk_p50 / onnx_p50:,.0f}x lower (target >= {latency_target}x)", flush=True)
+    big_feed = model.feed(live)
+    onnx_s = median_seconds(lambda: model.run(big_feed), repeat=3)
+    sk_s = median_seconds(lambda: pipeline.predict_proba(x_live), repeat=3)
+    met &= report(f"{name} {BATCH_ROWS:,}-row throughput", BATCH_ROWS / onnx_s, "sklearn predict_proba",
+                  BATCH_ROWS / sk_s, unit="rows/s", target=1, higher_is_better=True)
+    with_prep = statistics.median(single_call_seconds(lambda: model.predict(one_raw)))
+    report(f"{name} batch-1 p50 from a DataFrame (OnnxModel.predict)", with_prep, "sklearn predict_proba", sk_p50)
+    return met
+
+
+def main() -> int:
+    features = [Feature(f"x{i}", NUMERIC, "float64") for i in range(16)]
+    features += [Feature(f"c{i}", CATEGORICAL, "str") for i in range(4)]
+    train, y = data(TRAIN_ROWS, 0)
+    live, _ = data(BATCH_ROWS, 1)
+    x_train, x_live = model_frame(train, features), model_frame(live, features)
+    met = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (estimator, latency_target) in MODELS.items():
+            pipeline = Pipeline([("preprocess", preprocessor(features)), ("model", estimator)]).fit(x_train, y)
+            model = OnnxModel(atomic_write_bytes(Path(tmp) / f"{name}.onnx", to_onnx(pipeline, features)))
+            met &= compare(name, pipeline, model, live, x_live, latency_target)
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
