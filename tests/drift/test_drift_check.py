@@ -350,3 +350,16 @@ def test_outputs_for_actions(project, tmp_path, monkeypatch):
     lines = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
     assert lines["drift"] == "true" and float(lines["drift-share"]) >= 0.5
     assert "species" in json.loads(lines["drifted-columns"])
+
+
+def test_nested_json_values_are_reported_untested(project, tmp_path):
+    frame = train_frame(project).head(40)
+    with open(tmp_path / "log.jsonl", "w") as fh:
+        for row in frame.to_dict(orient="records"):
+            fh.write(
+                json.dumps({**row, "outputs": {"label": row["species"]}, "tags": ["a", "b"]}) + "\n"
+            )
+    result = drift_check(
+        config(project), workdir=tmp_path / "w", current=str(tmp_path / "log.jsonl")
+    )
+    assert result.current["rows"] == 40 and {"outputs", "tags"} <= set(result.schema["new_columns"])

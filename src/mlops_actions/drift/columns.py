@@ -102,12 +102,22 @@ def summarize(series: pd.Series) -> ColumnSummary:
             maximum=float(finite[-1]) if finite.size else None,
             std=float(np.std(finite)) if finite.size else None,
         )
-    counts = series.value_counts(dropna=True, sort=True)
-    first, last = series.first_valid_index(), series.last_valid_index()
+    present = np.flatnonzero(series.notna().to_numpy())
     first_is_str = (
-        first is not None and isinstance(series[first], str) and isinstance(series[last], str)
+        present.size > 0
+        and isinstance(series.iloc[present[0]], str)
+        and isinstance(series.iloc[present[-1]], str)
     )
-    kind = infer_kind(dtype, nunique=int(counts.size), count=non_null, first_is_str=first_is_str)
+    try:
+        counts = series.value_counts(dropna=True, sort=True)
+        table = dict(
+            zip(_keys(counts.index), counts.to_numpy(dtype=np.float64).tolist(), strict=True)
+        )
+    except TypeError:  # lists or dicts (e.g. nested JSON): Evidently does not test them
+        return ColumnSummary(
+            str(series.name), dtype, UNTESTED, non_null, int(series.size - non_null), None
+        )
+    kind = infer_kind(dtype, nunique=len(table), count=non_null, first_is_str=first_is_str)
     if dtype.startswith("datetime"):
         kind = UNTESTED
     return ColumnSummary(
@@ -116,12 +126,8 @@ def summarize(series: pd.Series) -> ColumnSummary:
         kind=kind,
         count=non_null,
         missing=int(series.size - non_null),
-        nunique=int(counts.size),
-        categories=dict(
-            zip(_keys(counts.index), counts.to_numpy(dtype=np.float64).tolist(), strict=True)
-        )
-        if counts.size <= CATEGORY_CAP or kind == CATEGORICAL
-        else None,
+        nunique=len(table),
+        categories=table if len(table) <= CATEGORY_CAP or kind == CATEGORICAL else None,
     )
 
 
@@ -183,6 +189,7 @@ class ColumnAccumulator:
         self.categories: dict[object, float] | None = {}
         self.first_is_str: bool | None = None
         self.last_is_str = True
+        self.unhashable = False
 
     def add(self, series: pd.Series) -> None:
         dtype, numeric = str(series.dtype), _is_numeric(series)
@@ -258,10 +265,13 @@ class ColumnAccumulator:
         self.count += int(non_null.size)
         if self.categories is None:
             return
-        for key, n in zip(
-            _keys(non_null.value_counts().index), non_null.value_counts().to_numpy(), strict=True
-        ):
-            self.categories[key] = self.categories.get(key, 0.0) + float(n)
+        try:
+            counts = non_null.value_counts()
+            for key, n in zip(_keys(counts.index), counts.to_numpy(), strict=True):
+                self.categories[key] = self.categories.get(key, 0.0) + float(n)
+        except TypeError:  # lists or dicts (e.g. nested JSON): Evidently does not test them
+            self.categories, self.unhashable = None, True
+            return
         if len(self.categories) > CATEGORY_CAP * 100:
             self.categories = None  # an ID-like column: counting it would not be bounded
 
@@ -304,7 +314,7 @@ class ColumnAccumulator:
             count=self.non_null,
             first_is_str=bool(self.first_is_str) and self.last_is_str,
         )
-        if dtype.startswith("datetime"):
+        if dtype.startswith("datetime") or self.unhashable:
             kind = UNTESTED
         return ColumnSummary(
             name=self.name,
