@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: run the example projects through every stage, outputs under build/demo/<example>/.
+# `make demo`: both example projects through every stage, as the workflows run them, with the
+# GitHub steps (sticky PR comment, drift alert) going to the test suite's fake GitHub on
+# 127.0.0.1. Outputs land in build/demo/<example>/; nothing in examples/ changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -8,35 +10,59 @@ OUT="$ROOT/build/demo"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-for example in penguins diabetes; do
-  work="$OUT/$example"
-  echo
-  echo "=== examples/$example ==="
-  (
-    cd "examples/$example"
-    # infer a fresh contract beside the outputs, then validate against the committed one
-    "$MLOPS" validate-data --workdir "$work/inferred" --infer-schema --set "data.schema=$work/schema.inferred.yaml"
-    "$MLOPS" validate-data --workdir "$work"
-    "$MLOPS" train --workdir "$work"
-  )
-done
+step() { printf '\n\033[1m$ mlops %s\033[0m\n' "$*"; "$MLOPS" "$@"; }
 
-# GitHub steps against the fake GitHub of the tests (127.0.0.1, no token, no network)
-echo
-echo "=== GitHub: sticky PR comment on the fake GitHub ==="
+# The fake GitHub: prints the environment that points mlops at it, holds PR #1.
 PYTHONPATH="$ROOT/tests" "$ROOT/.venv/bin/python" -m fakegithub --port 0 >"$OUT/fakegithub.env" 2>"$OUT/fakegithub.log" &
 fake_pid=$!
 trap 'kill "$fake_pid" 2>/dev/null || true' EXIT
 until [[ -s "$OUT/fakegithub.env" ]]; do sleep 0.1; done
 eval "$(cat "$OUT/fakegithub.env")"
-for run in 1 2; do  # the second run updates the same comment
-  (cd examples/penguins && "$MLOPS" comment --body-file "$OUT/penguins/train/summary.md" --pr 1)
-done
-kill "$fake_pid"
-wait "$fake_pid" || { echo "fake GitHub saw requests that break GitHub's API contract:"; cat "$OUT/fakegithub.log"; exit 1; }
+echo '{"pull_request": {"number": 1}}' >"$OUT/pull_request.json"
+pr_event=(env GITHUB_EVENT_NAME=pull_request "GITHUB_EVENT_PATH=$OUT/pull_request.json")
 
-echo
-echo "Demo finished. Outputs:"
 for example in penguins diabetes; do
-  echo "  build/demo/$example/   (open */summary.md; result.json is the machine-readable summary)"
+  work="$OUT/$example"
+  common=(--workdir "$work" --set "deploy.targets.models.url=$work/registry")
+  printf '\n\033[1;34m=== examples/%s ===\033[0m\n' "$example"
+  (
+    cd "examples/$example"
+    # A contract inferred from the training data (beside the outputs; the committed schema.yaml is the one used)
+    step validate-data "${common[@]}" --workdir "$work/inferred" --infer-schema --set "data.schema=$work/schema.inferred.yaml"
+    # Pull request: data and model checks, one sticky comment on PR #1
+    "${pr_event[@]}" "$MLOPS" validate-data "${common[@]}" --comment
+    step train "${common[@]}"
+    "${pr_event[@]}" "$MLOPS" evaluate-gate "${common[@]}" --comment
+    # Push to main: package, deploy to staging, promote to production
+    step package-onnx "${common[@]}"
+    step inspect "$work/package-onnx/model.onnx"
+    step deploy "${common[@]}" --target models --stage staging
+    step deploy "${common[@]}" --target models --stage production
+    step registry list "${common[@]}" --target models
+  )
 done
+
+# Schedule: drift checks against the profile packaged in the production model. The 2009
+# penguins resemble the 2007-2008 ones; the 2009 birds of Biscoe island alone do not, and that
+# check sends repository_dispatch and opens the alert issue (on the fake GitHub).
+(
+  cd examples/penguins
+  work="$OUT/penguins"
+  model="$work/package-onnx/model.onnx"
+  step drift-check --workdir "$work/drift-2009" --current data/live.csv --reference "$model"
+  { head -n 1 data/live.csv; grep ',Biscoe,' data/live.csv; } >"$work/live-biscoe.csv"
+  step drift-check --workdir "$work/drift-biscoe" --current "$work/live-biscoe.csv" --reference "$model"
+)
+
+kill "$fake_pid"
+wait "$fake_pid" || { echo "the fake GitHub saw requests that break GitHub's API contract:"; cat "$OUT/fakegithub.log"; exit 1; }
+
+cat <<DONE
+
+Demo finished. Outputs (each stage folder has summary.md and result.json):
+  build/demo/penguins/   validate-data, train, evaluate-gate, package-onnx (model.onnx, model-card.md),
+                         deploy, registry/ (versions, aliases, audit log),
+                         drift-2009/ and drift-biscoe/ (drift-check/report.html)
+  build/demo/diabetes/   the same for the regression example (no drift check: it has no later data)
+  The fake GitHub received: $(tail -n 1 "$OUT/fakegithub.log")
+DONE
