@@ -30,27 +30,16 @@ test: install
 lint: install
 	$(PY) -m ruff check src tests bench scripts
 
-# Evidently (bench-only peer) needs pandas < 3: its own venv, used by bench/bench_drift.py
-EVIDENTLY_VENV := .venv-evidently
-EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed
+# Bench-only peers, each in its own venv from bench/requirements-<name>.txt:
+# Evidently needs pandas < 3 (bench/bench_drift.py); Great Expectations brings many packages
+# (bench/bench_validate.py).
+.venv-%/.installed: bench/requirements-%.txt
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet -r $<
+	touch $@
 
-$(EVIDENTLY_STAMP): bench/requirements-evidently.txt
-	$(PYTHON) -m venv $(EVIDENTLY_VENV)
-	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet -r bench/requirements-evidently.txt
-	touch $(EVIDENTLY_STAMP)
-
-evidently-venv: $(EVIDENTLY_STAMP)
-
-# Great Expectations (bench-only peer of validate-data): its own venv, used by bench/bench_validate.py
-GE_VENV := .venv-ge
-GE_STAMP := $(GE_VENV)/.installed
-
-$(GE_STAMP): bench/requirements-ge.txt
-	$(PYTHON) -m venv $(GE_VENV)
-	$(GE_VENV)/bin/python -m pip install --quiet -r bench/requirements-ge.txt
-	touch $(GE_STAMP)
-
-ge-venv: $(GE_STAMP)
+evidently-venv: .venv-evidently/.installed
+ge-venv: .venv-ge/.installed
 
 bench: install evidently-venv ge-venv
 	$(PY) bench/run.py

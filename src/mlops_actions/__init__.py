@@ -17,6 +17,8 @@ _EXPORTS = {
     "Config": "mlops_actions.config",
     "load_config": "mlops_actions.config",
     "MlopsError": "mlops_actions.errors",
+    "validate_data": "mlops_actions.stages.validate_data",
+    "ValidateResult": "mlops_actions.stages.validate_data",
     "train": "mlops_actions.stages.train",
     "TrainResult": "mlops_actions.stages.train",
     "evaluate_gate": "mlops_actions.stages.evaluate_gate",

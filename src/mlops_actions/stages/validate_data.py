@@ -140,26 +140,13 @@ def validate_data(
     categorical = {config.data.target} if config.task == "classification" else set()
     kinds = kinds_from_schema(schema, categorical)
     edges = _edges(schema, kinds, sources[0])
-    hash_columns = _common_columns(config, sources)
+    hash_columns = _common_columns(sources)
     scans = []
     for source in sources:
         scans.append(scan(source, schema=schema, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=keep))
         source.release()
 
-    found = []
-    schema_columns = set(schema.columns)
-    for file_scan in scans:
-        found += dchecks.per_file(file_scan, rules, schema_columns, keep)
-    reference = scans[0]
-    for other in scans[1:]:
-        found.append(dchecks.leakage(reference, other, rules, keep))
-        found += dchecks.skew(reference, other, rules)
-        if config.task == "classification":
-            found += dchecks.label_distribution(
-                reference.profile, other.profile, role=other.source.role,
-                against=reference.source.path.name, target=config.data.target, rules=rules,
-            )
-
+    found = _dataset_checks(config, scans, set(schema.columns), keep)
     profiles = {s.source.role: {"path": _shown(s.source.path), "sha256": _sha(s.source.path), **s.profile} for s in scans}
     diff = None
     if baseline:
@@ -198,6 +185,26 @@ def validate_data(
     if diff is not None:
         atomic_write_text(out / "diff.md", result.diff_markdown())
     return write_result(result)
+
+
+def _dataset_checks(config: Config, scans: list[Any], schema_columns: set[str], keep: int) -> list[Any]:
+    """Per file, then every other file against the first (the training file)."""
+    from mlops_actions.validation import checks as dchecks
+
+    rules = config.validation
+    found = []
+    for file_scan in scans:
+        found += dchecks.per_file(file_scan, rules, schema_columns, keep)
+    reference = scans[0]
+    for other in scans[1:]:
+        found.append(dchecks.leakage(reference, other, rules, keep))
+        found += dchecks.skew(reference, other, rules)
+        if config.task == "classification":
+            found += dchecks.label_distribution(
+                reference.profile, other.profile, role=other.source.role,
+                against=reference.source.path.name, target=config.data.target, rules=rules,
+            )
+    return found
 
 
 def _data_paths(config: Config, data: list[str | Path] | None) -> list[tuple[str, Path]]:
@@ -274,7 +281,7 @@ def _header(source: Any) -> list[str]:
     return read_header(source.path, delimiter=source.delimiter, encoding=source.encoding)
 
 
-def _common_columns(config: Config, sources: list[Any]) -> list[str]:
+def _common_columns(sources: list[Any]) -> list[str]:
     """Columns every file has: rows are compared (duplicates, leakage, baseline) on these."""
     common = None
     for source in sources:
