@@ -47,3 +47,12 @@ def test_a_failed_write_keeps_the_previous_version(tmp_path):
         tmp.write_bytes(b"v2 partial")
         raise RuntimeError
     assert target.read_bytes() == b"v1"
+
+
+def test_written_files_get_the_usual_mode_not_mkstemps_0600(tmp_path):
+    import os
+
+    from mlops_actions.files import _umask
+
+    atomic_write_text(tmp_path / "report.html", "x")
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o666 & ~_umask() == 0o666 & ~os.umask(_umask())

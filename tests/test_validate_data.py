@@ -391,6 +391,17 @@ def test_diff_against_git_ref_counts_rows_and_columns(tmp_path):
     assert "Data diff" in result.summary_markdown()
 
 
+def test_diff_against_an_unknown_ref_or_outside_git_is_a_usage_error(tmp_path):
+    config = project(tmp_path, rows_csv(good_rows(20)))
+    with pytest.raises(UsageError, match="not inside a git repository"):
+        run(config, baseline="git:HEAD")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    with pytest.raises(UsageError, match="'nope' is not a commit, branch or tag here"):
+        run(config, baseline="git:nope")
+
+
 def test_diff_against_a_previous_result_json(tmp_path):
     config = project(tmp_path, rows_csv(good_rows(20)))
     run(config)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_actions import gitrepo
 from mlops_actions.errors import DataError, ModelError, UsageError
 from mlops_actions.metrics import METRICS, compute_metrics, metric_names
 
@@ -178,24 +178,24 @@ def _from_registry(config: Config, spec: str, *, test: pd.DataFrame, y_true: Any
 def _from_git(config: Config, spec: str, *, workdir: Path) -> Baseline:
     """``git:<ref>[:<path>]``: the metrics committed at a ref, as ``dvc metrics diff`` reads them."""
     ref, _, path = spec[len("git:") :].partition(":")
-    top = _git(config.root, "rev-parse", "--show-toplevel")
+    top = gitrepo.toplevel(config.root)
     if top is None:
         raise UsageError(f"--baseline {spec}: {config.root} is not inside a git repository")
-    if _git(config.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is None:
+    if not gitrepo.is_commit(config.root, ref):
         raise UsageError(f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first")
     if not path:
         try:
-            path = (Path(workdir).resolve() / "train" / "metrics.json").relative_to(Path(top)).as_posix()
+            path = (Path(workdir).resolve() / "train" / "metrics.json").relative_to(top).as_posix()
         except ValueError:
             raise UsageError(
                 f"--baseline {spec}: the workdir is outside the repository; name the file: git:{ref}:PATH"
             ) from None
-    metrics_text = _git(Path(top), "show", f"{ref}:{path}")
+    metrics_text = gitrepo.show(top, ref, path)
     if metrics_text is None:
         return Baseline("none", spec, note=f"no {path} committed at {ref}: first model")
     where = f"{path} at {ref}"
     params, data = _params_and_data(
-        lambda name: _git(Path(top), "show", f"{ref}:{Path(path).with_name(name).as_posix()}"), f"at {ref}"
+        lambda name: gitrepo.show(top, ref, Path(path).with_name(name).as_posix()), f"at {ref}"
     )
     return Baseline(
         "git",
@@ -205,14 +205,6 @@ def _from_git(config: Config, spec: str, *, workdir: Path) -> Baseline:
         data=data,
         note=f"metrics committed at {ref}; the data they were measured on may differ",
     )
-
-
-def _git(where: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True)
-    except OSError:
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def _from_file(config: Config, path: Path) -> Baseline:

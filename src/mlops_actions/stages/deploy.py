@@ -227,13 +227,13 @@ def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
 
 def audit_context(config: Config, target: str, stage: str, *, forced: bool = False) -> dict[str, Any]:
     """What the audit log records beside who and when."""
-    from mlops_actions.stages.train import _git
+    from mlops_actions.gitrepo import commit_info
 
     return {
         "target": target,
         "stage": stage,
         "forced": forced,
-        "git_sha": _git(config.root)["commit"],
+        "git_sha": commit_info(config.root)["commit"],
         "run_url": run_url(),
     }
 

@@ -9,7 +9,6 @@ import importlib
 import io
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from mlops_actions.config import Config
 from mlops_actions.errors import ConfigError, ModelError
 from mlops_actions.files import atomic_path, atomic_write_json
 from mlops_actions.github.actions import run_url
+from mlops_actions.gitrepo import commit_info
 from mlops_actions.stages._common import StageResult, stage_dir, write_result
 
 if TYPE_CHECKING:
@@ -262,26 +262,9 @@ def build_lineage(config: Config, fingerprints: dict[str, Any]) -> dict[str, Any
         "model": config.name,
         "config_hash": config.hash,
         "data": fingerprints,
-        "git": _git(config.root),
+        "git": commit_info(config.root),
         "run_url": run_url(),
         "actor": os.environ.get("GITHUB_ACTOR"),
         "seed": config.data.split.seed,
         "packages": packages,
     }
-
-
-def _git(where: Path) -> dict[str, Any]:
-    sha = os.environ.get("GITHUB_SHA")
-    dirty = None
-    try:
-        if not sha:
-            sha = subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, check=True
-            ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=where, capture_output=True, text=True, check=True
-        )
-        dirty = bool(status.stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return {"commit": sha or None, "dirty": dirty, "ref": os.environ.get("GITHUB_REF")}

@@ -11,10 +11,10 @@ import dataclasses
 import itertools
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
+from mlops_actions import gitrepo
 from mlops_actions.config import Config
 from mlops_actions.errors import ConfigError, UsageError, ValidationFailed
 from mlops_actions.files import atomic_write_bytes, atomic_write_text
@@ -312,15 +312,18 @@ def _baseline(
     ref = spec[len(GIT_PREFIX):]
     if not ref:
         raise UsageError("--baseline git:<ref> needs a ref, e.g. git:main or git:HEAD~1")
-    top = _git(config.root, "rev-parse", "--show-toplevel").decode().strip()
+    top = gitrepo.toplevel(config.root)
+    if top is None:
+        raise UsageError(f"--baseline {spec}: {config.root} is not inside a git repository")
+    if not gitrepo.is_commit(top, ref):
+        raise UsageError(f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first")
     profiles: dict[str, dict | None] = {}
     hashes: dict[str, Any] = {}
     for current in scans:
         source = current.source
         relative = os.path.relpath(source.path, top)
-        try:
-            content = _git(top, "show", f"{ref}:{relative}")
-        except UsageError:
+        content = gitrepo.show(top, ref, relative)
+        if content is None:
             profiles[source.role] = None
             continue
         copy = out / "baseline" / f"{source.role}{''.join(source.path.suffixes)}"
@@ -349,17 +352,6 @@ def _row_hashes(source: Any, columns: list[str]) -> Any:
         hash_rows({c: ColumnView(chunk[c]) for c in columns}, columns, len(chunk))
         for chunk in source.chunks(columns=columns)
     ])
-
-
-def _git(where: Path | str, *args: str) -> bytes:
-    try:
-        done = subprocess.run(["git", *args], cwd=where, capture_output=True, check=False)
-    except OSError as exc:
-        raise UsageError(f"--baseline: cannot run git: {exc.strerror}") from None
-    if done.returncode != 0:
-        detail = done.stderr.decode(errors="replace").strip().splitlines()
-        raise UsageError(f"--baseline: git {args[0]} failed: {detail[0] if detail else done.returncode}")
-    return done.stdout
 
 
 def _diff(

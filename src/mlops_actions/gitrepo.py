@@ -1,0 +1,45 @@
+"""The few git questions the stages ask: which commit is this, and what did a file hold at a ref."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def git(where: Path | str, *args: str) -> bytes | None:
+    """Standard output of ``git ARGS`` run in ``where``; None when git is missing or fails."""
+    try:
+        done = subprocess.run(["git", *args], cwd=where, capture_output=True, check=False)
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def toplevel(where: Path | str) -> Path | None:
+    out = git(where, "rev-parse", "--show-toplevel")
+    return Path(out.decode().strip()) if out else None
+
+
+def is_commit(where: Path | str, ref: str) -> bool:
+    return git(where, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is not None
+
+
+def show(top: Path | str, ref: str, path: str) -> bytes | None:
+    """A file's bytes at ``ref`` (``path`` relative to the repository root); None if absent."""
+    return git(top, "show", f"{ref}:{path}")
+
+
+def commit_info(where: Path | str) -> dict[str, Any]:
+    """The commit being built: Actions' GITHUB_SHA when set, else HEAD, and whether the tree is dirty."""
+    sha = os.environ.get("GITHUB_SHA")
+    if not sha:
+        head = git(where, "rev-parse", "HEAD")
+        sha = head.decode().strip() if head else None
+    status = git(where, "status", "--porcelain", "--untracked-files=no")
+    return {
+        "commit": sha or None,
+        "dirty": bool(status.strip()) if status is not None else None,
+        "ref": os.environ.get("GITHUB_REF"),
+    }
