@@ -154,6 +154,7 @@ def scripted_server():
     thread.start()
     yield _Scripted, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+    httpd.server_close()
 
 
 def _http_config(tmp_path, url, monkeypatch, deadline=10):

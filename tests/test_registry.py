@@ -209,9 +209,12 @@ def test_a_killed_lock_holder_does_not_block_the_next_deploy(tmp_path):
     """)
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.Popen([sys.executable, "-c", holder, str(registry.url)], env=env, stdout=subprocess.PIPE)
-    assert proc.stdout.readline() == b"held\n"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        assert proc.stdout.readline() == b"held\n"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
     registry.set_alias("iris", "staging", version.version)
     assert registry.resolve("iris", "staging").version == 1
 

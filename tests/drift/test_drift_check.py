@@ -246,6 +246,7 @@ def test_http_current_with_token(project, tmp_path, monkeypatch):
             )
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def test_calibrate_stores_thresholds_in_the_profile(project, tmp_path):

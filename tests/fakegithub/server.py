@@ -36,6 +36,7 @@ UPLOADS_PREFIX = "/api/uploads"
 DOCS_URL = "https://docs.github.com/rest"
 MAX_BODY_CHARS = 65536
 RATE_LIMIT = 5000
+HANG_CEILING_S = 300.0  # a hung request ends by itself even if nobody stops the fake
 API_VERSIONS = {"2022-11-28", "2026-03-10"}
 _UPLOAD_PATH = "/repos/{owner}/{repo}/releases/{release_id}/assets"
 # openapi-core rejects null in a nullable enum; GitHub sends and accepts it (README quirk 1)
@@ -119,8 +120,7 @@ class Faults:
 
     server_errors: int = 0  # the next N requests answer server_error_status
     server_error_status: int = 502
-    slow: int = 0  # the next N requests wait slow_seconds before answering
-    slow_seconds: float = 0.0
+    hang: int = 0  # the next N requests get no answer until the fake stops: the client times out
     primary_until: float = 0.0  # until this epoch second the primary limit is exhausted
     primary_status: int = 403
     secondary: int = 0  # the next N requests hit a secondary rate limit
@@ -167,6 +167,7 @@ class FakeGitHub:
         self._numbers = itertools.count(1)
         self._used = 0
         self._lock = threading.RLock()
+        self._stopping = threading.Event()  # releases hung requests
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -213,6 +214,7 @@ class FakeGitHub:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -229,8 +231,10 @@ class FakeGitHub:
     def fail_next(self, count: int, status: int = 502) -> None:
         self.faults.server_errors, self.faults.server_error_status = count, status
 
-    def slow_next(self, count: int, seconds: float) -> None:
-        self.faults.slow, self.faults.slow_seconds = count, seconds
+    def hang_next(self, count: int) -> None:
+        """The next ``count`` requests hang until ``stop()``: a timeout that no load can turn
+        into an answer, unlike a fixed delay racing the client's timeout."""
+        self.faults.hang = count
 
     def exhaust_rate_limit(self, seconds: float, status: int = 403) -> None:
         """Primary limit: every request is refused until ``seconds`` from now."""
@@ -289,8 +293,8 @@ class FakeGitHub:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
-        if self._take("slow"):
-            time.sleep(self.faults.slow_seconds)
+        if self._take("hang"):
+            self._stopping.wait(HANG_CEILING_S)
         with self._lock:
             operation_id, status, body, headers = self._handle(request)
             self._used += 1
