@@ -163,6 +163,7 @@ def drift_check(
     ref_columns = ref_exact if ref_exact is not None else profile_columns(profile)
     watch = _model_watch(config, ref_path, profile)
     cur_columns, cur_info = _read_current(config, source, watch)
+    _set_aside_bookkeeping(cur_columns, cur_info, ref_columns)
     choices = _column_choices(config, profile, ref_columns, cur_info["rows"])
     target = config.data.target
     # columns the config drops are not model inputs: their drift is no reason to retrain
@@ -315,7 +316,7 @@ def _read_current(
 ) -> tuple[dict[str, ColumnSummary], dict[str, Any]]:
     """One pass over the current data: column summaries and a description (and, with a
     model, its predictions on every chunk)."""
-    from mlops_actions.data import files_sha256
+    from mlops_actions.data import files_sha256, schema_string_columns
     from mlops_actions.drift.columns import ColumnAccumulator
     from mlops_actions.drift.sources import is_url, iter_chunks, local_files
 
@@ -323,7 +324,14 @@ def _read_current(
     accumulators: dict[str, ColumnAccumulator] = {}
     rows = 0
     with local_files(source, token_env=settings.token_env) as files:
-        for chunk in iter_chunks(files, chunk_rows=settings.chunk_rows):
+        chunks = iter_chunks(
+            files,
+            chunk_rows=settings.chunk_rows,
+            delimiter=config.data.delimiter,
+            encoding=config.data.encoding,
+            string_columns=schema_string_columns(config.data.schema),
+        )
+        for chunk in chunks:
             rows += len(chunk)
             if watch is not None:
                 watch.add(chunk, source=source)
@@ -350,6 +358,18 @@ def _read_current(
         "sha256": digest,
     }
     return {name: acc.summary() for name, acc in accumulators.items()}, info
+
+
+def _set_aside_bookkeeping(cur_columns: dict, cur_info: dict[str, Any], ref_columns: dict) -> None:
+    """The columns the model server's log adds (prediction, version, time) are no data
+    columns: out of the tests and the schema skew, listed under ``bookkeeping``.
+
+    A reference column of the same name stays a data column."""
+    from mlops_actions.inference_log import LOG_COLUMNS
+
+    cur_info["bookkeeping"] = [c for c in LOG_COLUMNS if c in cur_columns and c not in ref_columns]
+    for column in cur_info["bookkeeping"]:
+        del cur_columns[column]
 
 
 def _column_choices(config: Config, profile: dict, ref_columns: dict, current_rows: int) -> dict:
