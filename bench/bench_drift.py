@@ -141,7 +141,7 @@ def main() -> int:
     report("drift-check vs floor (time)", ours["seconds"], "floor", floor["seconds"])
     mib = 2**20
     frames = ours["frames_bytes"]
-    report(
+    met = report(
         "drift-check memory above start-up vs the 2 frames",
         (ours["peak_bytes"] - ours["baseline_bytes"]) / mib,
         "frames",
@@ -158,7 +158,7 @@ def main() -> int:
     )
     if args.no_evidently or not EVIDENTLY_PYTHON.exists():
         print("Evidently skipped (make evidently-venv builds its venv)")
-        return 0
+        return 0 if met else 1
     peer = subprocess.run(
         [
             str(EVIDENTLY_PYTHON),
@@ -171,7 +171,7 @@ def main() -> int:
         text=True,
     )
     evidently = json.loads(peer.stdout.strip().splitlines()[-1])
-    report(
+    met &= report(
         "drift-check vs Evidently DataDriftPreset (time)",
         ours["seconds"],
         "evidently",
@@ -197,7 +197,7 @@ def main() -> int:
     print(
         f"verdict agreement: {agree}/{total} columns; largest relative statistic difference {worst:.2e}"
     )
-    return 0 if agree == total and worst <= 1e-6 else 1
+    return 0 if met and agree == total and worst <= 1e-6 else 1
 
 
 if __name__ == "__main__":

@@ -10,4 +10,5 @@ from harness import command_seconds, report
 mlops = Path(sys.executable).with_name("mlops")
 ours = command_seconds([str(mlops), "--help"])
 bare = command_seconds([sys.executable, "-c", "pass"])
-report("mlops --help start-up", ours, "python -c pass", bare, target=3)
+met = report("mlops --help start-up", ours, "python -c pass", bare, target=3)
+raise SystemExit(0 if met else 1)

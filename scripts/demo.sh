@@ -21,6 +21,7 @@ eval "$(cat "$OUT/fakegithub.env")"
 echo '{"pull_request": {"number": 1}}' >"$OUT/pull_request.json"
 pr_event=(env GITHUB_EVENT_NAME=pull_request "GITHUB_EVENT_PATH=$OUT/pull_request.json")
 
+declare -A CHALLENGER=([penguins]="model.params.max_depth=1" [diabetes]="model.params.alpha=30")
 for example in penguins diabetes; do
   work="$OUT/$example"
   common=(--workdir "$work" --set "deploy.targets.models.url=$work/registry")
@@ -39,6 +40,11 @@ for example in penguins diabetes; do
     step deploy "${common[@]}" --target models --stage staging
     step deploy "${common[@]}" --target models --stage production
     step registry list "${common[@]}" --target models
+    # The next pull request: a challenger with other hyperparameters, gated against production
+    # (the ONNX model in the registry, scored on the same test rows)
+    challenger=(--workdir "$work/challenger" --set "deploy.targets.models.url=$work/registry" --set "${CHALLENGER[$example]}")
+    step train "${challenger[@]}"
+    step evaluate-gate "${challenger[@]}" --no-fail
   )
 done
 
@@ -61,8 +67,9 @@ cat <<DONE
 
 Demo finished. Outputs (each stage folder has summary.md and result.json):
   build/demo/penguins/   validate-data, train, evaluate-gate, package-onnx (model.onnx, model-card.md),
-                         deploy, registry/ (versions, aliases, audit log),
-                         drift-2009/ and drift-biscoe/ (drift-check/report.html)
+                         deploy, registry/ (versions, aliases, audit log), challenger/ (a second
+                         model gated against production), drift-2009/ and drift-biscoe/
+                         (drift-check/report.html)
   build/demo/diabetes/   the same for the regression example (no drift check: it has no later data)
   The fake GitHub received: $(tail -n 1 "$OUT/fakegithub.log")
 DONE

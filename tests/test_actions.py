@@ -23,13 +23,19 @@ def declared_outputs(action: str) -> list[str]:
     return list(meta.get("outputs") or {})
 
 
-def assert_all_outputs_set(run, action: str) -> None:
-    """Every declared output is set; one whose description documents '' may be empty."""
+def assert_outputs_follow_the_cli(run, action: str) -> None:
+    """The action declares exactly what its `mlops` step wrote to GITHUB_OUTPUT on this real run.
+
+    Every declared output is set (one whose description documents '' may be empty), and every
+    output the CLI set is declared, so a stage's new output cannot go unexported.
+    """
     meta = yaml.safe_load((REPO / action / "action.yml").read_text(encoding="utf-8"))
     may_be_empty = {n for n, o in (meta.get("outputs") or {}).items() if "'' when" in o.get("description", "")}
     missing = [name for name in declared_outputs(action) if name not in run.outputs
                or not (run.outputs[name] or name in may_be_empty)]
     assert not missing, f"{action} declares outputs the CLI never set: {missing}\n{run.log()}"
+    undeclared = sorted(set(run.step("mlops").outputs) - set(declared_outputs(action)))
+    assert not undeclared, f"{action}/action.yml does not re-export the CLI's outputs {undeclared}"
 
 
 @pytest.fixture
@@ -56,7 +62,7 @@ def test_setup_without_cache_skips_the_cache_steps(penguins):
 def test_train_outputs_describe_the_files_it_wrote(penguins):
     run = Runner(penguins).run_action("actions/train", {"set": f"  {FAST}\n\nmodel.params.max_depth=3\n"})
     assert run.ok, run.log()
-    assert_all_outputs_set(run, "actions/train")
+    assert_outputs_follow_the_cli(run, "actions/train")
     out = penguins / ".mlops" / "train"
     assert run.outputs["passed"] == "true"
     assert penguins / run.outputs["result-file"] == out / "result.json"
@@ -137,7 +143,7 @@ def test_stage_action_after_train_sets_every_declared_output(penguins, stage):
     assert runner.run_action("actions/train", {"set": FAST}).ok
     run = runner.run_action(f"actions/{stage}", {"set": FAST})
     assert run.ok, run.log()
-    assert_all_outputs_set(run, f"actions/{stage}")
+    assert_outputs_follow_the_cli(run, f"actions/{stage}")
     assert run.summary.strip()
     assert run.env_written == {}
 
@@ -145,7 +151,7 @@ def test_stage_action_after_train_sets_every_declared_output(penguins, stage):
 def test_drift_check_without_drift_sets_every_output(penguins):
     run = Runner(penguins).run_action("actions/drift-check", {"current": "data/live.csv", "alert": "false"})
     assert run.ok, run.log()
-    assert_all_outputs_set(run, "actions/drift-check")
+    assert_outputs_follow_the_cli(run, "actions/drift-check")
     assert (run.outputs["drift"], run.outputs["drifted-columns"]) == ("false", "[]")
     assert (penguins / run.outputs["report-path"]).read_text().lstrip().lower().startswith("<!doctype html")
 
@@ -186,12 +192,24 @@ def test_comment_action_keeps_one_sticky_comment(penguins, fake_github):
         (penguins / "a.md").write_text(f"{text}\n")
         run = runner.run_action("actions/comment", {"body-files": "a.md\nb.md\n"})
         assert run.ok, run.log()
-        assert_all_outputs_set(run, "actions/comment")
+        assert_outputs_follow_the_cli(run, "actions/comment")
     comments = fake_github.comments_on(number)
     assert len(comments) == 1
     assert "run two" in comments[0]["body"] and "second report" in comments[0]["body"]
     assert "run one" not in comments[0]["body"]
     assert run.outputs["comment-url"] == comments[0]["html_url"]
+
+
+def test_validate_data_comment_sets_comment_url(penguins, fake_github):
+    """comment: 'true' makes the CLI set comment-url too; the action passes it on."""
+    require_stage("validate-data")
+    number = fake_github.add_pull_request()
+    event = {"number": number, "pull_request": {"number": number, "base": {"ref": "main"}}}
+    runner = Runner(penguins, event_name="pull_request", event=event, **github_of(fake_github))
+    run = runner.run_action("actions/validate-data", {"comment": "true"})
+    assert run.ok, run.log()
+    assert_outputs_follow_the_cli(run, "actions/validate-data")
+    assert run.outputs["comment-url"] == fake_github.comments_on(number)[0]["html_url"]
 
 
 def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
@@ -215,7 +233,7 @@ def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
     assert "::error file=" in blocked.step("mlops").stdout and "line=6" in blocked.step("mlops").stdout
     report = runner.run_action("actions/validate-data", {"baseline": "baseline.json", "fail-on-error": "false"})
     assert report.ok, report.log()
-    assert_all_outputs_set(report, "actions/validate-data")
+    assert_outputs_follow_the_cli(report, "actions/validate-data")
     assert report.outputs["passed"] == "false" and int(report.outputs["failing-rows"]) == 1
     assert (penguins / report.outputs["diff-file"]).read_text().strip()
 
@@ -239,11 +257,11 @@ def test_deploy_action_versions_promotes_and_rolls_back(penguins, fake_github):
         for action in ("actions/train", "actions/evaluate-gate", "actions/package-onnx"):
             run = runner.run_action(action, {"set": f"model.params.n_estimators={trees}"})
             assert run.ok, run.log()
-        assert_all_outputs_set(run, "actions/package-onnx")
+        assert_outputs_follow_the_cli(run, "actions/package-onnx")
         staging = runner.run_action("actions/deploy", {"target": "registry"})
         assert staging.ok, staging.log()
         versions.append(staging.outputs["version"])
-    assert_all_outputs_set(staging, "actions/deploy")  # the second deploy has a previous version
+    assert_outputs_follow_the_cli(staging, "actions/deploy")  # the second deploy has a previous version
     assert (staging.outputs["alias"], staging.outputs["previous-version"], staging.outputs["rolled-back"]) == (
         "staging", versions[0], "false")
     assert versions[1] != versions[0]
@@ -251,3 +269,4 @@ def test_deploy_action_versions_promotes_and_rolls_back(penguins, fake_github):
     back = runner.run_action(".", {"command": "rollback", "install": "false", "args": "--target\nregistry\n--stage\nstaging"})
     assert back.ok, back.log()
     assert back.outputs["version"] == versions[0]
+    assert set(back.step("mlops").outputs) <= set(declared_outputs(".")), "action.yml lacks a rollback output"

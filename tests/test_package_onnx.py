@@ -99,11 +99,31 @@ def test_penguins_packages_with_parity_metadata_and_card(example, tmp_path):
     profile = meta["mlops.drift_profile"]
     assert profile["rows"] == len(pd.read_csv(config.data.train))
     assert {"prediction", "proba_Adelie"} <= set(profile["predictions"])
+    _prediction_drift_matches_profile(config, result.model_path, tmp_path, profile)
 
     card = (tmp_path / "package-onnx/model-card.md").read_text()
     assert "Classifies Adelie, Chinstrap and Gentoo penguins" in card  # purpose from config
     assert "`NaN`" in card and "`''`" in card  # how missing values are fed
     assert json.loads((tmp_path / "package-onnx/result.json").read_text())["parity"]["passed"] is True
+
+
+def _prediction_drift_matches_profile(config, model_path, tmp_path, profile):
+    """drift-check with the packaged model on its own training rows: every profiled output
+    column is compared (same names and types on both sides) and, same rows, none moved."""
+    from mlops_actions.stages.drift_check import drift_check
+
+    check = drift_check(config, workdir=tmp_path / "drift", current=str(config.data.train),
+                        reference=model_path, alert=False)
+    assert {c["column"] for c in check.predictions["columns"]} == set(profile["predictions"])
+    assert not check.predictions["drift"] and check.predictions["skipped"] is None
+
+
+def test_regression_profile_matches_drift_check(tmp_path):
+    config = trained(make_project(tmp_path / "p", task="regression"), tmp_path / "w", QUICK)
+    result = package_onnx(config, workdir=tmp_path / "w")
+    profile = OnnxModel(result.model_path).metadata["mlops.drift_profile"]
+    assert set(profile["predictions"]) == {"prediction"} and profile["predictions"]["prediction"]["dtype"] == "float64"
+    _prediction_drift_matches_profile(config, result.model_path, tmp_path, profile)
 
 
 def test_diabetes_regression_measures_speed(example, tmp_path):

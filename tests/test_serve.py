@@ -191,6 +191,10 @@ def test_inference_log_is_read_back_by_drift_check(tmp_path, served, models):
     assert result.current["rows"] == 40
     tested = {c["column"] for c in result.columns}
     assert set(FEATURE_NAMES) <= tested
+    # what the server adds beside the features is bookkeeping, not schema skew
+    assert result.current["bookkeeping"] == ["prediction", "model_version", "timestamp"]
+    assert result.schema == {"missing_columns": [], "new_columns": [], "dtype_changes": []}
+    assert not result.annotations()
 
 
 def test_inference_log_rotates_and_recovers_an_abandoned_file(tmp_path):

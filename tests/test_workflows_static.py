@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import json
+import pkgutil
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -297,6 +302,48 @@ def test_top_level_action_offers_every_stage_output():
         for name, spec in (load(action).get("outputs") or {}).items():
             if action.parent.name != "setup":
                 assert name in top and top[name]["value"] == spec["value"], f"action.yml lacks output {name}"
+
+
+def stage_result_classes() -> list[type]:
+    """Every stage's result class, found by importing each module of mlops_actions.stages."""
+    import mlops_actions.stages as stages
+    from mlops_actions.stages._common import StageResult
+
+    for module in pkgutil.iter_modules(stages.__path__):
+        importlib.import_module(f"{stages.__name__}.{module.name}")
+    return sorted(StageResult.__subclasses__(), key=lambda cls: cls.stage)
+
+
+def output_names(cls: type) -> set[str]:
+    """The keys ``cls.outputs()`` returns, read from its source (``**super().outputs()`` adds the parent's).
+
+    Asserts on any shape it cannot read (computed keys, two returns), so it cannot under-report.
+    """
+    owner = next(klass for klass in cls.__mro__ if "outputs" in vars(klass))
+    where = f"{owner.__name__}.outputs()"
+    tree = ast.parse(textwrap.dedent(inspect.getsource(owner.outputs)))
+    returned = [node.value for node in ast.walk(tree) if isinstance(node, ast.Return)]
+    assert len(returned) == 1 and isinstance(returned[0], ast.Dict), f"{where}: return one dict literal"
+    names = set()
+    for key, value in zip(returned[0].keys, returned[0].values, strict=True):
+        if key is None:
+            assert ast.unparse(value) == "super().outputs()", f"{where}: unpacks {ast.unparse(value)}"
+            names |= output_names(owner.__mro__[1])
+        else:
+            assert isinstance(key, ast.Constant) and isinstance(key.value, str), f"{where}: computed key"
+            names.add(key.value)
+    return names
+
+
+@pytest.mark.parametrize("result_class", stage_result_classes(), ids=lambda cls: cls.stage)
+def test_every_stage_output_is_declared_by_its_actions(result_class):
+    """What a stage's result sets in GITHUB_OUTPUT, its own action and the top-level action re-export."""
+    names = output_names(result_class)
+    assert {"passed", "result-file"} <= names
+    own = REPO / "actions" / result_class.stage / "action.yml"
+    for action in [REPO / "action.yml", *([own] if own.exists() else [])]:
+        missing = sorted(names - set(load(action).get("outputs") or {}))
+        assert not missing, f"{rel(action)}: declare {missing}, which {result_class.__name__}.outputs() sets"
 
 
 def test_shellcheck_on_every_run_block_and_script(tmp_path):

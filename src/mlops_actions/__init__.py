@@ -23,9 +23,15 @@ _EXPORTS = {
     "TrainResult": "mlops_actions.stages.train",
     "evaluate_gate": "mlops_actions.stages.evaluate_gate",
     "GateResult": "mlops_actions.stages.evaluate_gate",
+    "package_onnx": "mlops_actions.stages.package_onnx",
+    "PackageResult": "mlops_actions.stages.package_onnx",
+    "deploy": "mlops_actions.stages.deploy",
+    "DeployResult": "mlops_actions.stages.deploy",
+    "rollback": "mlops_actions.stages.rollback",
     "drift_check": "mlops_actions.stages.drift_check",
     "DriftResult": "mlops_actions.stages.drift_check",
     "build_profile": "mlops_actions.drift.profile",
+    "OnnxModel": "mlops_actions.onnx_model",
 }
 
 __all__ = ["__version__", *_EXPORTS]

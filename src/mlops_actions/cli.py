@@ -274,13 +274,6 @@ def _post_comment(body: str, args: argparse.Namespace, *, section: str, pr: int 
     actions.set_outputs({"comment-url": result.url or ""})
 
 
-def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        raise UsageError(f"{PROG} {args.command} is not implemented yet (tracked in issue {issue})")
-
-    return handler
-
-
 def _config(args: argparse.Namespace) -> Any:
     from mlops_actions.config import load_config
 

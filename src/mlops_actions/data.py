@@ -129,29 +129,34 @@ def read_chunks(
     encoding: str = "utf-8",
     string_columns: Iterable[str] = (),
     columns: list[str] | None = None,
+    empty_ok: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """``read_table`` ``chunksize`` rows at a time, for files larger than memory.
 
     Each chunk keeps its position in the file as its index (0, 1, ... across chunks).
     Columns are typed per chunk, so a number column may arrive as integers in one
     chunk and floats in another; callers that compare dtypes must allow for that.
+    ``empty_ok``: a file without rows (or without even a header) yields nothing instead
+    of raising, for one file among many whose total the caller checks.
     """
     path = _existing(path)
     if is_parquet(path):
-        yield from _parquet_chunks(path, chunksize, columns)
+        yield from _parquet_chunks(path, chunksize, columns, empty_ok)
         return
     string_columns = set(string_columns)
     first = True
-    with _csv_errors(path, delimiter, encoding):
+    with _csv_errors(path, delimiter, encoding, empty_ok=empty_ok):
         reader = _csv_reader(path, delimiter, encoding, string_columns, chunksize=chunksize, columns=columns)
         with reader:
             for chunk in reader:
                 if first:
+                    if empty_ok and chunk.empty:
+                        return
                     _check_frame(chunk, path)
                     _check_delimiter(chunk, path, delimiter)
                     first = False
                 yield chunk
-    if first:
+    if first and not empty_ok:
         raise DataError(f"{path}: no data rows (header only)")
 
 
@@ -203,13 +208,15 @@ def _csv_reader(
 
 
 @contextlib.contextmanager
-def _csv_errors(path: Path, delimiter: str, encoding: str) -> Iterator[None]:
+def _csv_errors(path: Path, delimiter: str, encoding: str, *, empty_ok: bool = False) -> Iterator[None]:
     """Turn what pandas raises for a bad CSV into one-line ``DataError``s."""
     import pandas as pd
 
     try:
         yield
     except pd.errors.EmptyDataError:
+        if empty_ok:
+            return
         raise DataError(f"{path}: file is empty (no header row)") from None
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1]
@@ -246,7 +253,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
 
 
-def _parquet_chunks(path: Path, chunksize: int, columns: list[str] | None) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(
+    path: Path, chunksize: int, columns: list[str] | None, empty_ok: bool
+) -> Iterator[pd.DataFrame]:
     import pandas as pd
     import pyarrow.dataset as ds
 
@@ -266,7 +275,7 @@ def _parquet_chunks(path: Path, chunksize: int, columns: list[str] | None) -> It
         if isinstance(exc, DataError):
             raise
         raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
-    if offset == 0:
+    if offset == 0 and not empty_ok:
         raise DataError(f"{path}: no data rows")
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 PREDICTION = "prediction"
 MODEL_VERSION = "model_version"
 TIMESTAMP = "timestamp"
+LOG_COLUMNS = (PREDICTION, MODEL_VERSION, TIMESTAMP)  # what the log adds beside the features
 OPEN_SUFFIX = ".jsonl.open"
 
 

@@ -198,7 +198,9 @@ def test_jsonl_inference_log(project, tmp_path):
         "body_mass_g",
         "sex",
     }
-    assert result.schema["new_columns"] == ["ts", "prediction"]
+    # the logged prediction is the server's bookkeeping, not a new data column
+    assert result.schema["new_columns"] == ["ts"]
+    assert result.current["bookkeeping"] == ["prediction"]
 
 
 def test_schema_skew_is_reported_not_raised(project, tmp_path):
@@ -364,3 +366,19 @@ def test_nested_json_values_are_reported_untested(project, tmp_path):
         config(project), workdir=tmp_path / "w", current=str(tmp_path / "log.jsonl")
     )
     assert result.current["rows"] == 40 and {"outputs", "tags"} <= set(result.schema["new_columns"])
+
+
+def test_current_csv_is_read_as_the_training_data_is(project, tmp_path):
+    """Current CSVs go through data.read_chunks: header-only parts of a glob are skipped, and a
+    file in another delimiter gets its one-line error naming data.delimiter."""
+    (tmp_path / "parts").mkdir()
+    live = pd.read_csv(project / "data/live.csv")
+    live.to_csv(tmp_path / "parts/a.csv", index=False)
+    live.head(0).to_csv(tmp_path / "parts/b.csv", index=False)
+    result = drift_check(
+        config(project), workdir=tmp_path / "w", current=str(tmp_path / "parts/*.csv")
+    )
+    assert result.current["rows"] == len(live) and result.current["files"] == ["a.csv", "b.csv"]
+    live.to_csv(tmp_path / "semicolon.csv", index=False, sep=";")
+    with pytest.raises(DataError, match=r"semicolon-separated: set data.delimiter to ';'"):
+        drift_check(config(project), workdir=tmp_path / "w", current=str(tmp_path / "semicolon.csv"))

@@ -99,3 +99,41 @@ def test_unlabelled_logs_without_features_skip_the_model(packaged, tmp_path):
         reference=model,
     )
     assert "island" in result.predictions["skipped"] and result.performance is None
+
+
+def _served_log(model, frame, folder):
+    """An inference log as the model server writes it: the features as the model takes them
+    (text missing as '') and the model's labels."""
+    from mlops_actions.inference_log import InferenceLog
+
+    onnx = OnnxModel(model)
+    features = frame[[f.name for f in onnx.features]]
+    columns = {
+        name: (values if pd.api.types.is_float_dtype(values) else values.fillna("")).to_numpy()
+        for name, values in features.items()
+    }
+    log = InferenceLog(folder)
+    log.write(columns, onnx.predict(features).labels, "1")
+    log.close()
+    return folder
+
+
+def test_logged_predictions_feed_prediction_drift_without_the_model(packaged, tmp_path):
+    """With a saved profile (no model to run), the log's prediction column is compared with the
+    profiled outputs: the same verdicts and scores as re-running the model on the logged rows."""
+    project, model, _ = packaged
+    profile = OnnxModel(model).metadata["mlops.drift_profile"]
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    config = load_config(project / "mlops.yaml")
+    biscoe = pd.read_csv(project / "data/train.csv").query("island == 'Biscoe'")
+    for name, frame, moved in (("test", pd.read_csv(project / "data/test.csv"), False), ("biscoe", biscoe, True)):
+        log = _served_log(model, frame, tmp_path / name)
+        logged = drift_check(config, workdir=tmp_path / f"{name}-p", current=str(log),
+                             reference=tmp_path / "profile.json", alert=False)
+        rerun = drift_check(config, workdir=tmp_path / f"{name}-m", current=str(log), reference=model, alert=False)
+        assert [c["column"] for c in logged.predictions["columns"]] == ["prediction"]
+        assert logged.predictions["columns"][0] == next(
+            c for c in rerun.predictions["columns"] if c["column"] == "prediction"
+        )
+        assert logged.predictions["columns"][0]["drifted"] is moved
+        assert logged.schema["new_columns"] == [] and logged.performance is None

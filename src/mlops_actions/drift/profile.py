@@ -24,6 +24,7 @@ import pandas as pd
 
 from mlops_actions.drift.columns import ColumnSummary, summarize
 from mlops_actions.drift.stattests import SortedSample
+from mlops_actions.inference_log import PREDICTION
 
 FORMAT = "mlops.drift_profile/1"
 MAX_POINTS = 2048
@@ -83,18 +84,18 @@ def _prediction_frame(predictions: Any) -> pd.DataFrame:
     if hasattr(predictions, "task"):  # an onnx_model.Prediction
         return prediction_frame(predictions)
     if isinstance(predictions, pd.Series):
-        return predictions.rename("prediction").to_frame()
+        return predictions.rename(PREDICTION).to_frame()
     array = np.asarray(predictions)
     if array.ndim == 1:
-        return pd.DataFrame({"prediction": array})
+        return pd.DataFrame({PREDICTION: array})
     return pd.DataFrame(array, columns=[f"proba_{i}" for i in range(array.shape[1])])
 
 
 def prediction_frame(prediction: Any) -> pd.DataFrame:
     """An ``OnnxModel.predict`` result as the columns the profile stores and drift compares."""
     if prediction.task != "classification":
-        return pd.DataFrame({"prediction": np.asarray(prediction.values, dtype=np.float64)})
-    frame = pd.DataFrame({"prediction": np.asarray(prediction.labels).astype(str)})
+        return pd.DataFrame({PREDICTION: np.asarray(prediction.values, dtype=np.float64)})
+    frame = pd.DataFrame({PREDICTION: np.asarray(prediction.labels).astype(str)})
     if prediction.probabilities is not None and prediction.classes:
         for i, cls in enumerate(prediction.classes):
             frame[f"proba_{cls}"] = np.asarray(prediction.probabilities[:, i], dtype=np.float64)

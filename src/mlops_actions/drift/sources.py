@@ -1,7 +1,9 @@
 """Current data as a stream of frames: CSV, Parquet, JSONL inference logs, globs, folders, URLs.
 
-Each file is read in chunks (Parquet row-group batches, CSV / JSONL ``chunksize``) so any
-amount of data passes through in bounded memory; a URL is streamed to a temporary file first.
+This module resolves sources to files; CSV and Parquet files are read by ``data.read_chunks``
+(the one reader, with its errors), JSONL here. Each file is read in chunks (Parquet batches,
+CSV / JSONL ``chunksize``) so any amount of data passes through in bounded memory; a URL is
+streamed to a temporary file first.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 import glob
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
 
-from mlops_actions.data import is_parquet
+from mlops_actions.data import PARQUET_SUFFIXES, read_chunks
 from mlops_actions.errors import ConfigError, DataError
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -56,7 +58,7 @@ def _expand(source: str) -> list[Path]:
 
 
 def _readable(path: Path) -> bool:
-    return path.suffix.lower() in {".parquet", ".pq", ".parq", ".csv", *JSONL_SUFFIXES}
+    return path.suffix.lower() in {*PARQUET_SUFFIXES, ".csv", *JSONL_SUFFIXES}
 
 
 def _download(url: str, folder: Path, token_env: str | None) -> Path:
@@ -91,40 +93,30 @@ def _public(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
-def iter_chunks(files: list[Path], *, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def iter_chunks(
+    files: list[Path],
+    *,
+    chunk_rows: int,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    string_columns: Iterable[str] = (),
+) -> Iterator[pd.DataFrame]:
+    """Every file's rows, ``chunk_rows`` at a time; CSV and Parquet as ``data.read_chunks``
+    reads them (the training data's delimiter, encoding and text columns), empty files skipped."""
     for path in files:
         if path.stat().st_size == 0:
             continue
         if path.suffix.lower() in JSONL_SUFFIXES:
             yield from _jsonl_chunks(path, chunk_rows)
-        elif is_parquet(path):
-            yield from _parquet_chunks(path, chunk_rows)
         else:
-            yield from _csv_chunks(path, chunk_rows)
-
-
-def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    import pyarrow.parquet as pq
-
-    try:
-        reader = pq.ParquetFile(path)
-        for batch in reader.iter_batches(batch_size=chunk_rows):
-            yield batch.to_pandas()
-    except (OSError, ValueError) as exc:  # pyarrow's errors subclass these
-        raise DataError(
-            f"{path}: not a readable Parquet file: {str(exc).splitlines()[0]}"
-        ) from None
-
-
-def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    try:
-        yield from pd.read_csv(path, chunksize=chunk_rows, low_memory=False)
-    except pd.errors.EmptyDataError:
-        return
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(
-            f"{path}: cannot read as CSV: {str(exc).strip().splitlines()[-1]}"
-        ) from None
+            yield from read_chunks(
+                path,
+                chunksize=chunk_rows,
+                delimiter=delimiter,
+                encoding=encoding,
+                string_columns=string_columns,
+                empty_ok=True,
+            )
 
 
 def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -163,6 +163,7 @@ def drift_check(
     ref_columns = ref_exact if ref_exact is not None else profile_columns(profile)
     watch = _model_watch(config, ref_path, profile)
     cur_columns, cur_info = _read_current(config, source, watch)
+    _set_aside_bookkeeping(cur_columns, cur_info, ref_columns)
     choices = _column_choices(config, profile, ref_columns, cur_info["rows"])
     target = config.data.target
     # columns the config drops are not model inputs: their drift is no reason to retrain
@@ -311,11 +312,11 @@ def _profile_from_model(path: Path) -> dict:
 
 
 def _read_current(
-    config: Config, source: str, watch: _ModelWatch | None
+    config: Config, source: str, watch: _ModelWatch | _LoggedPredictions | None
 ) -> tuple[dict[str, ColumnSummary], dict[str, Any]]:
     """One pass over the current data: column summaries and a description (and, with a
-    model, its predictions on every chunk)."""
-    from mlops_actions.data import files_sha256
+    model, its predictions on every chunk; with a profile's predictions, the logged ones)."""
+    from mlops_actions.data import files_sha256, schema_string_columns
     from mlops_actions.drift.columns import ColumnAccumulator
     from mlops_actions.drift.sources import is_url, iter_chunks, local_files
 
@@ -323,7 +324,14 @@ def _read_current(
     accumulators: dict[str, ColumnAccumulator] = {}
     rows = 0
     with local_files(source, token_env=settings.token_env) as files:
-        for chunk in iter_chunks(files, chunk_rows=settings.chunk_rows):
+        chunks = iter_chunks(
+            files,
+            chunk_rows=settings.chunk_rows,
+            delimiter=config.data.delimiter,
+            encoding=config.data.encoding,
+            string_columns=schema_string_columns(config.data.schema),
+        )
+        for chunk in chunks:
             rows += len(chunk)
             if watch is not None:
                 watch.add(chunk, source=source)
@@ -350,6 +358,18 @@ def _read_current(
         "sha256": digest,
     }
     return {name: acc.summary() for name, acc in accumulators.items()}, info
+
+
+def _set_aside_bookkeeping(cur_columns: dict, cur_info: dict[str, Any], ref_columns: dict) -> None:
+    """The columns the model server's log adds (prediction, version, time) are no data
+    columns: out of the tests and the schema skew, listed under ``bookkeeping``.
+
+    A reference column of the same name stays a data column."""
+    from mlops_actions.inference_log import LOG_COLUMNS
+
+    cur_info["bookkeeping"] = [c for c in LOG_COLUMNS if c in cur_columns and c not in ref_columns]
+    for column in cur_info["bookkeeping"]:
+        del cur_columns[column]
 
 
 def _column_choices(config: Config, profile: dict, ref_columns: dict, current_rows: int) -> dict:
@@ -413,11 +433,46 @@ class _ModelWatch:
                 self.proba.append(prediction.probabilities[labelled])
 
 
-def _model_watch(config: Config, ref_path: Path, profile: dict) -> _ModelWatch | None:
-    """Watch the model when the reference is one (its profile holds what to compare with)."""
-    if ref_path.suffix.lower() != ".onnx" or not (
-        profile.get("predictions") or profile.get("metrics")
-    ):
+class _LoggedPredictions:
+    """The model server's logged ``prediction`` column, for a profile with predictions but
+    no model to run: typed as ``prediction_frame`` types the model's outputs."""
+
+    skipped = None
+
+    def __init__(self, task: str, max_values: int) -> None:
+        self.task = task
+        self.max_values = max_values
+        self.outputs: dict[str, Any] = {}  # "prediction" -> ColumnAccumulator, once logged
+
+    def add(self, chunk: Any, *, source: str) -> None:
+        from mlops_actions.drift.columns import ColumnAccumulator
+        from mlops_actions.drift.profile import prediction_frame
+        from mlops_actions.inference_log import PREDICTION
+        from mlops_actions.onnx_model import Prediction
+
+        if PREDICTION not in chunk.columns:
+            return
+        logged = chunk[PREDICTION].to_numpy()
+        prediction = (
+            Prediction(self.task, labels=logged)
+            if self.task == "classification"
+            else Prediction(self.task, values=logged)
+        )
+        if PREDICTION not in self.outputs:
+            self.outputs[PREDICTION] = ColumnAccumulator(PREDICTION, max_values=self.max_values)
+        self.outputs[PREDICTION].add(prediction_frame(prediction)[PREDICTION])
+
+
+def _model_watch(
+    config: Config, ref_path: Path, profile: dict
+) -> _ModelWatch | _LoggedPredictions | None:
+    """Watch the model when the reference is one (its profile holds what to compare with);
+    else, when the profile holds predictions, the predictions an inference log recorded."""
+    if ref_path.suffix.lower() != ".onnx":
+        if not profile.get("predictions"):
+            return None
+        return _LoggedPredictions(profile.get("task") or config.task, config.drift.max_values)
+    if not (profile.get("predictions") or profile.get("metrics")):
         return None
     from mlops_actions.onnx_model import OnnxModel
 
@@ -425,7 +480,7 @@ def _model_watch(config: Config, ref_path: Path, profile: dict) -> _ModelWatch |
 
 
 def _prediction_drift(
-    config: Config, profile: dict, watch: _ModelWatch | None
+    config: Config, profile: dict, watch: _ModelWatch | _LoggedPredictions | None
 ) -> dict[str, Any] | None:
     """The model's outputs on current data against its outputs on the training data."""
     from mlops_actions.drift.dataset import detect_drift
@@ -435,6 +490,8 @@ def _prediction_drift(
         return None
     if watch.skipped is not None:
         return {"drift": False, "drift_share": 0.0, "columns": [], "skipped": watch.skipped}
+    if not watch.outputs:  # current data without a logged prediction
+        return None
     drift = detect_drift(
         profile_columns(profile, "predictions"),
         {name: acc.summary() for name, acc in watch.outputs.items()},
@@ -448,7 +505,7 @@ def _prediction_drift(
     }
 
 
-def _performance(config: Config, profile: dict, watch: _ModelWatch | None) -> dict[str, Any] | None:
+def _performance(config: Config, profile: dict, watch: _ModelWatch | _LoggedPredictions | None) -> dict[str, Any] | None:
     """Metrics on the labelled current rows against the reference metrics in the profile.
 
     Labels and predictions of labelled rows are kept in memory (one value or one
@@ -458,7 +515,7 @@ def _performance(config: Config, profile: dict, watch: _ModelWatch | None) -> di
 
     from mlops_actions.metrics import METRICS, compute_metrics
 
-    if watch is None or not watch.y_true or not profile.get("metrics"):
+    if not isinstance(watch, _ModelWatch) or not watch.y_true or not profile.get("metrics"):
         return None
     y_true = np.concatenate(watch.y_true)
     if y_true.size == 0:

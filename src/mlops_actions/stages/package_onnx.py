@@ -274,21 +274,13 @@ def _test_sample(
 
 
 def _drift_profile(config: Config, model: OnnxModel, train: pd.DataFrame, metrics: dict[str, Any]) -> dict:
-    """drift-check's reference: the training rows and this model's outputs on them."""
-    import pandas as pd
-
-    from mlops_actions.drift.profile import build_profile
+    """drift-check's reference: the training rows and this model's outputs on them
+    (as ``drift.profile.prediction_frame`` names them, the columns drift-check compares)."""
+    from mlops_actions.drift.profile import build_profile, prediction_frame
 
     prediction = model.predict(train, single_thread=True)  # bit-identical on every machine
-    if prediction.task == "classification":
-        outputs = pd.DataFrame({"prediction": prediction.labels.astype(str)})
-        if prediction.probabilities is not None and prediction.classes:
-            for i, cls in enumerate(prediction.classes):
-                outputs[f"proba_{cls}"] = prediction.probabilities[:, i].astype(float)
-    else:
-        outputs = pd.DataFrame({"prediction": prediction.values})
     known = {k: v for k, v in metrics.items() if v is not None}
-    return build_profile(train, task=config.task, predictions=outputs, metrics=known)
+    return build_profile(train, task=config.task, predictions=prediction_frame(prediction), metrics=known)
 
 
 def _latency(pipeline: Any, model: OnnxModel, test: pd.DataFrame, x_test: pd.DataFrame) -> dict[str, Any]:
