@@ -122,7 +122,7 @@ def test_classifier_for_a_regression_task_is_refused(example, tmp_path):
 
 
 def test_text_in_a_regression_target(example, tmp_path):
-    config = load_config(example("penguins") / "mlops.yaml", ["task=regression", "gate.metrics={}", "model.estimator=", "model.params="])
+    config = load_config(example("penguins") / "mlops.yaml", ["task=regression", "gate.metrics={}", "gate.slices=[]", "model.estimator=", "model.params="])
     with pytest.raises(ConfigError, match="target 'species' holds 'Adelie'"):
         train(config, workdir=tmp_path)
 
