@@ -212,6 +212,22 @@ def test_validate_data_comment_sets_comment_url(penguins, fake_github):
     assert run.outputs["comment-url"] == fake_github.comments_on(number)[0]["html_url"]
 
 
+def test_evaluate_gate_status_marks_the_pull_requests_head_commit(penguins, fake_github):
+    """status: 'true' becomes --status: the verdict lands on the PR head, linked to the run."""
+    require_stage("evaluate-gate")
+    head = "c" * 40
+    number = fake_github.add_pull_request(head_sha=head)
+    event = {"number": number, "pull_request": {"number": number, "head": {"sha": head}}}
+    runner = Runner(penguins, event_name="pull_request", event=event, **github_of(fake_github))
+    assert runner.run_action("actions/train", {"set": FAST}).ok
+    run = runner.run_action("actions/evaluate-gate", {"set": FAST, "status": "true"})
+    assert run.ok, run.log()
+    (status,) = fake_github.statuses
+    assert (status["sha"], status["context"]) == (head, "mlops/gate: penguins-species")
+    assert status["state"] == "success"  # run.ok: a blocked candidate would have failed the step
+    assert status["target_url"] == f"https://github.com/{fake_github.repository}/actions/runs/{runner.run_id}"
+
+
 def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
     require_stage("validate-data")
     runner = Runner(penguins)

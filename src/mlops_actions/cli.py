@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gate.add_argument("--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)")
     gate.add_argument("--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)")
+    gate.add_argument(
+        "--status",
+        action="store_true",
+        help="also set commit status 'mlops/gate: NAME' on the commit under test (needs statuses: write)",
+    )
     for stage in (validate, gate):
         stage.add_argument(
             "--comment",
@@ -274,6 +279,16 @@ def _post_comment(body: str, args: argparse.Namespace, *, section: str, pr: int 
     actions.set_outputs({"comment-url": result.url or ""})
 
 
+def _post_status(result: Any, args: argparse.Namespace) -> None:
+    """The gate verdict as a commit status; a fork PR only warns (see github.status)."""
+    from mlops_actions.github.status import post_gate_status
+
+    config = _config(args)
+    posted = post_gate_status(result.passed, result.status_line(), name=config.name, token_env=config.github.token_env)
+    if posted.state:
+        sys.stdout.write(f"Commit status {posted.context!r} set to {posted.state} on {posted.sha}\n")
+
+
 def _config(args: argparse.Namespace) -> Any:
     from mlops_actions.config import load_config
 
@@ -294,6 +309,8 @@ def _report(result: Any, args: argparse.Namespace, *, fail: bool = True) -> int:
         sys.stdout.write(summary if summary.endswith("\n") else summary + "\n")
     if getattr(args, "comment", False):  # before a failing verdict raises: the PR shows why
         _post_comment(summary, args, section=args.command)
+    if getattr(args, "status", False):  # likewise: branch protection sees the failure
+        _post_status(result, args)
     if fail and not result.passed:
         raise result.failure(result.failure_message())
     return 0

@@ -1,4 +1,4 @@
-"""The GitHub Actions output contract: outputs, step summary, annotations, groups, masks.
+"""The GitHub Actions contract: outputs, step summary, annotations, groups, masks, the event.
 
 Inside a workflow (``GITHUB_ACTIONS=true``) everything goes where the runner reads it;
 elsewhere the same calls print readable terminal text, so a stage never branches on it.
@@ -7,11 +7,12 @@ elsewhere the same calls print readable terminal text, so a stage never branches
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import TextIO
+from typing import Any, TextIO
 
 
 def in_actions() -> bool:
@@ -120,3 +121,17 @@ def run_url() -> str | None:
     if repo and run_id:
         return f"{server}/{repo}/actions/runs/{run_id}"
     return None
+
+
+def event_pull_request(event_path: str | None = None) -> dict[str, Any]:
+    """The ``pull_request`` of the triggering event (GITHUB_EVENT_PATH), {} for other events."""
+    path = event_path or os.environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            event = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    pull = event.get("pull_request") if isinstance(event, dict) else None
+    return pull if isinstance(pull, dict) else {}

@@ -8,14 +8,12 @@ write``) gives a warning, not a failure: the same report is in the step summary.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from mlops_actions.errors import GitHubError
-from mlops_actions.github.actions import annotate, run_url
+from mlops_actions.github.actions import annotate, event_pull_request, run_url
 
 MAX_COMMENT_CHARS = 65536
 PERMISSION = "pull-requests: write"
@@ -120,13 +118,5 @@ def fit_body(body: str, tag: str, limit: int = MAX_COMMENT_CHARS) -> tuple[str, 
 
 def pull_request_number(event_path: str | None = None) -> int | None:
     """The pull request of a ``pull_request``/``pull_request_target`` event, else None."""
-    path = event_path or os.environ.get("GITHUB_EVENT_PATH")
-    if not path:
-        return None
-    try:
-        with open(path, encoding="utf-8") as fh:
-            event = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    number = (event.get("pull_request") or {}).get("number") if isinstance(event, dict) else None
+    number = event_pull_request(event_path).get("number")
     return number if isinstance(number, int) else None

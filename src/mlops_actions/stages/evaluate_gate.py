@@ -81,6 +81,23 @@ class GateResult(StageResult):
             parts.append(f"{counts['skipped']} skipped")
         return "Gate passed: " + ", ".join(parts)
 
+    def status_line(self) -> str:
+        """The commit status description (GitHub keeps 140 characters): rules met and the
+        first failed (else first gated) metric with its change, e.g. '3 of 5 rules met; accuracy 0.93 (-0.01)'."""
+        from mlops_actions.reports import fmt, signed
+
+        met = sum(rule["status"] == "pass" for rule in self.rules)
+        text = f"{met} of {len(self.rules)} rules met"
+        metric_rules = [rule for rule in self.rules if rule["kind"] == "metric"]
+        shown = next((r for r in metric_rules if not r["passed"]), metric_rules[0] if metric_rules else None)
+        if shown is None:
+            return text
+        name = shown["name"]
+        value = self.candidate["metrics"].get(name)
+        before = (self.baseline["metrics"] or {}).get(name) if self.baseline["kind"] != "none" else None
+        change = f" ({signed(value - before)})" if value is not None and before is not None else ""
+        return f"{text}; {name} {fmt(value)}{change}"
+
     def failure_message(self) -> str:
         return f"{self.one_line()}; see {self.out_dir / 'comment.md'}"
 
