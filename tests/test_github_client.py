@@ -37,7 +37,7 @@ def test_list_follows_link_headers_verbatim_past_100(fake_github, client):
     for i in range(230):
         fake_github.add_comment(number, f"comment {i}")
 
-    bodies = [c["body"] for c in client.list_issue_comments(number)]
+    bodies = [c["body"] for c in client.iter_issue_comments(number)]
 
     assert bodies == [f"comment {i}" for i in range(230)]
     pages = [e.path for e in fake_github.exchanges if e.operation_id == "issues/list-comments"]
@@ -46,23 +46,18 @@ def test_list_follows_link_headers_verbatim_past_100(fake_github, client):
     assert all("/repositories/1000/" in path for path in pages[1:])
 
 
-def test_releases_statuses_checks_deployments_and_pulls(fake_github, client):
-    number = fake_github.add_pull_request(head_sha=SHA)
+def test_releases_statuses_and_deployments(fake_github, client):
+    fake_github.add_pull_request(head_sha=SHA)
     release = client.create_release("model-v1", body="metrics")
     assert client.get_release_by_tag("model-v1")["id"] == release["id"]
     assert client.get_release_by_tag("no-such-tag") is None
 
     client.create_commit_status(SHA, "success", context="mlops/gate", description="accuracy 0.97")
-    client.create_check_run("mlops gate", SHA, conclusion="failure", title="Gate", summary="| a | b |")
     deployment = client.create_deployment("main", environment="staging", payload={"model": "v1"})
     client.create_deployment_status(deployment["id"], "success", environment_url="http://127.0.0.1:9/")
 
-    assert [d["id"] for d in client.list_deployments(environment="staging")] == [deployment["id"]]
-    assert client.list_deployments(environment="production") == []
-    assert client.get_pull(number)["head"]["sha"] == SHA
-    assert [p["number"] for p in client.list_pulls_for_commit(SHA)] == [number]
+    assert [d["id"] for d in fake_github.deployments.values()] == [deployment["id"]]
     assert [(s["state"], s["context"]) for s in fake_github.statuses] == [("success", "mlops/gate")]
-    assert [r["conclusion"] for r in fake_github.check_runs.values()] == ["failure"]
     assert [s["state"] for s in fake_github.deployment_statuses] == ["success"]
 
 
@@ -158,7 +153,7 @@ def test_slow_response_times_out_and_is_retried(fake_github):
     client = GitHubClient.from_env(timeout=(5.0, 5.0), backoff=0.01)
     number = fake_github.add_pull_request()
     fake_github.hang_next(1)
-    assert client.get_pull(number)["number"] == number
+    assert client.get_issue(number)["number"] == number
     assert fake_github.faults.hang == 0
 
 
@@ -166,7 +161,7 @@ def test_server_that_never_answers_in_time_is_reported(fake_github):
     client = GitHubClient.from_env(timeout=(5.0, 0.2), retries=1, backoff=0.01)
     fake_github.hang_next(5)  # no answer ever: any timeout expires, however loaded the machine
     with pytest.raises(GitHubError, match="no answer from .* after 1 retries"):
-        client.get_pull(1)
+        client.get_issue(1)
 
 
 def test_unreachable_api_is_reported():
@@ -219,7 +214,7 @@ def test_token_is_masked_and_never_in_errors_or_output(fake_github, monkeypatch,
         lambda: client.create_issue("x"),                 # 403
         lambda: client.get_issue(999),                    # 404
         lambda: client.update_issue_comment(1, "x"),      # 404 on PATCH
-        lambda: (fake_github.fail_next(2), client.get_pull(1)),  # 502 after its one retry
+        lambda: (fake_github.fail_next(2), client.get_issue(1)),  # 502 after its one retry
     ):
         with pytest.raises(GitHubError) as caught:
             call()

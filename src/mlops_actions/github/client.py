@@ -115,9 +115,6 @@ class GitHubClient:
             permission=permission,
         )
 
-    def list_issue_comments(self, number: int, *, permission: str = "issues: read") -> list[JSON]:
-        return list(self.iter_issue_comments(number, permission=permission))
-
     def create_issue_comment(self, number: int, body: str, *, permission: str = "issues: write") -> JSON:
         return self._json(
             "POST",
@@ -283,22 +280,6 @@ class GitHubClient:
             permission="statuses: write", body=payload,
         )
 
-    def create_check_run(
-        self, name: str, head_sha: str, *, conclusion: str, title: str, summary: str,
-        details_url: str | None = None,
-    ) -> JSON:
-        """A completed check run; ``summary`` is markdown (GitHub caps it at 65535 characters)."""
-        payload: JSON = {
-            "name": name, "head_sha": head_sha, "status": "completed", "conclusion": conclusion,
-            "output": {"title": title, "summary": summary[:65535]},
-        }
-        if details_url:
-            payload["details_url"] = details_url
-        return self._json(
-            "POST", f"{self._repo_path}/check-runs", what=f"create check run {name!r}",
-            permission="checks: write", body=payload,
-        )
-
     # -- deployments -----------------------------------------------------------------
 
     def create_deployment(
@@ -335,27 +316,6 @@ class GitHubClient:
             what=f"set deployment {deployment_id} to {state!r}", permission="deployments: write",
             body=payload,
         )
-
-    def list_deployments(self, *, environment: str | None = None, ref: str | None = None) -> list[JSON]:
-        params = {k: v for k, v in {"environment": environment, "ref": ref}.items() if v}
-        return list(self._paginate(
-            f"{self._repo_path}/deployments", what="list deployments",
-            permission="deployments: read", params=params,
-        ))
-
-    # -- pull requests ---------------------------------------------------------------------
-
-    def get_pull(self, number: int) -> JSON:
-        return self._json(
-            "GET", f"{self._repo_path}/pulls/{int(number)}", what=f"get pull request #{number}",
-            permission="pull-requests: read",
-        )
-
-    def list_pulls_for_commit(self, sha: str) -> list[JSON]:
-        return list(self._paginate(
-            f"{self._repo_path}/commits/{sha}/pulls", what=f"list pull requests of {sha[:12]}",
-            permission="pull-requests: read",
-        ))
 
     # -- transport ---------------------------------------------------------------------------
 
