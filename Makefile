@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean evidently-venv ge-venv
+.PHONY: install demo test lint format bench clean evidently-venv ge-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,17 @@ install: $(STAMP) $(NODE_STAMP)
 demo: install
 	bash scripts/demo.sh
 
-test: install
+test: install lint
 	$(PY) -m pytest
 
+# ruff's lint rules and its formatter; `make format` rewrites what the check would reject
 lint: install
 	$(PY) -m ruff check src tests bench scripts
+	$(PY) -m ruff format --check src tests bench scripts
+
+format: install
+	$(PY) -m ruff check --fix src tests bench scripts
+	$(PY) -m ruff format src tests bench scripts
 
 # Bench-only peers, each in its own venv from bench/requirements-<name>.txt:
 # Evidently needs pandas < 3 (bench/bench_drift.py); Great Expectations brings many packages

@@ -40,7 +40,10 @@ SINGLE_SECONDS = 3.0
 
 MODELS = {
     "LogisticRegression": (LogisticRegression(max_iter=500), 10),
-    "RandomForest(100, depth 10)": (RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0), 50),
+    "RandomForest(100, depth 10)": (
+        RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0),
+        50,
+    ),
     "HistGradientBoosting(100)": (HistGradientBoostingClassifier(max_iter=100, random_state=0), 50),
 }
 
@@ -51,7 +54,12 @@ def data(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     for i in range(4):
         frame[f"c{i}"] = rng.choice(["a", "b", "c", "d", "e"], size=rows)
     frame = frame.mask(rng.random(frame.shape) < 0.02)  # a few gaps of each kind
-    signal = frame["x0"].fillna(0) - frame["x1"].fillna(0) + (frame["c0"] == "a") + rng.normal(0, 0.5, rows)
+    signal = (
+        frame["x0"].fillna(0)
+        - frame["x1"].fillna(0)
+        + (frame["c0"] == "a")
+        + rng.normal(0, 0.5, rows)
+    )
     return frame, np.where(signal > 0.3, "yes", "no")
 
 
@@ -67,20 +75,40 @@ def single_call_seconds(call) -> list[float]:
     return times
 
 
-def compare(name: str, pipeline: Pipeline, model: OnnxModel, live: pd.DataFrame, x_live: pd.DataFrame,
-            latency_target: float) -> bool:
+def compare(
+    name: str,
+    pipeline: Pipeline,
+    model: OnnxModel,
+    live: pd.DataFrame,
+    x_live: pd.DataFrame,
+    latency_target: float,
+) -> bool:
     one_feed, one_x, one_raw = model.feed(live.iloc[[0]]), x_live.iloc[[0]], live.iloc[[0]]
     onnx_p50 = statistics.median(single_call_seconds(lambda: model.run(one_feed)))
     sk_p50 = statistics.median(single_call_seconds(lambda: pipeline.predict_proba(one_x)))
-    met = report(f"{name} batch-1 p50", onnx_p50, "sklearn predict_proba", sk_p50, target=1 / latency_target)
+    met = report(
+        f"{name} batch-1 p50", onnx_p50, "sklearn predict_proba", sk_p50, target=1 / latency_target
+    )
     print(f"  = ONNX {sk_p50 / onnx_p50:,.0f}x lower (target >= {latency_target}x)", flush=True)
     big_feed = model.feed(live)
     onnx_s = median_seconds(lambda: model.run(big_feed), repeat=3)
     sk_s = median_seconds(lambda: pipeline.predict_proba(x_live), repeat=3)
-    met &= report(f"{name} {BATCH_ROWS:,}-row throughput", BATCH_ROWS / onnx_s, "sklearn predict_proba",
-                  BATCH_ROWS / sk_s, unit="rows/s", target=1, higher_is_better=True)
+    met &= report(
+        f"{name} {BATCH_ROWS:,}-row throughput",
+        BATCH_ROWS / onnx_s,
+        "sklearn predict_proba",
+        BATCH_ROWS / sk_s,
+        unit="rows/s",
+        target=1,
+        higher_is_better=True,
+    )
     with_prep = statistics.median(single_call_seconds(lambda: model.predict(one_raw)))
-    report(f"{name} batch-1 p50 from a DataFrame (OnnxModel.predict)", with_prep, "sklearn predict_proba", sk_p50)
+    report(
+        f"{name} batch-1 p50 from a DataFrame (OnnxModel.predict)",
+        with_prep,
+        "sklearn predict_proba",
+        sk_p50,
+    )
     return met
 
 
@@ -93,8 +121,12 @@ def main() -> int:
     met = True
     with tempfile.TemporaryDirectory() as tmp:
         for name, (estimator, latency_target) in MODELS.items():
-            pipeline = Pipeline([("preprocess", preprocessor(features)), ("model", estimator)]).fit(x_train, y)
-            model = OnnxModel(atomic_write_bytes(Path(tmp) / f"{name}.onnx", to_onnx(pipeline, features)))
+            pipeline = Pipeline([("preprocess", preprocessor(features)), ("model", estimator)]).fit(
+                x_train, y
+            )
+            model = OnnxModel(
+                atomic_write_bytes(Path(tmp) / f"{name}.onnx", to_onnx(pipeline, features))
+            )
             met &= compare(name, pipeline, model, live, x_live, latency_target)
     return 0 if met else 1
 

@@ -45,7 +45,10 @@ def build_model(folder: Path) -> Path:
     trained = train(config, workdir=folder)
     pipeline = joblib.load(trained.model_path)
     features = features_from_json(trained.features)
-    metadata = {"features": trained.features, "target": {"task": config.task, "classes": list(pipeline.classes_)}}
+    metadata = {
+        "features": trained.features,
+        "target": {"task": config.task, "classes": list(pipeline.classes_)},
+    }
     return atomic_write_bytes(folder / "model.onnx", to_onnx(pipeline, features, metadata=metadata))
 
 
@@ -72,9 +75,23 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
         server = subprocess.Popen(
-            [sys.executable, "-m", "mlops_actions", "serve", "--config", str(EXAMPLE / "mlops.yaml"),
-             "--model", str(path), "--port", str(port), "--workdir", tmp],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "mlops_actions",
+                "serve",
+                "--config",
+                str(EXAMPLE / "mlops.yaml"),
+                "--model",
+                str(path),
+                "--port",
+                str(port),
+                "--workdir",
+                tmp,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -86,10 +103,14 @@ def main() -> None:
                 except requests.ConnectionError:
                     pass
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"mlops serve did not start: {server.stderr.read().decode()[-500:]}")
+                    raise SystemExit(
+                        f"mlops serve did not start: {server.stderr.read().decode()[-500:]}"
+                    )
                 time.sleep(0.1)
             body = json.dumps(v2_request(row, model.features)).encode()
-            latencies, failures, throughput = load(port, "POST", "/v2/models/penguins-species/infer", body)
+            latencies, failures, throughput = load(
+                port, "POST", "/v2/models/penguins-species/infer", body
+            )
             floor, _, _ = load(port, "GET", "/v2/health/live", None)
         finally:
             server.terminate()
@@ -97,13 +118,25 @@ def main() -> None:
     latencies.sort()
     p50 = latencies[len(latencies) // 2]
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    print(f"mlops serve, batch 1, {WORKERS} client workers: {len(latencies)} requests, {failures} failed, "
-          f"{throughput:.0f} requests/s, p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms")
+    print(
+        f"mlops serve, batch 1, {WORKERS} client workers: {len(latencies)} requests, {failures} failed, "
+        f"{throughput:.0f} requests/s, p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms"
+    )
     report("serve p50 latency, batch 1", p50, "OnnxModel.predict", direct)
     report("serve p99 latency, batch 1", p99, "OnnxModel.predict", direct)
-    report("serve p50 latency, batch 1", p50, "onnxruntime session.run on a prepared feed", session_only)
+    report(
+        "serve p50 latency, batch 1",
+        p50,
+        "onnxruntime session.run on a prepared feed",
+        session_only,
+    )
     floor.sort()
-    report("serve p50 latency, batch 1", p50, "GET /v2/health/live round trip (HTTP alone)", floor[len(floor) // 2])
+    report(
+        "serve p50 latency, batch 1",
+        p50,
+        "GET /v2/health/live round trip (HTTP alone)",
+        floor[len(floor) // 2],
+    )
 
 
 def load(port: int, method: str, path: str, body: bytes | None) -> tuple[list[float], int, float]:

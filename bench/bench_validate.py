@@ -66,13 +66,19 @@ def write_project() -> None:
     spec = {"id": pa.Column("int64", unique=True)}
     for name in frame.columns:
         if name.startswith(("f", "i")):
-            spec[name] = pa.Column(str(frame[name].dtype), pa.Check.in_range(frame[name].min().item(), frame[name].max().item()))
+            spec[name] = pa.Column(
+                str(frame[name].dtype),
+                pa.Check.in_range(frame[name].min().item(), frame[name].max().item()),
+            )
         elif name != "id":
             spec[name] = pa.Column("str", pa.Check.isin(sorted(frame[name].unique())))
     (DATA / "schema.yaml").write_text(pa.DataFrameSchema(spec).to_yaml())
     for fmt in ("csv", "parquet"):
-        doc = {"name": "bench", "task": "classification",
-               "data": {"train": f"data.{fmt}", "target": "label", "schema": "schema.yaml"}}
+        doc = {
+            "name": "bench",
+            "task": "classification",
+            "data": {"train": f"data.{fmt}", "target": "label", "schema": "schema.yaml"},
+        }
         (DATA / f"mlops-{fmt}.yaml").write_text(yaml.safe_dump(doc))
 
 
@@ -88,7 +94,9 @@ def ours(fmt: str, chunksize: int | None = None) -> None:
     from mlops_actions.stages.validate_data import validate_data
 
     with tempfile.TemporaryDirectory() as workdir:
-        result = validate_data(load_config(DATA / f"mlops-{fmt}.yaml"), workdir=workdir, chunksize=chunksize)
+        result = validate_data(
+            load_config(DATA / f"mlops-{fmt}.yaml"), workdir=workdir, chunksize=chunksize
+        )
     assert result.passed, result.failure_message()
 
 
@@ -164,7 +172,13 @@ def ge_seconds() -> tuple[float, int] | None:
     schema = pa.DataFrameSchema.from_yaml(DATA / "schema.yaml")
     spec = {}
     for name, column in schema.columns.items():
-        item = {"type": "int64" if str(column.dtype) == "int64" else "float64" if str(column.dtype) == "float64" else "str"}
+        item = {
+            "type": "int64"
+            if str(column.dtype) == "int64"
+            else "float64"
+            if str(column.dtype) == "float64"
+            else "str"
+        }
         for check in column.checks:
             stats = check.statistics
             if "allowed_values" in stats:
@@ -173,8 +187,11 @@ def ge_seconds() -> tuple[float, int] | None:
                 item["range"] = [float(stats["min_value"]), float(stats["max_value"])]
         item["unique"] = bool(column.unique)
         spec[name] = item
-    done = subprocess.run([str(python), "-c", GE_SCRIPT, str(DATA / "data.parquet"), json.dumps(spec)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), "-c", GE_SCRIPT, str(DATA / "data.parquet"), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         print(f"Great Expectations skipped: its run failed ({tail[:200]})")
@@ -192,7 +209,9 @@ def pandera_validate_only() -> float:
     return median_seconds(lambda: schema.validate(frame, lazy=True), repeat=3, warmup=1)
 
 
-def interleaved(first, second, *, repeat: int = 5) -> tuple[tuple[float, float], tuple[float, float]]:
+def interleaved(
+    first, second, *, repeat: int = 5
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """Median (wall, CPU) seconds of two calls run alternately, so load from other processes
     hits both alike; CPU time (all threads) is the steadier figure on a shared machine."""
     first(), second()  # warm up
@@ -212,30 +231,62 @@ def main() -> None:
     start = time.perf_counter()
     make_data()
     write_project()
-    print(f"data: {ROWS:,} rows x 26 columns, {checks_in_schema()} checks (built in {time.perf_counter() - start:.0f} s)")
+    print(
+        f"data: {ROWS:,} rows x 26 columns, {checks_in_schema()} checks (built in {time.perf_counter() - start:.0f} s)"
+    )
     met = True
     for fmt in ("parquet", "csv"):
-        (mine, mine_cpu), (peer, peer_cpu) = interleaved(lambda fmt=fmt: ours(fmt), lambda fmt=fmt: pandera_direct(fmt))
-        met &= report(f"validate-data wall time ({fmt}, read included)", mine, "pandera lazy", peer, target=1.3)
+        (mine, mine_cpu), (peer, peer_cpu) = interleaved(
+            lambda fmt=fmt: ours(fmt), lambda fmt=fmt: pandera_direct(fmt)
+        )
+        met &= report(
+            f"validate-data wall time ({fmt}, read included)",
+            mine,
+            "pandera lazy",
+            peer,
+            target=1.3,
+        )
         report(f"  same runs, CPU time ({fmt})", mine_cpu, "pandera lazy", peer_cpu)
     frame_mb = pd.read_parquet(DATA / "data.parquet").memory_usage(deep=True).sum() / 2**20
     for fmt in ("parquet", "csv"):
         peak, base = peak_rss_mb(f"ours({fmt!r})")
         peer_peak, peer_base = peak_rss_mb(f"pandera_direct({fmt!r})")
-        print(f"peak RSS ({fmt}): ours {peak:.0f} MB, pandera direct {peer_peak:.0f} MB; "
-              f"{base:.0f} MB of it is the interpreter and libraries before any data is read")
-        met &= report(f"validate-data peak memory above the libraries ({fmt})", peak - base,
-                      "DataFrame in memory", frame_mb, unit="MB", target=3)
-        report(f"  for scale: pandera direct, same measure ({fmt})", peer_peak - peer_base,
-               "DataFrame in memory", frame_mb, unit="MB")
+        print(
+            f"peak RSS ({fmt}): ours {peak:.0f} MB, pandera direct {peer_peak:.0f} MB; "
+            f"{base:.0f} MB of it is the interpreter and libraries before any data is read"
+        )
+        met &= report(
+            f"validate-data peak memory above the libraries ({fmt})",
+            peak - base,
+            "DataFrame in memory",
+            frame_mb,
+            unit="MB",
+            target=3,
+        )
+        report(
+            f"  for scale: pandera direct, same measure ({fmt})",
+            peer_peak - peer_base,
+            "DataFrame in memory",
+            frame_mb,
+            unit="MB",
+        )
     peak, base = peak_rss_mb("ours('csv', chunksize=100_000)")
-    report("validate-data --chunksize 100000 peak memory above the libraries (csv)", peak - base,
-           "DataFrame in memory", frame_mb, unit="MB")
+    report(
+        "validate-data --chunksize 100000 peak memory above the libraries (csv)",
+        peak - base,
+        "DataFrame in memory",
+        frame_mb,
+        unit="MB",
+    )
     ge = ge_seconds()
     if ge is not None:
         seconds, expectations = ge
-        report(f"validation in memory, {expectations} expectations: pandera lazy (our engine)",
-               pandera_validate_only(), "Great Expectations", seconds)
+        report(
+            f"validation in memory, {expectations} expectations: pandera lazy (our engine)",
+            pandera_validate_only(),
+            "Great Expectations",
+            seconds,
+        )
     return 0 if met else 1
 
 

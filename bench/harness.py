@@ -23,7 +23,9 @@ def median_seconds(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1
 def command_seconds(cmd: Sequence[str], *, repeat: int = 15) -> float:
     """Median wall time of a fresh process running ``cmd``."""
     return median_seconds(
-        lambda: subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        lambda: subprocess.run(
+            cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ),
         repeat=repeat,
         warmup=2,
     )
@@ -48,10 +50,14 @@ def report(
     verdict = ""
     if target is not None:
         met = ratio >= target if higher_is_better else ratio <= target
-        verdict = f"  target {'≥' if higher_is_better else '≤'} {target:g}×  {'PASS' if met else 'MISS'}"
+        verdict = (
+            f"  target {'≥' if higher_is_better else '≤'} {target:g}×  {'PASS' if met else 'MISS'}"
+        )
     else:
         met = True
-    print(f"{name}: ours {_show(ours, unit)} | {peer_name} {_show(peer, unit)} | ratio {ratio:.2f}×{verdict}")
+    print(
+        f"{name}: ours {_show(ours, unit)} | {peer_name} {_show(peer, unit)} | ratio {ratio:.2f}×{verdict}"
+    )
     sys.stdout.flush()
     return met
 

@@ -42,7 +42,9 @@ def tables(action: dict) -> str:
             default = spec.get("default")
             shown = "" if default is None else f"`{_cell(default)}`" if str(default) else "`''`"
             required = "yes" if spec.get("required") else "no"
-            lines.append(f"| `{name}` | {_cell(spec.get('description', ''))} | {required} | {shown} |")
+            lines.append(
+                f"| `{name}` | {_cell(spec.get('description', ''))} | {required} | {shown} |"
+            )
     else:
         lines.append("None.")
     lines += ["", "### Outputs", ""]
@@ -61,7 +63,9 @@ def render(readme: str, action: dict, *, where: str = "README") -> str:
     head, sep, rest = readme.partition(START)
     _, sep_end, tail = rest.partition(END)
     if not sep or not sep_end:
-        raise SystemExit(f"{where}: missing the markers {START!r} … {END!r}; add them where the tables go")
+        raise SystemExit(
+            f"{where}: missing the markers {START!r} … {END!r}; add them where the tables go"
+        )
     return f"{head}{START}\n{tables(action)}{END}{tail}"
 
 

@@ -103,7 +103,9 @@ def render(template: Template, source_text: str) -> str:
     def default(match: re.Match[str], *, whole: bool) -> str:
         name = match.group(1)
         if name not in inputs:
-            raise SystemExit(f".github/workflows/{template.source}: inputs.{name} is not a declared input")
+            raise SystemExit(
+                f".github/workflows/{template.source}: inputs.{name} is not a declared input"
+            )
         value = inputs[name].get("default", "")
         return _yaml_scalar(str(value)) if whole else str(value)
 
@@ -131,7 +133,9 @@ def outputs() -> dict[Path, str]:
         text = render(template, (REUSABLE / template.source).read_text(encoding="utf-8"))
         files[TEMPLATES / f"{template.name}.yml"] = text
         for example in EXAMPLES:
-            files[ROOT / "examples" / example / ".github" / "workflows" / f"{template.name}.yml"] = text
+            files[
+                ROOT / "examples" / example / ".github" / "workflows" / f"{template.name}.yml"
+            ] = text
     return files
 
 

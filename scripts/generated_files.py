@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def stale(files: Mapping[Path, str]) -> list[Path]:
     """Files whose text on disk differs from what the generator makes (missing ones included)."""
-    return [path for path, text in files.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+    return [
+        path
+        for path, text in files.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
 
 
 def main(doc: str, make: Callable[[], Mapping[Path, str]], argv: list[str] | None = None) -> int:

@@ -37,7 +37,9 @@ class Run:
     stderr: str
 
 
-def run_mlops(*args: str, cwd: Path | str, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
+def run_mlops(
+    *args: str, cwd: Path | str, env: dict[str, str] | None = None, timeout: float = 300
+) -> Run:
     """Run ``python -m mlops_actions ARGS`` as a user would, in a fresh process."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     full_env["PYTHONPATH"] = str(SRC) + os.pathsep + full_env.get("PYTHONPATH", "")

@@ -21,17 +21,29 @@ def flowers(rows: int = 120, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     species = rng.choice(["setosa", "versicolor", "virginica"], size=rows)
     size = pd.Series(species).map({"setosa": 1.0, "versicolor": 2.0, "virginica": 3.0}).to_numpy()
-    return pd.DataFrame({
-        "length": size * 2 + rng.normal(0, 0.4, rows),
-        "width": size + rng.normal(0, 0.3, rows),
-        "colour": np.where(rng.random(rows) < 0.7, pd.Series(species).map(
-            {"setosa": "blue", "versicolor": "purple", "virginica": "red"}), "white"),
-        "species": species,
-    })
+    return pd.DataFrame(
+        {
+            "length": size * 2 + rng.normal(0, 0.4, rows),
+            "width": size + rng.normal(0, 0.3, rows),
+            "colour": np.where(
+                rng.random(rows) < 0.7,
+                pd.Series(species).map(
+                    {"setosa": "blue", "versicolor": "purple", "virginica": "red"}
+                ),
+                "white",
+            ),
+            "species": species,
+        }
+    )
 
 
 def make_model(
-    folder: Path, *, seed: int = 0, gate_passed: bool | None = True, sample_rows: int = 8, wrong_sample: bool = False
+    folder: Path,
+    *,
+    seed: int = 0,
+    gate_passed: bool | None = True,
+    sample_rows: int = 8,
+    wrong_sample: bool = False,
 ) -> Path:
     """Train, convert and write ``folder/model.onnx`` + ``model-card.md``; different seeds give different models.
 
@@ -46,13 +58,18 @@ def make_model(
     from mlops_actions.stages.train import preprocessor
 
     data = flowers(seed=seed)
-    features = [Feature("length", NUMERIC, "float64"), Feature("width", NUMERIC, "float64"),
-                Feature("colour", CATEGORICAL, "object")]
+    features = [
+        Feature("length", NUMERIC, "float64"),
+        Feature("width", NUMERIC, "float64"),
+        Feature("colour", CATEGORICAL, "object"),
+    ]
     x = model_frame(data, features)
-    pipeline = Pipeline([
-        ("preprocess", preprocessor(features)),
-        ("model", RandomForestClassifier(n_estimators=5, max_depth=4, random_state=seed)),
-    ]).fit(x, data["species"])
+    pipeline = Pipeline(
+        [
+            ("preprocess", preprocessor(features)),
+            ("model", RandomForestClassifier(n_estimators=5, max_depth=4, random_state=seed)),
+        ]
+    ).fit(x, data["species"])
     sample = data.head(sample_rows)
     proba = pipeline.predict_proba(model_frame(sample, features))
     labels = pipeline.predict(model_frame(sample, features)).tolist()
@@ -105,7 +122,9 @@ def running(app: Any) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

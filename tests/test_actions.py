@@ -30,9 +30,14 @@ def assert_outputs_follow_the_cli(run, action: str) -> None:
     output the CLI set is declared, so a stage's new output cannot go unexported.
     """
     meta = yaml.safe_load((REPO / action / "action.yml").read_text(encoding="utf-8"))
-    may_be_empty = {n for n, o in (meta.get("outputs") or {}).items() if "'' when" in o.get("description", "")}
-    missing = [name for name in declared_outputs(action) if name not in run.outputs
-               or not (run.outputs[name] or name in may_be_empty)]
+    may_be_empty = {
+        n for n, o in (meta.get("outputs") or {}).items() if "'' when" in o.get("description", "")
+    }
+    missing = [
+        name
+        for name in declared_outputs(action)
+        if name not in run.outputs or not (run.outputs[name] or name in may_be_empty)
+    ]
     assert not missing, f"{action} declares outputs the CLI never set: {missing}\n{run.log()}"
     undeclared = sorted(set(run.step("mlops").outputs) - set(declared_outputs(action)))
     assert not undeclared, f"{action}/action.yml does not re-export the CLI's outputs {undeclared}"
@@ -44,23 +49,46 @@ def penguins(example) -> Path:
 
 
 def test_setup_runs_every_step_but_the_installs(penguins):
-    run = Runner(penguins).run_action("actions/setup", {"python-version": "3.12", "extras": "serve"})
+    run = Runner(penguins).run_action(
+        "actions/setup", {"python-version": "3.12", "extras": "serve"}
+    )
     assert run.ok, run.log()
-    assert [s.status for s in run.steps] == ["skipped-tool", "success", "skipped-tool", "skipped-tool", "success"]
-    assert run.step("cache-key").outputs["key"].startswith(f"mlops-pip-Linux-{platform.python_version()}-")
+    assert [s.status for s in run.steps] == [
+        "skipped-tool",
+        "success",
+        "skipped-tool",
+        "skipped-tool",
+        "success",
+    ]
+    assert (
+        run.step("cache-key")
+        .outputs["key"]
+        .startswith(f"mlops-pip-Linux-{platform.python_version()}-")
+    )
     assert Path(run.step("cache-key").outputs["dir"]).is_absolute()
     # the interpreter that stands in for the installed one reports itself
-    assert run.outputs == {"python-version": platform.python_version(), "mlops-version": mlops_actions.__version__}
+    assert run.outputs == {
+        "python-version": platform.python_version(),
+        "mlops-version": mlops_actions.__version__,
+    }
     assert run.env_written == {}
 
 
 def test_setup_without_cache_skips_the_cache_steps(penguins):
     run = Runner(penguins).run_action("actions/setup", {"cache": "false"})
-    assert [s.status for s in run.steps] == ["skipped-tool", "skipped", "skipped", "skipped-tool", "success"]
+    assert [s.status for s in run.steps] == [
+        "skipped-tool",
+        "skipped",
+        "skipped",
+        "skipped-tool",
+        "success",
+    ]
 
 
 def test_train_outputs_describe_the_files_it_wrote(penguins):
-    run = Runner(penguins).run_action("actions/train", {"set": f"  {FAST}\n\nmodel.params.max_depth=3\n"})
+    run = Runner(penguins).run_action(
+        "actions/train", {"set": f"  {FAST}\n\nmodel.params.max_depth=3\n"}
+    )
     assert run.ok, run.log()
     assert_outputs_follow_the_cli(run, "actions/train")
     out = penguins / ".mlops" / "train"
@@ -70,7 +98,10 @@ def test_train_outputs_describe_the_files_it_wrote(penguins):
     assert run.outputs["model-fingerprint"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert json.loads(run.outputs["metrics"]) == json.loads((out / "metrics.json").read_text())
     params = json.loads((out / "params.json").read_text())["params"]
-    assert (params["n_estimators"], params["max_depth"]) == (20, 3)  # each `set` line reached the CLI
+    assert (params["n_estimators"], params["max_depth"]) == (
+        20,
+        3,
+    )  # each `set` line reached the CLI
     assert run.summary == (out / "summary.md").read_text()
     assert run.env_written == {}
 
@@ -78,7 +109,8 @@ def test_train_outputs_describe_the_files_it_wrote(penguins):
 def test_train_in_a_project_folder_with_its_own_workdir(example):
     repo = example("diabetes").parent  # the example is one project folder inside the repository
     run = Runner(repo).run_action(
-        "OWNER/mlops-actions/actions/train@v1", {"working-directory": "diabetes", "workdir": "out/ml"}
+        "OWNER/mlops-actions/actions/train@v1",
+        {"working-directory": "diabetes", "workdir": "out/ml"},
     )
     assert run.ok, run.log()
     assert run.outputs["result-file"] == "out/ml/train/result.json"
@@ -108,18 +140,27 @@ def test_top_level_action_runs_a_command_like_the_stage_action(penguins, tmp_pat
     one = Runner(penguins).run_action(".", {"command": "train", "set": FAST})
     two = Runner(twin).run_action("actions/train", {"set": FAST})
     assert one.ok and two.ok, one.log() + two.log()
-    assert [s.status for s in one.steps[:4]] == ["skipped-tool", "success", "skipped-tool", "skipped-tool"]
+    assert [s.status for s in one.steps[:4]] == [
+        "skipped-tool",
+        "success",
+        "skipped-tool",
+        "skipped-tool",
+    ]
     for name in declared_outputs("actions/train"):
         assert one.outputs[name] == two.outputs[name], name
 
 
 def test_top_level_action_passes_args_verbatim(penguins):
     run = Runner(penguins).run_action(
-        ".", {"command": "train", "install": "false", "args": "--set\nmodel.params.n_estimators=7 \n"}
+        ".",
+        {"command": "train", "install": "false", "args": "--set\nmodel.params.n_estimators=7 \n"},
     )
     assert run.ok, run.log()
     assert [s.status for s in run.steps[:4]] == ["skipped"] * 4
-    assert json.loads((penguins / ".mlops/train/params.json").read_text())["params"]["n_estimators"] == 7
+    assert (
+        json.loads((penguins / ".mlops/train/params.json").read_text())["params"]["n_estimators"]
+        == 7
+    )
 
 
 def test_top_level_action_installs_exactly_like_setup():
@@ -128,7 +169,13 @@ def test_top_level_action_installs_exactly_like_setup():
     def install_steps(path: Path) -> list[tuple]:
         steps = yaml.safe_load(path.read_text())["runs"]["steps"]
         return [
-            (s.get("uses"), s.get("with"), s.get("id"), (s.get("run") or "").rsplit("/", 1)[-1], s.get("env"))
+            (
+                s.get("uses"),
+                s.get("with"),
+                s.get("id"),
+                (s.get("run") or "").rsplit("/", 1)[-1],
+                s.get("env"),
+            )
             for s in steps
             if s.get("id") != "versions" and s.get("id") != "mlops"
         ]
@@ -149,11 +196,19 @@ def test_stage_action_after_train_sets_every_declared_output(penguins, stage):
 
 
 def test_drift_check_without_drift_sets_every_output(penguins):
-    run = Runner(penguins).run_action("actions/drift-check", {"current": "data/live.csv", "alert": "false"})
+    run = Runner(penguins).run_action(
+        "actions/drift-check", {"current": "data/live.csv", "alert": "false"}
+    )
     assert run.ok, run.log()
     assert_outputs_follow_the_cli(run, "actions/drift-check")
     assert (run.outputs["drift"], run.outputs["drifted-columns"]) == ("false", "[]")
-    assert (penguins / run.outputs["report-path"]).read_text().lstrip().lower().startswith("<!doctype html")
+    assert (
+        (penguins / run.outputs["report-path"])
+        .read_text()
+        .lstrip()
+        .lower()
+        .startswith("<!doctype html")
+    )
 
 
 def test_drift_check_on_drifted_data_alerts_through_github(penguins, fake_github):
@@ -164,10 +219,14 @@ def test_drift_check_on_drifted_data_alerts_through_github(penguins, fake_github
     assert run.outputs["drift"] == "true"
     assert {"body_mass_g", "flipper_length_mm"} <= set(json.loads(run.outputs["drifted-columns"]))
     if not fake_github.exchanges:
-        pytest.skip("pending: drift-check called no GitHub API on drift (its alerts, issue 6, are not on main yet)")
+        pytest.skip(
+            "pending: drift-check called no GitHub API on drift (its alerts, issue 6, are not on main yet)"
+        )
     assert [d["event_type"] for d in fake_github.dispatches] == ["drift-detected"]
     assert len(fake_github.issues) == 1
-    failing = runner.run_action("actions/drift-check", {"current": "data/drifted.csv", "fail-on-drift": "true"})
+    failing = runner.run_action(
+        "actions/drift-check", {"current": "data/drifted.csv", "fail-on-drift": "true"}
+    )
     assert failing.status == "failure" and failing.step("mlops").exit_code == 1
 
 
@@ -225,7 +284,10 @@ def test_evaluate_gate_status_marks_the_pull_requests_head_commit(penguins, fake
     (status,) = fake_github.statuses
     assert (status["sha"], status["context"]) == (head, "mlops/gate: penguins-species")
     assert status["state"] == "success"  # run.ok: a blocked candidate would have failed the step
-    assert status["target_url"] == f"https://github.com/{fake_github.repository}/actions/runs/{runner.run_id}"
+    assert (
+        status["target_url"]
+        == f"https://github.com/{fake_github.repository}/actions/runs/{runner.run_id}"
+    )
 
 
 def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
@@ -246,8 +308,12 @@ def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
 
     blocked = runner.run_action("actions/validate-data", {"baseline": "baseline.json"})
     assert blocked.status == "failure" and blocked.step("mlops").exit_code == 1
-    assert "::error file=" in blocked.step("mlops").stdout and "line=6" in blocked.step("mlops").stdout
-    report = runner.run_action("actions/validate-data", {"baseline": "baseline.json", "fail-on-error": "false"})
+    assert (
+        "::error file=" in blocked.step("mlops").stdout and "line=6" in blocked.step("mlops").stdout
+    )
+    report = runner.run_action(
+        "actions/validate-data", {"baseline": "baseline.json", "fail-on-error": "false"}
+    )
     assert report.ok, report.log()
     assert_outputs_follow_the_cli(report, "actions/validate-data")
     assert report.outputs["passed"] == "false" and int(report.outputs["failing-rows"]) == 1
@@ -257,8 +323,12 @@ def test_validate_data_action_with_a_baseline_and_a_bad_row(penguins):
 def add_registry(project: Path) -> Path:
     config = yaml.safe_load((project / "mlops.yaml").read_text())
     registry = project.parent / "registry"
-    config.setdefault("deploy", {})["targets"] = {"registry": {"type": "registry", "url": str(registry)}}
-    config["package"] = {"measure_latency": False}  # speed figures are package-onnx's own tests' business
+    config.setdefault("deploy", {})["targets"] = {
+        "registry": {"type": "registry", "url": str(registry)}
+    }
+    config["package"] = {
+        "measure_latency": False
+    }  # speed figures are package-onnx's own tests' business
     (project / "mlops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return registry
 
@@ -277,12 +347,22 @@ def test_deploy_action_versions_promotes_and_rolls_back(penguins, fake_github):
         staging = runner.run_action("actions/deploy", {"target": "registry"})
         assert staging.ok, staging.log()
         versions.append(staging.outputs["version"])
-    assert_outputs_follow_the_cli(staging, "actions/deploy")  # the second deploy has a previous version
-    assert (staging.outputs["alias"], staging.outputs["previous-version"], staging.outputs["rolled-back"]) == (
-        "staging", versions[0], "false")
+    assert_outputs_follow_the_cli(
+        staging, "actions/deploy"
+    )  # the second deploy has a previous version
+    assert (
+        staging.outputs["alias"],
+        staging.outputs["previous-version"],
+        staging.outputs["rolled-back"],
+    ) == ("staging", versions[0], "false")
     assert versions[1] != versions[0]
     assert [d["environment"] for d in fake_github.deployments.values()] == ["staging", "staging"]
-    back = runner.run_action(".", {"command": "rollback", "install": "false", "args": "--target\nregistry\n--stage\nstaging"})
+    back = runner.run_action(
+        ".",
+        {"command": "rollback", "install": "false", "args": "--target\nregistry\n--stage\nstaging"},
+    )
     assert back.ok, back.log()
     assert back.outputs["version"] == versions[0]
-    assert set(back.step("mlops").outputs) <= set(declared_outputs(".")), "action.yml lacks a rollback output"
+    assert set(back.step("mlops").outputs) <= set(declared_outputs(".")), (
+        "action.yml lacks a rollback output"
+    )

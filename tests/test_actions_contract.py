@@ -64,7 +64,9 @@ def test_summary_is_appended(runner):
 
 def test_annotation_escapes_data_and_properties(runner):
     out = io.StringIO()
-    actions.annotate("error", "bad 50%\nvalue", file="data/a,b:c.csv", line=7, title="x", stream=out)
+    actions.annotate(
+        "error", "bad 50%\nvalue", file="data/a,b:c.csv", line=7, title="x", stream=out
+    )
     assert out.getvalue() == "::error file=data/a%2Cb%3Ac.csv,line=7,title=x::bad 50%25%0Avalue\n"
 
 
@@ -103,7 +105,11 @@ def test_cli_in_actions_fills_outputs_summary_and_annotations(mlops, example, tm
     output, summary = tmp_path / "output", tmp_path / "summary"
     output.write_text("")
     summary.write_text("")
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
     run = mlops("train", "--workdir", str(tmp_path / "w"), cwd=project, env=env)
     assert run.returncode == 0, run.stderr
     values = parse_github_output(output.read_text())

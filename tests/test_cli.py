@@ -10,7 +10,18 @@ import pytest
 
 from conftest import SRC
 
-HEAVY = ("pandas", "numpy", "sklearn", "onnx", "onnxruntime", "pandera", "scipy", "skl2onnx", "jinja2", "yaml")
+HEAVY = (
+    "pandas",
+    "numpy",
+    "sklearn",
+    "onnx",
+    "onnxruntime",
+    "pandera",
+    "scipy",
+    "skl2onnx",
+    "jinja2",
+    "yaml",
+)
 
 
 @pytest.mark.parametrize("flag", ["--help", "--version", "train --help"])
@@ -22,7 +33,11 @@ def test_help_and_version_import_no_heavy_library(flag):
         f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(SRC)},
+        check=True,
     )
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 
@@ -35,7 +50,14 @@ def test_version(mlops, tmp_path):
 
 
 def test_every_stage_is_a_subcommand_with_the_common_flags(mlops, tmp_path):
-    for command in ("validate-data", "train", "evaluate-gate", "package-onnx", "deploy", "drift-check"):
+    for command in (
+        "validate-data",
+        "train",
+        "evaluate-gate",
+        "package-onnx",
+        "deploy",
+        "drift-check",
+    ):
         run = mlops(command, "--help", cwd=tmp_path)
         assert run.returncode == 0, run.stderr
         for flag in ("--config", "--workdir", "--set", "--debug"):
@@ -52,7 +74,9 @@ def assert_one_line_error(run, *fragments):
 
 
 def test_unknown_flag_is_one_line_usage_error(mlops, tmp_path):
-    assert_one_line_error(mlops("train", "--bogus", cwd=tmp_path), "unrecognized arguments: --bogus")
+    assert_one_line_error(
+        mlops("train", "--bogus", cwd=tmp_path), "unrecognized arguments: --bogus"
+    )
 
 
 def test_missing_config(mlops, tmp_path):
@@ -66,8 +90,15 @@ def test_yaml_syntax_error(mlops, tmp_path):
 
 def test_unknown_estimator(mlops, example):
     project = example("penguins")
-    run = mlops("train", "--set", "model.estimator=sklearn.ensemble.RandomForestClasifier", cwd=project)
-    assert_one_line_error(run, "model.estimator", "has no 'RandomForestClasifier'", "did you mean 'RandomForestClassifier'")
+    run = mlops(
+        "train", "--set", "model.estimator=sklearn.ensemble.RandomForestClasifier", cwd=project
+    )
+    assert_one_line_error(
+        run,
+        "model.estimator",
+        "has no 'RandomForestClasifier'",
+        "did you mean 'RandomForestClassifier'",
+    )
 
 
 def test_estimator_from_a_missing_module(mlops, example):
@@ -83,7 +114,8 @@ def test_wrong_hyperparameter_name_and_value(mlops, example):
     )
     assert_one_line_error(
         mlops("train", "--set", "model.params.max_depth=deep", cwd=project),
-        "model.params:", "'max_depth' parameter of RandomForestClassifier",
+        "model.params:",
+        "'max_depth' parameter of RandomForestClassifier",
     )
 
 
@@ -114,7 +146,9 @@ def test_wrong_delimiter_is_named(mlops, example):
     project = example("penguins")
     path = project / "data/train.csv"
     path.write_text(path.read_text().replace(",", ";"))
-    assert_one_line_error(mlops("train", cwd=project), "looks semicolon-separated", "data.delimiter")
+    assert_one_line_error(
+        mlops("train", cwd=project), "looks semicolon-separated", "data.delimiter"
+    )
 
 
 def test_latin1_file_is_reported_with_the_fix(mlops, example):
@@ -137,13 +171,17 @@ def _stray_text(project):
 def test_stray_text_in_a_numeric_column_names_column_and_line(mlops, example):
     project = example("penguins")
     _stray_text(project)
-    assert_one_line_error(mlops("train", cwd=project), "column 'bill_length_mm'", "line 10", "'n/a?'")
+    assert_one_line_error(
+        mlops("train", cwd=project), "column 'bill_length_mm'", "line 10", "'n/a?'"
+    )
 
 
 def test_stray_text_is_fine_when_the_schema_says_string(mlops, example):
     project = example("penguins")
     _stray_text(project)
-    (project / "schema.yaml").write_text("schema_type: dataframe\ncolumns:\n  bill_length_mm:\n    dtype: str\n")
+    (project / "schema.yaml").write_text(
+        "schema_type: dataframe\ncolumns:\n  bill_length_mm:\n    dtype: str\n"
+    )
     run = mlops("train", cwd=project)
     assert run.returncode == 0, run.stderr
 
@@ -169,8 +207,17 @@ def test_flags_reach_the_library_function(monkeypatch, tmp_path, example):
 
     monkeypatch.setattr(train_module, "train", fake_train)
     project = example("penguins")
-    code = cli.main(["train", "--config", str(project / "mlops.yaml"), "--workdir", str(tmp_path / "w"),
-                     "--set", "model.params.max_depth=3"])
+    code = cli.main(
+        [
+            "train",
+            "--config",
+            str(project / "mlops.yaml"),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--set",
+            "model.params.max_depth=3",
+        ]
+    )
     assert code == 2
     assert seen["workdir"] == str(tmp_path / "w")
     assert seen["config"].model.params["max_depth"] == 3
@@ -182,7 +229,15 @@ def test_train_writes_its_outputs_under_workdir(mlops, example, tmp_path):
     run = mlops("train", "--workdir", str(tmp_path / "out"), cwd=project)
     assert run.returncode == 0, run.stderr
     out = tmp_path / "out" / "train"
-    for name in ("result.json", "summary.md", "model.joblib", "metrics.json", "params.json", "lineage.json", "features.json"):
+    for name in (
+        "result.json",
+        "summary.md",
+        "model.joblib",
+        "metrics.json",
+        "params.json",
+        "lineage.json",
+        "features.json",
+    ):
         assert (out / name).is_file(), name
     result = json.loads((out / "result.json").read_text())
     assert result["stage"] == "train" and result["passed"] is True

@@ -60,7 +60,9 @@ def test_paths_resolve_against_the_config_folder_not_the_working_directory(tmp_p
     project.mkdir()
     write(project, SAMPLE)
     monkeypatch.chdir(tmp_path)
-    assert load_config(Path("project/mlops.yaml")).data.test == (project / "data/test.csv").resolve()
+    assert (
+        load_config(Path("project/mlops.yaml")).data.test == (project / "data/test.csv").resolve()
+    )
 
 
 def test_wrong_type_names_file_key_and_value(tmp_path):
@@ -97,7 +99,9 @@ def test_range_error(tmp_path):
 
 
 def test_pattern_error_explains_the_expected_form(tmp_path):
-    path = write(tmp_path, SAMPLE.replace("sklearn.ensemble.RandomForestClassifier", "RandomForest"))
+    path = write(
+        tmp_path, SAMPLE.replace("sklearn.ensemble.RandomForestClassifier", "RandomForest")
+    )
     message = error_of(path)
     assert message.startswith("mlops.yaml: model.estimator must be a dotted import path")
     assert "got 'RandomForest'" in message
@@ -105,12 +109,18 @@ def test_pattern_error_explains_the_expected_form(tmp_path):
 
 def test_estimator_and_factory_together_are_refused(tmp_path):
     path = write(tmp_path, SAMPLE.replace("  params:", "  factory: my:build\n  params:"))
-    assert error_of(path) == "mlops.yaml: model: give either model.estimator or model.factory, not both"
+    assert (
+        error_of(path)
+        == "mlops.yaml: model: give either model.estimator or model.factory, not both"
+    )
 
 
 def test_unknown_metric_name_is_a_config_error(tmp_path):
     path = write(tmp_path, SAMPLE.replace("f1_macro:", "f1_marco:"))
-    assert error_of(path) == "mlops.yaml: gate.metrics.f1_marco is not a classification metric (did you mean 'f1_macro'?)"
+    assert (
+        error_of(path)
+        == "mlops.yaml: gate.metrics.f1_marco is not a classification metric (did you mean 'f1_macro'?)"
+    )
 
 
 def test_regression_metric_on_a_classifier_is_refused(tmp_path):
@@ -138,7 +148,12 @@ def test_set_overrides_keep_yaml_types(tmp_path):
     path = write(tmp_path, SAMPLE)
     config = load_config(
         path,
-        ["model.params.max_depth=3", "gate.metrics.accuracy.min=0.5", "data.split.stratify=false", "description=hello world"],
+        [
+            "model.params.max_depth=3",
+            "gate.metrics.accuracy.min=0.5",
+            "data.split.stratify=false",
+            "description=hello world",
+        ],
     )
     assert config.model.params["max_depth"] == 3
     assert config.gate.metrics["accuracy"].min == 0.5
@@ -195,6 +210,13 @@ def test_a_key_with_a_newline_still_gives_a_one_line_message(tmp_path):
     assert error_of(path).startswith("mlops.yaml: unknown key 'bad\\nkey'")
 
 
-@pytest.mark.parametrize("text", ["?", "1: x\n", "name: m\ntask: regression\ndata: {train: a, target: b}\ngate: {metrics: {3: {}}}\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "?",
+        "1: x\n",
+        "name: m\ntask: regression\ndata: {train: a, target: b}\ngate: {metrics: {3: {}}}\n",
+    ],
+)
 def test_keys_that_are_not_strings(tmp_path, text):
     assert error_of(write(tmp_path, text)).startswith("mlops.yaml: ")

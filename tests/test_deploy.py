@@ -53,7 +53,11 @@ def test_promote_registers_once_and_moves_the_alias(config, models, tmp_path):
     version = registry.version("flowers", 2)
     assert registry.read_file(version, "model.onnx") == models["v2"].read_bytes()
     assert registry.read_file(version, "model-card.md") == b"# flowers (seed 2)\n"
-    assert version.metrics["accuracy"] > 0.8 and version.metadata["features"] == ["length", "width", "colour"]
+    assert version.metrics["accuracy"] > 0.8 and version.metadata["features"] == [
+        "length",
+        "width",
+        "colour",
+    ]
     saved = json.loads((work / "deploy" / "result.json").read_text())
     assert saved["version"] == 2 and saved["passed"] is True
     log = registry.history("flowers")
@@ -65,9 +69,18 @@ def test_production_needs_a_passed_gate_unless_forced(config, models, tmp_path):
     for name, why in (("no-gate", "has no gate result"), ("failed-gate", "failed the gate")):
         with pytest.raises(GateFailed, match=f"{why}.*--force"):
             deploy(config, workdir=tmp_path, target="local", stage="production", model=models[name])
-    staging = deploy(config, workdir=tmp_path, target="local", stage="staging", model=models["failed-gate"])
+    staging = deploy(
+        config, workdir=tmp_path, target="local", stage="staging", model=models["failed-gate"]
+    )
     assert staging.passed and staging.forced is False
-    forced = deploy(config, workdir=tmp_path, target="local", stage="production", model=models["no-gate"], force=True)
+    forced = deploy(
+        config,
+        workdir=tmp_path,
+        target="local",
+        stage="production",
+        model=models["no-gate"],
+        force=True,
+    )
     assert forced.forced is True
     last = Registry(config.resolve("registry")).history("flowers")[-1]
     assert (last["event"], last["alias"], last["forced"]) == ("promote", "production", True)
@@ -76,12 +89,16 @@ def test_production_needs_a_passed_gate_unless_forced(config, models, tmp_path):
 def test_the_gate_result_of_this_run_wins_over_the_packaged_one(config, models, tmp_path):
     (tmp_path / "evaluate-gate").mkdir()
     (tmp_path / "evaluate-gate" / "result.json").write_text(json.dumps({"passed": True}))
-    result = deploy(config, workdir=tmp_path, target="local", stage="production", model=models["failed-gate"])
+    result = deploy(
+        config, workdir=tmp_path, target="local", stage="production", model=models["failed-gate"]
+    )
     assert result.passed and result.checks["gate"]["passed"] is True
 
 
 def test_a_model_that_does_not_replay_its_sample_is_not_deployed(config, models, tmp_path):
-    with pytest.raises(DeployFailed, match="replaying the packaged test sample.*output 'label' differs"):
+    with pytest.raises(
+        DeployFailed, match="replaying the packaged test sample.*output 'label' differs"
+    ):
         deploy(config, workdir=tmp_path, target="local", model=models["wrong-sample"])
     assert Registry(config.resolve("registry")).models() == []
 
@@ -99,9 +116,51 @@ def test_missing_model_and_unknown_target_name_the_fix(config, tmp_path):
 
 def test_cli_deploy_rollback_and_registry(config, models, tmp_path, capsys):
     common = ["--config", str(config.path), "--workdir", str(tmp_path / "work")]
-    assert main(["deploy", *common, "--target", "local", "--stage", "production", "--model", str(models["v1"])]) == 0
-    assert main(["deploy", *common, "--target", "local", "--stage", "production", "--model", str(models["v2"])]) == 0
-    assert main(["deploy", *common, "--target", "local", "--stage", "production", "--model", str(models["no-gate"])]) == 1
+    assert (
+        main(
+            [
+                "deploy",
+                *common,
+                "--target",
+                "local",
+                "--stage",
+                "production",
+                "--model",
+                str(models["v1"]),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "deploy",
+                *common,
+                "--target",
+                "local",
+                "--stage",
+                "production",
+                "--model",
+                str(models["v2"]),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "deploy",
+                *common,
+                "--target",
+                "local",
+                "--stage",
+                "production",
+                "--model",
+                str(models["no-gate"]),
+            ]
+        )
+        == 1
+    )
     assert "cannot go to production" in capsys.readouterr().err
     assert main(["rollback", *common, "--target", "local", "--stage", "production"]) == 0
     assert "rolled back from v2 to v1" in capsys.readouterr().out
@@ -133,13 +192,24 @@ class _Scripted(BaseHTTPRequestHandler):
         else:
             time.sleep(self.delay)
             rows = body["inputs"][0]["shape"][0]
-            answer = {"model_version": type(self).loads[-1].split(":")[1].split("/")[0], "outputs": [
-                {"name": "label", "datatype": "BYTES", "shape": [rows], "data": ["setosa"] * rows}]}
+            answer = {
+                "model_version": type(self).loads[-1].split(":")[1].split("/")[0],
+                "outputs": [
+                    {
+                        "name": "label",
+                        "datatype": "BYTES",
+                        "shape": [rows],
+                        "data": ["setosa"] * rows,
+                    }
+                ],
+            }
         data = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client past its deadline left
+        with contextlib.suppress(
+            BrokenPipeError, ConnectionResetError
+        ):  # a client past its deadline left
             self.wfile.write(data)
 
     def log_message(self, *args):
@@ -168,13 +238,19 @@ def test_http_deploy_to_mlops_serve_smoke_tests_then_promotes(models, tmp_path, 
 
     from mlops_actions.serve import ModelServer, create_app
 
-    server = ModelServer("flowers", model_path=models["v1"], cache_dir=tmp_path / "cache", admin_token="s3cret")
+    server = ModelServer(
+        "flowers", model_path=models["v1"], cache_dir=tmp_path / "cache", admin_token="s3cret"
+    )
     with running(create_app(server)) as url:
         config = _http_config(tmp_path, url, monkeypatch)
-        result = deploy(config, workdir=tmp_path / "work", target="web", stage="production", model=models["v2"])
+        result = deploy(
+            config, workdir=tmp_path / "work", target="web", stage="production", model=models["v2"]
+        )
         assert result.passed and result.checks["smoke"]["passed"] and result.version == 1
         assert requests.get(f"{url}/v2/models/flowers", timeout=10).json()["versions"] == ["1"]
-        result = deploy(config, workdir=tmp_path / "work", target="web", stage="production", model=models["v1"])
+        result = deploy(
+            config, workdir=tmp_path / "work", target="web", stage="production", model=models["v1"]
+        )
         assert (result.version, result.from_version) == (2, 1)
         assert server.current.model.path.read_bytes() == models["v1"].read_bytes()
         back = rollback(config, workdir=tmp_path / "work", target="web", stage="production")
@@ -184,7 +260,9 @@ def test_http_deploy_to_mlops_serve_smoke_tests_then_promotes(models, tmp_path, 
     assert Registry(config.resolve("registry")).resolve("flowers", "production").version == 1
 
 
-def test_http_deploy_answering_wrongly_is_rolled_back(models, tmp_path, monkeypatch, scripted_server):
+def test_http_deploy_answering_wrongly_is_rolled_back(
+    models, tmp_path, monkeypatch, scripted_server
+):
     scripted, url = scripted_server
     config = _http_config(tmp_path, url, monkeypatch)
     registry = Registry(config.resolve("registry"))
@@ -192,10 +270,26 @@ def test_http_deploy_answering_wrongly_is_rolled_back(models, tmp_path, monkeypa
     first = registry.register("flowers", {"model.onnx": models["v1"]}, {"sha256": "v1"})[0]
     registry.set_alias("flowers", "production", first.version)
     work = tmp_path / "work"
-    code = main(["deploy", "--config", str(config.path), "--workdir", str(work), "--target", "web",
-                 "--stage", "production", "--model", str(models["v2"])])
+    code = main(
+        [
+            "deploy",
+            "--config",
+            str(config.path),
+            "--workdir",
+            str(work),
+            "--target",
+            "web",
+            "--stage",
+            "production",
+            "--model",
+            str(models["v2"]),
+        ]
+    )
     assert code == 1
-    assert scripted.loads == ["file:2/model.onnx", "file:1/model.onnx"]  # pushed, then the previous back
+    assert scripted.loads == [
+        "file:2/model.onnx",
+        "file:1/model.onnx",
+    ]  # pushed, then the previous back
     result = json.loads((work / "deploy" / "result.json").read_text())
     assert result["rolled_back"] is True and "output 'label' differs" in result["problem"]
     assert registry.resolve("flowers", "production").version == 1
@@ -211,7 +305,9 @@ def test_http_deploy_answering_late_is_rolled_back(models, tmp_path, monkeypatch
     registry = Registry(config.resolve("registry"))
     first = registry.register("flowers", {"model.onnx": models["v1"]}, {"sha256": "v1"})[0]
     registry.set_alias("flowers", "production", first.version)
-    result = deploy(config, workdir=tmp_path / "work", target="web", stage="production", model=models["v2"])
+    result = deploy(
+        config, workdir=tmp_path / "work", target="web", stage="production", model=models["v2"]
+    )
     assert not result.passed and result.rolled_back
     assert "no answer within 0.5 s" in result.problem
     assert scripted.loads[-1] == "file:1/model.onnx"
@@ -220,7 +316,9 @@ def test_http_deploy_answering_late_is_rolled_back(models, tmp_path, monkeypatch
 def test_http_load_needs_the_token(models, tmp_path, monkeypatch):
     from mlops_actions.serve import ModelServer, create_app
 
-    server = ModelServer("flowers", model_path=models["v1"], cache_dir=tmp_path / "cache", admin_token="other")
+    server = ModelServer(
+        "flowers", model_path=models["v1"], cache_dir=tmp_path / "cache", admin_token="other"
+    )
     with running(create_app(server)) as url:
         config = _http_config(tmp_path, url, monkeypatch)
         result = deploy(config, workdir=tmp_path / "work", target="web", model=models["v2"])
@@ -242,9 +340,15 @@ def test_release_is_idempotent(config, models, tmp_path, fake_github):
     assert second.version == 2
     releases = {r["tag_name"]: r for r in fake_github.releases.values()}
     assert sorted(releases) == ["flowers-v1", "flowers-v2"]
-    assert releases["flowers-v1"]["prerelease"] is True and releases["flowers-v2"]["prerelease"] is False
+    assert (
+        releases["flowers-v1"]["prerelease"] is True
+        and releases["flowers-v2"]["prerelease"] is False
+    )
     assets = {
-        (fake_github.releases[fake_github._asset_release[i]]["tag_name"], a["name"]): fake_github.asset_data[i]
+        (
+            fake_github.releases[fake_github._asset_release[i]]["tag_name"],
+            a["name"],
+        ): fake_github.asset_data[i]
         for i, a in fake_github.assets.items()
     }
     assert len(assets) == 6
@@ -260,17 +364,35 @@ def test_release_takes_its_number_from_the_registry(config, models, tmp_path, fa
     assert [r["tag_name"] for r in fake_github.releases.values()] == ["flowers-v2"]
 
 
-def test_each_promotion_is_a_github_deployment_in_actions(config, models, tmp_path, fake_github, monkeypatch):
+def test_each_promotion_is_a_github_deployment_in_actions(
+    config, models, tmp_path, fake_github, monkeypatch
+):
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_SHA", "6dcb09b5b57875f334f61aebed695e2e4193db5e")
     monkeypatch.setenv("GITHUB_RUN_ID", "1234")
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "output"))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
-    code = main(["deploy", "--config", str(config.path), "--workdir", str(tmp_path / "work"),
-                 "--target", "local", "--stage", "production", "--model", str(models["v1"])])
+    code = main(
+        [
+            "deploy",
+            "--config",
+            str(config.path),
+            "--workdir",
+            str(tmp_path / "work"),
+            "--target",
+            "local",
+            "--stage",
+            "production",
+            "--model",
+            str(models["v1"]),
+        ]
+    )
     assert code == 0
     (deployment,) = fake_github.deployments.values()
-    assert deployment["environment"] == "production" and deployment["ref"] == "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+    assert (
+        deployment["environment"] == "production"
+        and deployment["ref"] == "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+    )
     assert deployment["payload"] == {"model": "flowers", "version": 1, "target": "local"}
     (status,) = fake_github.deployment_statuses
     assert status["state"] == "success" and status["log_url"].endswith("/actions/runs/1234")
@@ -278,4 +400,6 @@ def test_each_promotion_is_a_github_deployment_in_actions(config, models, tmp_pa
     assert "version=1\n" in outputs and "passed=true\n" in outputs
     assert "`flowers` v1 → `production`" in (tmp_path / "summary").read_text()
     audit = Registry(config.resolve("registry")).history("flowers")[-1]
-    assert audit["run_url"].endswith("/actions/runs/1234") and audit["git_sha"].startswith("6dcb09b5")
+    assert audit["run_url"].endswith("/actions/runs/1234") and audit["git_sha"].startswith(
+        "6dcb09b5"
+    )

@@ -44,7 +44,12 @@ def project(tmp_path: Path):
 
 
 def write_config(
-    root: Path, gate: dict | None = None, *, features: list[str] | None = None, name: str = "mlops.yaml", **extra
+    root: Path,
+    gate: dict | None = None,
+    *,
+    features: list[str] | None = None,
+    name: str = "mlops.yaml",
+    **extra,
 ):
     doc = {
         "name": "toy",
@@ -77,7 +82,10 @@ def export_onnx(train_dir: Path, dest: Path, task: str = "classification") -> Pa
         "params": json.loads((train_dir / "params.json").read_text()),
         "lineage": json.loads((train_dir / "lineage.json").read_text()),
         "features": features_to_json(features),
-        "target": {"task": task, "classes": [str(c) for c in getattr(pipeline, "classes_", [])] or None},
+        "target": {
+            "task": task,
+            "classes": [str(c) for c in getattr(pipeline, "classes_", [])] or None,
+        },
     }
     dest.write_bytes(to_onnx(pipeline, features, metadata=metadata))
     return dest
@@ -145,7 +153,10 @@ def test_worse_candidate_fails_on_max_drop(project):
     _, strong = trained(project, "strong")
     config, weak = trained(project, "weak", features=["x2"], name="weak.yaml")
     result = evaluate_gate(config, workdir=weak, baseline=str(strong / "train" / "metrics.json"))
-    expected_drop = sklearn_metrics(project, strong / "train")["accuracy"] - sklearn_metrics(project, weak / "train")["accuracy"]
+    expected_drop = (
+        sklearn_metrics(project, strong / "train")["accuracy"]
+        - sklearn_metrics(project, weak / "train")["accuracy"]
+    )
     assert expected_drop > 0.02
     failed = rule(result, "accuracy", "max_drop")
     assert not result.passed and failed["status"] == "fail"
@@ -193,7 +204,10 @@ def test_fairness_gap_between_slices_fails(tmp_path):
     make_rows(600, 1, flip_b=0.35).to_csv(tmp_path / "train.csv", index=False)
     test = make_rows(300, 2, flip_b=0.35)
     test.to_csv(tmp_path / "test.csv", index=False)
-    gate = {"metrics": {}, "slices": [{"column": "group", "metric": "accuracy", "max_gap": 0.1, "min_rows": 20}]}
+    gate = {
+        "metrics": {},
+        "slices": [{"column": "group", "metric": "accuracy", "max_gap": 0.1, "min_rows": 20}],
+    }
     config, workdir = trained(tmp_path, "w", gate=gate)
     result = evaluate_gate(config, workdir=workdir)
     pipeline = joblib.load(workdir / "train" / "model.joblib")
@@ -206,7 +220,9 @@ def test_fairness_gap_between_slices_fails(tmp_path):
     assert fairness["observed"] == pytest.approx(gap)
     assert fairness["status"] == "fail" and not result.passed
     table = result.slices[0]
-    assert {row["value"]: row["rows"] for row in table["rows"]} == test["group"].value_counts().to_dict()
+    assert {row["value"]: row["rows"] for row in table["rows"]} == test[
+        "group"
+    ].value_counts().to_dict()
 
 
 def test_small_slices_are_shown_but_not_gated(project):
@@ -217,12 +233,18 @@ def test_small_slices_are_shown_but_not_gated(project):
 
 
 def test_identical_models_give_an_interval_around_zero(project):
-    gate = {"confidence": 0.95, "resamples": 500, "metrics": {"accuracy": {"max_drop": 0.0, "block_on": "significant"}}}
+    gate = {
+        "confidence": 0.95,
+        "resamples": 500,
+        "metrics": {"accuracy": {"max_drop": 0.0, "block_on": "significant"}},
+    }
     config, workdir = trained(project, "w", gate=gate)
     same = export_onnx(workdir / "train", project / "same.onnx")
     result = evaluate_gate(config, workdir=workdir, baseline=str(same))
     for name, interval in result.significance["intervals"].items():
-        if interval is not None and name != "log_loss":  # float32 ONNX probabilities: log_loss moves by ~1e-7
+        if (
+            interval is not None and name != "log_loss"
+        ):  # float32 ONNX probabilities: log_loss moves by ~1e-7
             assert interval["low"] <= 0 <= interval["high"], name
     assert result.passed
 
@@ -235,7 +257,11 @@ def test_a_drop_within_noise_does_not_block_with_block_on_significant(project):
     _, base = trained(project, "base")
     baseline = export_onnx(base / "train", project / "base.onnx")
     make_rows(400, 1).to_csv(project / "train.csv", index=False)
-    gate = {"confidence": 0.95, "resamples": 500, "metrics": {"accuracy": {"max_drop": 0.0, "block_on": "significant"}}}
+    gate = {
+        "confidence": 0.95,
+        "resamples": 500,
+        "metrics": {"accuracy": {"max_drop": 0.0, "block_on": "significant"}},
+    }
     config, workdir = trained(project, "cand", gate=gate)
     result = evaluate_gate(config, workdir=workdir, baseline=str(baseline))
     drop = rule(result, "accuracy", "max_drop")
@@ -256,7 +282,13 @@ def test_bootstrap_interval_matches_the_normal_approximation(project):
     ours = np.where(rng.random(2000) < 0.85, y, np.where(y == "a", "b", "a"))
     theirs = np.where(rng.random(2000) < 0.80, y, np.where(y == "a", "b", "a"))
     intervals = paired_bootstrap(
-        "classification", y, (ours, None, None), (theirs, None, None), resamples=2000, confidence=0.95, seed=1
+        "classification",
+        y,
+        (ours, None, None),
+        (theirs, None, None),
+        resamples=2000,
+        confidence=0.95,
+        seed=1,
     )
     per_row = (ours == y).astype(float) - (theirs == y)
     half = 1.96 * per_row.std() / np.sqrt(len(y))
@@ -295,12 +327,19 @@ def test_cli_exit_codes_and_flags(project, capsys):
     assert cli(project, "--workdir", str(project / "strong")) == 0
     assert cli(project, "--workdir", str(project / "weak"), "--baseline", baseline) == 1
     assert "accuracy worsened by" in capsys.readouterr().err
-    assert cli(project, "--workdir", str(project / "weak"), "--baseline", baseline, "--no-fail") == 0
+    assert (
+        cli(project, "--workdir", str(project / "weak"), "--baseline", baseline, "--no-fail") == 0
+    )
     model = str(project / "strong" / "train" / "model.joblib")
-    assert cli(project, "--workdir", str(project / "weak"), "--baseline", baseline, "--model", model) == 0
+    assert (
+        cli(project, "--workdir", str(project / "weak"), "--baseline", baseline, "--model", model)
+        == 0
+    )
 
 
-def test_baseline_model_reading_columns_the_data_lacks_is_exit_2_naming_them(project, tmp_path, capsys):
+def test_baseline_model_reading_columns_the_data_lacks_is_exit_2_naming_them(
+    project, tmp_path, capsys
+):
     other = tmp_path / "other"
     other.mkdir()
     make_rows(300, 3).assign(x3=1.5).to_csv(other / "train.csv", index=False)
@@ -339,16 +378,24 @@ def test_no_candidate_model_is_a_usage_error(project, capsys):
 def test_unknown_slice_metric_is_a_config_error(project):
     from mlops_actions.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"gate.slices.0.metric is not a classification metric.*'accuracy'"):
-        write_config(project, {"slices": [{"column": "group", "metric": "acuracy", "max_gap": 0.1}]})
+    with pytest.raises(
+        ConfigError, match=r"gate.slices.0.metric is not a classification metric.*'accuracy'"
+    ):
+        write_config(
+            project, {"slices": [{"column": "group", "metric": "acuracy", "max_gap": 0.1}]}
+        )
 
 
 def test_model_size_budget(project):
-    config, workdir = trained(project, "w", gate={"budgets": {"max_model_mb": 0.000001, "max_latency_ms": 100}})
+    config, workdir = trained(
+        project, "w", gate={"budgets": {"max_model_mb": 0.000001, "max_latency_ms": 100}}
+    )
     result = evaluate_gate(config, workdir=workdir)
     size = rule(result, "model size (MB, model.joblib)", "max_model_mb")
     assert size["status"] == "fail"
-    assert size["observed"] == pytest.approx((workdir / "train" / "model.joblib").stat().st_size / 1e6)
+    assert size["observed"] == pytest.approx(
+        (workdir / "train" / "model.joblib").stat().st_size / 1e6
+    )
     assert rule(result, "ONNX batch-1 latency (ms, p99)", "max_latency_ms")["status"] == "skipped"
 
 
@@ -362,7 +409,10 @@ def test_registry_baseline_is_the_version_at_the_alias_with_a_trend(project):
     registry = Registry(project / "registry")
     for number, source in enumerate((weak, strong, weak), start=1):
         onnx_path = export_onnx(source / "train", project / f"v{number}.onnx")
-        metadata = {"sha256": sha256_file(onnx_path) + str(number), "metrics": {"accuracy": 0.5 + number / 10}}
+        metadata = {
+            "sha256": sha256_file(onnx_path) + str(number),
+            "metrics": {"accuracy": 0.5 + number / 10},
+        }
         registry.register("toy", {"model.onnx": onnx_path}, metadata)
     registry.set_alias("toy", "production", 2)
     config = write_config(project, gate, deploy=deploy)
@@ -383,29 +433,53 @@ def test_validate_data_diff_is_included_when_that_stage_ran(project):
     from mlops_actions.files import atomic_write_json
 
     config, workdir = trained(project, "w")
-    diff = {"baseline": "main", "files": [{
-        "path": "train.csv", "status": "changed", "rows_before": 350, "rows_after": 400, "rows_added": 50,
-        "rows_removed": 0, "columns_added": ["x3"], "columns_removed": [], "columns": [],
-    }]}
-    atomic_write_json(workdir / "validate-data" / "result.json", {"stage": "validate-data", "diff": diff})
+    diff = {
+        "baseline": "main",
+        "files": [
+            {
+                "path": "train.csv",
+                "status": "changed",
+                "rows_before": 350,
+                "rows_after": 400,
+                "rows_added": 50,
+                "rows_removed": 0,
+                "columns_added": ["x3"],
+                "columns_removed": [],
+                "columns": [],
+            }
+        ],
+    }
+    atomic_write_json(
+        workdir / "validate-data" / "result.json", {"stage": "validate-data", "diff": diff}
+    )
     report = evaluate_gate(config, workdir=workdir).full_report
-    assert "Data diff against `main`" in report and "| `train.csv` | changed | 350 | 400 | 50 |" in report
+    assert (
+        "Data diff against `main`" in report
+        and "| `train.csv` | changed | 350 | 400 | 50 |" in report
+    )
 
 
 def test_budgets_read_the_packaged_onnx_once_there(project):
     from mlops_actions.stages.package_onnx import package_onnx
 
-    config, workdir = trained(project, "w", gate={"budgets": {"max_model_mb": 50, "max_latency_ms": 60_000}})
+    config, workdir = trained(
+        project, "w", gate={"budgets": {"max_model_mb": 50, "max_latency_ms": 60_000}}
+    )
     packaged = package_onnx(config, workdir=workdir)
     result = evaluate_gate(config, workdir=workdir)
     size = rule(result, "model size (MB, model.onnx)", "max_model_mb")
-    assert size["observed"] == pytest.approx(packaged.model_path.stat().st_size / 1e6) and size["passed"]
+    assert (
+        size["observed"] == pytest.approx(packaged.model_path.stat().st_size / 1e6)
+        and size["passed"]
+    )
     latency = rule(result, "ONNX batch-1 latency (ms, p99)", "max_latency_ms")
     assert latency["observed"] == pytest.approx(packaged.latency["batch1"]["onnx"]["p99_us"] / 1000)
     assert latency["status"] == "pass"
 
 
-def test_gate_baseline_path_in_config_is_relative_to_the_config_file(project, monkeypatch, tmp_path):
+def test_gate_baseline_path_in_config_is_relative_to_the_config_file(
+    project, monkeypatch, tmp_path
+):
     trained(project, "strong")
     gate = {**GATE, "baseline": "strong/train/metrics.json"}
     config, weak = trained(project, "weak", gate=gate, features=["x2"], name="weak.yaml")

@@ -12,10 +12,23 @@ from mlops_actions.files import atomic_path, atomic_write_json, atomic_write_tex
 
 
 def test_numpy_values_paths_and_nan_become_plain_json():
-    data = {"arr": np.arange(3), "matrix": np.array([[1.5, np.nan]]), "f": np.float32(0.5), "i": np.int64(7),
-            "p": Path("a/b"), "t": (1, 2), "inf": float("inf")}
+    data = {
+        "arr": np.arange(3),
+        "matrix": np.array([[1.5, np.nan]]),
+        "f": np.float32(0.5),
+        "i": np.int64(7),
+        "p": Path("a/b"),
+        "t": (1, 2),
+        "inf": float("inf"),
+    }
     assert json.loads(to_json(data)) == {
-        "arr": [0, 1, 2], "matrix": [[1.5, None]], "f": 0.5, "i": 7, "p": "a/b", "t": [1, 2], "inf": None,
+        "arr": [0, 1, 2],
+        "matrix": [[1.5, None]],
+        "f": 0.5,
+        "i": 7,
+        "p": "a/b",
+        "t": [1, 2],
+        "inf": None,
     }
 
 
@@ -55,4 +68,8 @@ def test_written_files_get_the_usual_mode_not_mkstemps_0600(tmp_path):
     from mlops_actions.files import _umask
 
     atomic_write_text(tmp_path / "report.html", "x")
-    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o666 & ~_umask() == 0o666 & ~os.umask(_umask())
+    assert (
+        (tmp_path / "report.html").stat().st_mode & 0o777
+        == 0o666 & ~_umask()
+        == 0o666 & ~os.umask(_umask())
+    )

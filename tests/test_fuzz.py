@@ -22,19 +22,44 @@ VALID = {
 }
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 key_paths = st.sampled_from(
-    ["name", "task", "data", "data.train", "data.target", "data.split", "data.split.test_size", "data.features",
-     "model", "model.params", "model.estimator", "gate", "gate.metrics", "gate.metrics.accuracy",
-     "gate.metrics.accuracy.min", "extra", "data.extra", "github.token_env"]
+    [
+        "name",
+        "task",
+        "data",
+        "data.train",
+        "data.target",
+        "data.split",
+        "data.split.test_size",
+        "data.features",
+        "model",
+        "model.params",
+        "model.estimator",
+        "gate",
+        "gate.metrics",
+        "gate.metrics.accuracy",
+        "gate.metrics.accuracy.min",
+        "extra",
+        "data.extra",
+        "github.token_env",
+    ]
 )
-settings.register_profile("mlops", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile(
+    "mlops", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 settings.load_profile("mlops")
 
 
@@ -99,12 +124,17 @@ def test_arbitrary_bytes_as_csv(tmp_path, content):
         assert "data.csv" in str(exc) and "\n" not in str(exc)
 
 
-csv_cells = st.one_of(st.integers(-5, 5).map(str), st.floats(allow_nan=False, width=16).map(str),
-                      st.sampled_from(["", "NA", "x", "1e3", '"q,u"', "  ", "nan"]))
+csv_cells = st.one_of(
+    st.integers(-5, 5).map(str),
+    st.floats(allow_nan=False, width=16).map(str),
+    st.sampled_from(["", "NA", "x", "1e3", '"q,u"', "  ", "nan"]),
+)
 
 
-@given(rows=st.lists(st.lists(csv_cells, min_size=1, max_size=4), min_size=0, max_size=12),
-       sep=st.sampled_from([",", ";", "\t"]))
+@given(
+    rows=st.lists(st.lists(csv_cells, min_size=1, max_size=4), min_size=0, max_size=12),
+    sep=st.sampled_from([",", ";", "\t"]),
+)
 @settings(max_examples=150)
 def test_csv_like_tables(tmp_path, rows, sep):
     target = tmp_path / "data.csv"

@@ -11,11 +11,17 @@ from mlops_actions.github.comment import marker
 
 
 def github_env(fake_github, **extra: str) -> dict[str, str]:
-    return {"GITHUB_API_URL": fake_github.url, "GITHUB_TOKEN": fake_github.token,
-            "GITHUB_REPOSITORY": fake_github.repository, **extra}
+    return {
+        "GITHUB_API_URL": fake_github.url,
+        "GITHUB_TOKEN": fake_github.token,
+        "GITHUB_REPOSITORY": fake_github.repository,
+        **extra,
+    }
 
 
-def test_comment_command_posts_then_updates_the_models_comment(fake_github, example, mlops, tmp_path):
+def test_comment_command_posts_then_updates_the_models_comment(
+    fake_github, example, mlops, tmp_path
+):
     project = example("penguins")
     pr = fake_github.add_pull_request()
     report = tmp_path / "report.md"
@@ -24,8 +30,13 @@ def test_comment_command_posts_then_updates_the_models_comment(fake_github, exam
 
     for text in ("first report", "second report"):
         report.write_text(text)
-        run = mlops("comment", "--body-file", str(report), cwd=project,
-                    env=github_env(fake_github, GITHUB_EVENT_PATH=str(event)))
+        run = mlops(
+            "comment",
+            "--body-file",
+            str(report),
+            cwd=project,
+            env=github_env(fake_github, GITHUB_EVENT_PATH=str(event)),
+        )
         assert run.returncode == 0, run.stderr
 
     (comment,) = fake_github.comments_on(pr)
@@ -39,8 +50,15 @@ def test_fork_pr_warns_and_exits_0(fake_github, example, mlops, tmp_path):
     fake_github.forbid("issues/create-comment")
     (tmp_path / "r.md").write_text("report")
 
-    run = mlops("comment", "--body-file", str(tmp_path / "r.md"), "--pr", str(pr), cwd=example("penguins"),
-                env=github_env(fake_github, GITHUB_ACTIONS="true"))
+    run = mlops(
+        "comment",
+        "--body-file",
+        str(tmp_path / "r.md"),
+        "--pr",
+        str(pr),
+        cwd=example("penguins"),
+        env=github_env(fake_github, GITHUB_ACTIONS="true"),
+    )
 
     assert run.returncode == 0, run.stderr
     assert "::warning::PR comment skipped" in run.stdout
@@ -53,8 +71,17 @@ def test_token_comes_from_the_configured_variable(fake_github, example, mlops, t
     env = github_env(fake_github, MLOPS_BOT_TOKEN=fake_github.token)
     del env["GITHUB_TOKEN"]
 
-    run = mlops("comment", "--body-file", str(tmp_path / "r.md"), "--pr", str(pr),
-                "--set", "github.token_env=MLOPS_BOT_TOKEN", cwd=example("penguins"), env=env)
+    run = mlops(
+        "comment",
+        "--body-file",
+        str(tmp_path / "r.md"),
+        "--pr",
+        str(pr),
+        "--set",
+        "github.token_env=MLOPS_BOT_TOKEN",
+        cwd=example("penguins"),
+        env=env,
+    )
 
     assert run.returncode == 0, run.stderr
     assert len(fake_github.comments_on(pr)) == 1
@@ -64,12 +91,29 @@ def test_failures_are_one_line_without_the_token(fake_github, example, mlops, tm
     (tmp_path / "r.md").write_text("report")
     project = example("penguins")
 
-    no_token = mlops("comment", "--body-file", str(tmp_path / "r.md"), "--pr", "1", cwd=project,
-                     env={k: v for k, v in github_env(fake_github).items() if k != "GITHUB_TOKEN"})
-    missing_pr = mlops("comment", "--body-file", str(tmp_path / "r.md"), "--pr", "999", cwd=project,
-                       env=github_env(fake_github))
+    no_token = mlops(
+        "comment",
+        "--body-file",
+        str(tmp_path / "r.md"),
+        "--pr",
+        "1",
+        cwd=project,
+        env={k: v for k, v in github_env(fake_github).items() if k != "GITHUB_TOKEN"},
+    )
+    missing_pr = mlops(
+        "comment",
+        "--body-file",
+        str(tmp_path / "r.md"),
+        "--pr",
+        "999",
+        cwd=project,
+        env=github_env(fake_github),
+    )
 
-    assert (no_token.returncode, no_token.stderr) == (2, "mlops: error: GITHUB_TOKEN is not set: add `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` to the step\n")
+    assert (no_token.returncode, no_token.stderr) == (
+        2,
+        "mlops: error: GITHUB_TOKEN is not set: add `env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}` to the step\n",
+    )
     assert missing_pr.returncode == 2
     assert missing_pr.stderr.count("\n") == 1 and "(404)" in missing_pr.stderr
     assert fake_github.token not in missing_pr.stdout + missing_pr.stderr
@@ -96,7 +140,9 @@ class _GateResult:
         return "the candidate did not pass the gate"
 
 
-def test_comment_flag_posts_the_summary_before_the_verdict_fails(fake_github, example, tmp_path, monkeypatch):
+def test_comment_flag_posts_the_summary_before_the_verdict_fails(
+    fake_github, example, tmp_path, monkeypatch
+):
     from mlops_actions import cli
 
     pr = fake_github.add_pull_request()

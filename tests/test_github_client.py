@@ -54,7 +54,9 @@ def test_releases_statuses_and_deployments(fake_github, client):
 
     client.create_commit_status(SHA, "success", context="mlops/gate", description="accuracy 0.97")
     deployment = client.create_deployment("main", environment="staging", payload={"model": "v1"})
-    client.create_deployment_status(deployment["id"], "success", environment_url="http://127.0.0.1:9/")
+    client.create_deployment_status(
+        deployment["id"], "success", environment_url="http://127.0.0.1:9/"
+    )
 
     assert [d["id"] for d in fake_github.deployments.values()] == [deployment["id"]]
     assert [(s["state"], s["context"]) for s in fake_github.statuses] == [("success", "mlops/gate")]
@@ -81,7 +83,9 @@ def test_release_asset_reupload_replaces_instead_of_duplicating(fake_github, cli
 
 def test_dispatch_sends_204_event(fake_github, client):
     client.dispatch("retrain", {"model": "iris", "reason": "drift"})
-    assert fake_github.dispatches == [{"event_type": "retrain", "client_payload": {"model": "iris", "reason": "drift"}}]
+    assert fake_github.dispatches == [
+        {"event_type": "retrain", "client_payload": {"model": "iris", "reason": "drift"}}
+    ]
     assert fake_github.exchanges[-1].status == 204
 
 
@@ -93,7 +97,9 @@ def test_dispatch_sends_204_event(fake_github, client):
         ("retrain", {"blob": "x" * 70_000}, "under 64 KB"),
     ],
 )
-def test_dispatch_outside_githubs_limits_is_refused_before_sending(fake_github, client, event_type, payload, words):
+def test_dispatch_outside_githubs_limits_is_refused_before_sending(
+    fake_github, client, event_type, payload, words
+):
     with pytest.raises(UsageError, match=words):
         client.dispatch(event_type, payload)
     assert fake_github.exchanges == []
@@ -124,7 +130,9 @@ def test_primary_rate_limit_is_waited_out_when_short(fake_github, client, status
 
 def test_primary_rate_limit_too_long_is_reported(fake_github, client):
     fake_github.exhaust_rate_limit(3600)
-    with pytest.raises(GitHubError, match=r"primary rate limit is exhausted for \d+ s more") as caught:
+    with pytest.raises(
+        GitHubError, match=r"primary rate limit is exhausted for \d+ s more"
+    ) as caught:
         client.create_issue("never")
     assert caught.value.status == 403
     assert fake_github.issues == {}
@@ -168,7 +176,9 @@ def test_unreachable_api_is_reported():
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = GitHubClient("ghs_x", "o/r", api_url=f"http://127.0.0.1:{port}", retries=1, backoff=0.01)
+    client = GitHubClient(
+        "ghs_x", "o/r", api_url=f"http://127.0.0.1:{port}", retries=1, backoff=0.01
+    )
     with pytest.raises(GitHubError, match="check GITHUB_API_URL") as caught:
         client.get_issue(1)
     assert caught.value.status is None
@@ -176,20 +186,27 @@ def test_unreachable_api_is_reported():
 
 def test_unknown_repository_says_to_check_github_repository(fake_github, monkeypatch):
     monkeypatch.setenv("GITHUB_REPOSITORY", "octo-org/missing")
-    with pytest.raises(GitHubError, match="not found in octo-org/missing .*check GITHUB_REPOSITORY") as caught:
+    with pytest.raises(
+        GitHubError, match="not found in octo-org/missing .*check GITHUB_REPOSITORY"
+    ) as caught:
         GitHubClient.from_env().create_issue("x")
     assert caught.value.status == 404
 
 
 def test_missing_permission_names_the_permissions_line(fake_github, client):
     fake_github.forbid("repos/create-release")
-    with pytest.raises(GitHubError, match=r"token lacks contents: write .*add `permissions: contents: write` to the job"):
+    with pytest.raises(
+        GitHubError,
+        match=r"token lacks contents: write .*add `permissions: contents: write` to the job",
+    ):
         client.create_release("v1")
 
 
 def test_validation_failure_names_field_and_code(fake_github, client):
     client.create_release("v1")
-    with pytest.raises(GitHubError, match="422 Validation Failed: Release tag_name already_exists") as caught:
+    with pytest.raises(
+        GitHubError, match="422 Validation Failed: Release tag_name already_exists"
+    ) as caught:
         client.create_release("v1")
     assert caught.value.status == 422
     assert "\n" not in str(caught.value)
@@ -211,15 +228,17 @@ def test_token_is_masked_and_never_in_errors_or_output(fake_github, monkeypatch,
     messages = [repr(client)]
     fake_github.forbid("issues/create")
     for call in (
-        lambda: client.create_issue("x"),                 # 403
-        lambda: client.get_issue(999),                    # 404
-        lambda: client.update_issue_comment(1, "x"),      # 404 on PATCH
+        lambda: client.create_issue("x"),  # 403
+        lambda: client.get_issue(999),  # 404
+        lambda: client.update_issue_comment(1, "x"),  # 404 on PATCH
         lambda: (fake_github.fail_next(2), client.get_issue(1)),  # 502 after its one retry
     ):
         with pytest.raises(GitHubError) as caught:
             call()
         messages.append(str(caught.value))
-    bad_token = GitHubClient("ghs_wrong_secret_value", fake_github.repository, api_url=fake_github.url)
+    bad_token = GitHubClient(
+        "ghs_wrong_secret_value", fake_github.repository, api_url=fake_github.url
+    )
     with pytest.raises(GitHubError, match="401") as caught:
         bad_token.get_issue(1)
     messages.append(str(caught.value))

@@ -22,7 +22,10 @@ def pr(fake_github) -> int:
 
 
 def test_three_runs_leave_one_comment_with_the_latest_body(fake_github, pr):
-    actions = [post_sticky_comment(f"## Gate\naccuracy 0.9{run}", name="iris", pr=pr).action for run in range(3)]
+    actions = [
+        post_sticky_comment(f"## Gate\naccuracy 0.9{run}", name="iris", pr=pr).action
+        for run in range(3)
+    ]
 
     assert actions == ["created", "updated", "updated"]
     (comment,) = fake_github.comments_on(pr)
@@ -104,8 +107,12 @@ def test_oversized_report_is_cut_keeping_marker_and_run_link(fake_github, pr, mo
     assert f"(https://github.example/{fake_github.repository}/actions/runs/4242)" in text
     kept = text.split("\n---\n")[0]
     assert kept.count("```") == 2  # the open code block was closed before the note
-    assert all(line.startswith(("<!--", "##", "```", "| feature_")) and line.endswith(("->", "Drift", "```", "|"))
-               for line in kept.splitlines() if line)  # cut between rows, not inside one
+    assert all(
+        line.startswith(("<!--", "##", "```", "| feature_"))
+        and line.endswith(("->", "Drift", "```", "|"))
+        for line in kept.splitlines()
+        if line
+    )  # cut between rows, not inside one
 
 
 def test_body_that_fits_is_left_alone():
@@ -123,7 +130,9 @@ def test_fork_pr_without_write_access_warns_and_returns(fake_github, monkeypatch
 
     assert result.action == "skipped"
     assert "pull-requests: write" in result.reason
-    warning = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::warning::")]
+    warning = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("::warning::")
+    ]
     assert len(warning) == 1
     assert "Resource not accessible by integration" in warning[0]
     assert "step summary" in warning[0]
@@ -144,7 +153,9 @@ def test_sections_of_one_model_share_a_comment_without_erasing_each_other(fake_g
     body = comment["body"]
     assert body.startswith(marker("iris") + "\n")
     assert "data ok again" in body and "gate failed" in body and "data ok\n" not in body
-    assert body.index("data ok again") < body.index("gate failed")  # first-posted section stays first
+    assert body.index("data ok again") < body.index(
+        "gate failed"
+    )  # first-posted section stays first
 
 
 def test_section_update_drops_an_old_cut_note(fake_github, pr, monkeypatch):

@@ -20,7 +20,9 @@ TESTS = Path(__file__).parent
 def session(fake_github) -> requests.Session:
     """A plain session with GitHub's headers, for requests the project's client would never send."""
     session = requests.Session()
-    session.headers.update({"Authorization": f"Bearer {fake_github.token}", "User-Agent": "fake-github-tests"})
+    session.headers.update(
+        {"Authorization": f"Bearer {fake_github.token}", "User-Agent": "fake-github-tests"}
+    )
     return session
 
 
@@ -31,17 +33,23 @@ def repo_url(fake_github, tail: str) -> str:
 def test_request_breaking_the_spec_fails_the_test(tmp_path):
     # a test that sends an issue without its required title must fail, even though it asserts nothing
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["fakegithub.plugin"]\n')
-    (tmp_path / "test_breaks_contract.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_breaks_contract.py").write_text(
+        textwrap.dedent("""
         import requests
 
         def test_sends_issue_without_title(fake_github):
             requests.post(f"{fake_github.url}/repos/{fake_github.repository}/issues",
                           json={"body": "no title"}, headers={"Authorization": f"token {fake_github.token}"})
-    """))
+    """)
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent / "src")])}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 passed, 1 error" in run.stdout
@@ -57,15 +65,24 @@ def test_invalid_body_gets_422_and_is_recorded(fake_github, session):
     assert "POST" in violation and "state" in violation
 
 
-@pytest.mark.parametrize(("data", "message"), [(b"{not json", "Problems parsing JSON"), (b"[1, 2]", "Body should be a JSON object")])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"{not json", "Problems parsing JSON"), (b"[1, 2]", "Body should be a JSON object")],
+)
 def test_bad_json_gets_400(fake_github, session, data, message):
-    resp = session.post(repo_url(fake_github, "/issues"), data=data, headers={"Content-Type": "application/json"})
+    resp = session.post(
+        repo_url(fake_github, "/issues"), data=data, headers={"Content-Type": "application/json"}
+    )
     assert (resp.status_code, resp.json()["message"]) == (400, message)
     assert len(fake_github.take_violations()) == 1
 
 
 def test_operations_outside_the_contract_are_404_and_recorded(fake_github, session):
-    for url in (f"{fake_github.url}/user", f"{fake_github.url}/repos/{fake_github.repository}", f"{fake_github.url}/graphql"):
+    for url in (
+        f"{fake_github.url}/user",
+        f"{fake_github.url}/repos/{fake_github.repository}",
+        f"{fake_github.url}/graphql",
+    ):
         assert session.get(url).status_code == 404
     assert len(fake_github.take_violations()) == 3
 
@@ -74,7 +91,11 @@ def test_user_agent_is_required(fake_github):
     # http.client, because requests and urllib3 always add a User-Agent
     host = fake_github.url.split("//")[1].split("/")[0]
     conn = http.client.HTTPConnection(host, timeout=5)
-    conn.request("GET", f"/api/v3/repos/{fake_github.repository}/issues", headers={"Authorization": f"token {fake_github.token}"})
+    conn.request(
+        "GET",
+        f"/api/v3/repos/{fake_github.repository}/issues",
+        headers={"Authorization": f"token {fake_github.token}"},
+    )
     resp = conn.getresponse()
     assert resp.status == 403
     assert "User-Agent" in json.loads(resp.read())["message"]
@@ -83,7 +104,12 @@ def test_user_agent_is_required(fake_github):
 
 
 def test_bad_token_is_401_and_unknown_repo_404(fake_github, session):
-    assert requests.get(repo_url(fake_github, "/issues"), headers={"Authorization": "token nope"}).status_code == 401
+    assert (
+        requests.get(
+            repo_url(fake_github, "/issues"), headers={"Authorization": "token nope"}
+        ).status_code
+        == 401
+    )
     assert session.get(f"{fake_github.url}/repos/someone/else/issues").status_code == 404
 
 
@@ -92,7 +118,9 @@ def test_pagination_caps_per_page_and_links_like_github(fake_github, session):
     for i in range(150):
         fake_github.add_comment(number, f"c{i}")
 
-    first = session.get(repo_url(fake_github, f"/issues/{number}/comments"), params={"per_page": 500})
+    first = session.get(
+        repo_url(fake_github, f"/issues/{number}/comments"), params={"per_page": 500}
+    )
     assert len(first.json()) == 100
     assert set(first.links) == {"next", "last"}
     assert "per_page=100" in first.links["next"]["url"]
@@ -108,12 +136,19 @@ def test_every_answer_carries_rate_limit_headers_and_creates_carry_location(fake
     dispatched = session.post(repo_url(fake_github, "/dispatches"), json={"event_type": "e"})
 
     for resp in (created, missing, dispatched):
-        assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-used", "x-ratelimit-reset",
-                "x-ratelimit-resource"} <= {h.lower() for h in resp.headers}
+        assert {
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-used",
+            "x-ratelimit-reset",
+            "x-ratelimit-resource",
+        } <= {h.lower() for h in resp.headers}
     assert created.status_code == 201 and created.headers["Location"] == created.json()["url"]
     assert (missing.status_code, missing.json()["message"]) == (404, "Not Found")
     assert (dispatched.status_code, dispatched.content) == (204, b"")
-    assert int(dispatched.headers["x-ratelimit-remaining"]) < int(created.headers["x-ratelimit-remaining"])
+    assert int(dispatched.headers["x-ratelimit-remaining"]) < int(
+        created.headers["x-ratelimit-remaining"]
+    )
 
 
 def test_dispatch_with_more_than_ten_keys_is_422(fake_github, session):
@@ -128,8 +163,14 @@ def test_uploads_live_on_their_own_base_and_refuse_the_api_one(fake_github, sess
     upload = release["upload_url"].split("{")[0]
     assert upload.startswith(fake_github.uploads_url + "/")
 
-    wrong = session.post(repo_url(fake_github, f"/releases/{release['id']}/assets"), params={"name": "a.txt"}, data=b"x")
-    right = session.post(upload, params={"name": "a.txt"}, data=b"x", headers={"Content-Type": "text/plain"})
+    wrong = session.post(
+        repo_url(fake_github, f"/releases/{release['id']}/assets"),
+        params={"name": "a.txt"},
+        data=b"x",
+    )
+    right = session.post(
+        upload, params={"name": "a.txt"}, data=b"x", headers={"Content-Type": "text/plain"}
+    )
     assert wrong.status_code == 404
     assert right.status_code == 201 and right.json()["content_type"] == "text/plain"
     assert len(fake_github.take_violations()) == 1
@@ -139,8 +180,15 @@ def test_pygithub_sees_the_same_github(fake_github):
     """A third-party client, built against real GitHub, works against the fake where they overlap."""
     from github import Auth, Github
 
-    gh = Github(base_url=fake_github.url, auth=Auth.Token(fake_github.token), per_page=50, retry=None,
-                lazy=True, seconds_between_requests=0, seconds_between_writes=0)
+    gh = Github(
+        base_url=fake_github.url,
+        auth=Auth.Token(fake_github.token),
+        per_page=50,
+        retry=None,
+        lazy=True,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
+    )
     repo = gh.get_repo(fake_github.repository)
     issue = repo.create_issue(title="Drift alert: iris", body="psi 0.31", labels=["drift"])
     for i in range(60):
@@ -149,9 +197,15 @@ def test_pygithub_sees_the_same_github(fake_github):
     repo.get_issue(pr).create_comment("from PyGithub on a PR")
 
     assert [c.body for c in issue.get_comments()] == [f"run {i}" for i in range(60)]
-    titles = [(i.number, i.title, i.pull_request is not None) for i in repo.get_issues(state="open", labels=["drift"])]
+    titles = [
+        (i.number, i.title, i.pull_request is not None)
+        for i in repo.get_issues(state="open", labels=["drift"])
+    ]
     assert titles == [(issue.number, "Drift alert: iris", False)]
-    assert [i.number for i in repo.get_issues(state="all")] == [pr, issue.number]  # newest first, PRs too
+    assert [i.number for i in repo.get_issues(state="all")] == [
+        pr,
+        issue.number,
+    ]  # newest first, PRs too
     assert fake_github.comments_on(pr)[0]["body"] == "from PyGithub on a PR"
     repo.get_issue(issue.number).edit(state="closed")
     assert fake_github.issues[issue.number]["state"] == "closed"

@@ -33,7 +33,9 @@ def trained_accuracy(project: Path) -> float:
     return json.loads((project / ".mlops/train/metrics.json").read_text())["accuracy"]
 
 
-def test_passing_gate_on_a_pull_request_marks_the_head_commit_success(project, fake_github, tmp_path, monkeypatch):
+def test_passing_gate_on_a_pull_request_marks_the_head_commit_success(
+    project, fake_github, tmp_path, monkeypatch
+):
     accuracy = trained_accuracy(project)
     (project / "baseline.json").write_text(json.dumps({"accuracy": accuracy - 0.01}))
     event = tmp_path / "event.json"
@@ -43,7 +45,11 @@ def test_passing_gate_on_a_pull_request_marks_the_head_commit_success(project, f
     assert main(["evaluate-gate", "--status", "--baseline", "baseline.json"]) == 0
 
     (status,) = fake_github.statuses
-    assert (status["sha"], status["state"], status["context"]) == (HEAD_SHA, "success", "mlops/gate: toy")
+    assert (status["sha"], status["state"], status["context"]) == (
+        HEAD_SHA,
+        "success",
+        "mlops/gate: toy",
+    )
     assert status["description"] == f"2 of 2 rules met; accuracy {fmt(accuracy)} (+0.01)"
     assert status["target_url"] == f"https://github.com/{fake_github.repository}/actions/runs/42"
 
@@ -66,7 +72,9 @@ def test_no_fail_still_reports_the_failure_in_the_status(project, fake_github):
     assert [s["state"] for s in fake_github.statuses] == ["failure"]
 
 
-def test_token_without_statuses_write_warns_and_keeps_the_gates_exit_code(project, fake_github, monkeypatch, capsys):
+def test_token_without_statuses_write_warns_and_keeps_the_gates_exit_code(
+    project, fake_github, monkeypatch, capsys
+):
     fake_github.forbid("repos/create-commit-status")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     write_config(project, {"metrics": {"accuracy": {"min": 0.999}}})

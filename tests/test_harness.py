@@ -9,7 +9,12 @@ import pytest
 
 from harness import HarnessError, Runner, condition, evaluate, interpolate, parse_command_file
 
-STATUS = {"success": lambda: True, "failure": lambda: False, "always": lambda: True, "cancelled": lambda: False}
+STATUS = {
+    "success": lambda: True,
+    "failure": lambda: False,
+    "always": lambda: True,
+    "cancelled": lambda: False,
+}
 
 
 def write_action(folder: Path, text: str) -> Path:
@@ -54,7 +59,10 @@ def test_if_implies_success_unless_a_status_function_is_named():
 
 
 def test_interpolation_in_text_and_unknown_context():
-    assert interpolate("git:origin/${{ github.base_ref }}!", {"github": {"base_ref": "main"}}) == "git:origin/main!"
+    assert (
+        interpolate("git:origin/${{ github.base_ref }}!", {"github": {"base_ref": "main"}})
+        == "git:origin/main!"
+    )
     with pytest.raises(ValueError, match="unknown context"):
         evaluate("secrets.X", {"github": {}})
 
@@ -112,7 +120,10 @@ def test_composite_action_wiring(tmp_path):
     assert run.summary == "# hi\n"
     assert run.env_written == {"LEAKED": "1"}
     assert [(s.id, s.status) for s in run.steps] == [
-        ("say", "success"), ("boom", "failure"), ("after", "skipped"), ("cleanup", "success"),
+        ("say", "success"),
+        ("boom", "failure"),
+        ("after", "skipped"),
+        ("cleanup", "success"),
     ]
     assert run.step("boom").exit_code == 3
     assert run.outputs["cleanup"] == "1"  # GITHUB_ENV reaches later steps

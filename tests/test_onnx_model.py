@@ -32,7 +32,10 @@ def penguins_onnx(tmp_path_factory):
     features = features_from_json(result.features)
     onnx_bytes = with_metadata(
         to_onnx(pipeline, features),
-        {"features": result.features, "target": {"task": "classification", "classes": list(pipeline.classes_)}},
+        {
+            "features": result.features,
+            "target": {"task": "classification", "classes": list(pipeline.classes_)},
+        },
     )
     path = atomic_write_bytes(root / "model.onnx", onnx_bytes)
     return path, pipeline, pd.read_csv(config.data.test), features
@@ -117,7 +120,9 @@ def test_a_foreign_file_without_metadata_still_predicts(tmp_path):
     frame = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
     y = 3 * frame["a"] - frame["b"]
     features = [Feature("a", NUMERIC, "float64"), Feature("b", NUMERIC, "float64")]
-    pipeline = Pipeline([("preprocess", preprocessor(features)), ("model", LinearRegression())]).fit(frame, y)
+    pipeline = Pipeline(
+        [("preprocess", preprocessor(features)), ("model", LinearRegression())]
+    ).fit(frame, y)
     path = atomic_write_bytes(tmp_path / "m.onnx", to_onnx(pipeline, features))
     model = OnnxModel(path)
     assert model.metadata == {} and model.task == "regression"

@@ -11,7 +11,9 @@ import pytest
 import mlops_actions
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = sorted(p.stem for p in (REPO / "src/mlops_actions/stages").glob("*.py") if not p.stem.startswith("_"))
+STAGES = sorted(
+    p.stem for p in (REPO / "src/mlops_actions/stages").glob("*.py") if not p.stem.startswith("_")
+)
 
 
 def test_every_exported_name_resolves():

@@ -75,7 +75,10 @@ def test_versions_are_numbered_and_reruns_reuse_them(registry, tmp_path):
     again, created_again = _register(registry, tmp_path, b"one", accuracy=0.9)
     assert (v1.version, v2.version, again.version) == (1, 2, 1)
     assert (created1, created2, created_again) == (True, True, False)
-    assert [(v.version, v.metrics["accuracy"]) for v in registry.versions("iris")] == [(1, 0.9), (2, 0.95)]
+    assert [(v.version, v.metrics["accuracy"]) for v in registry.versions("iris")] == [
+        (1, 0.9),
+        (2, 0.95),
+    ]
     assert registry.read_file(v2, "model.onnx") == b"two"
     assert registry.read_file(v2, "model-card.md").startswith(b"# card")
     assert registry.models() == ["iris"]
@@ -93,12 +96,18 @@ def test_promote_then_rollback_walks_the_alias_history(registry, tmp_path):
     registry.rollback("iris", "production")
     with pytest.raises(UsageError, match="nothing to roll back"):
         registry.rollback("iris", "production")
-    events = [(e["event"], e.get("from_version"), e["to_version"]) for e in registry.history("iris")]
+    events = [
+        (e["event"], e.get("from_version"), e["to_version"]) for e in registry.history("iris")
+    ]
     assert events == [
-        ("register", None, 1), ("promote", None, 1),
-        ("register", None, 2), ("promote", 1, 2),
-        ("register", None, 3), ("promote", 2, 3),
-        ("rollback", 3, 2), ("rollback", 2, 1),
+        ("register", None, 1),
+        ("promote", None, 1),
+        ("register", None, 2),
+        ("promote", 1, 2),
+        ("register", None, 3),
+        ("promote", 2, 3),
+        ("rollback", 3, 2),
+        ("rollback", 2, 1),
     ]
     promote = registry.history("iris")[5]
     assert promote["git_sha"] == "abc" and promote["actor"] and promote["at"].endswith("Z")
@@ -141,7 +150,9 @@ def test_two_processes_racing_lose_nothing(tmp_path):
     root, go = tmp_path / "registry", tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     racers = [
-        subprocess.Popen([sys.executable, "-c", RACER, str(root), str(tmp_path), who, str(go)], env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(root), str(tmp_path), who, str(go)], env=env
+        )
         for who in ("a", "b")
     ]
     go.touch()
@@ -182,7 +193,9 @@ def test_deploy_killed_mid_copy_leaves_no_visible_version(tmp_path):
         writer.flush()
         partial = tmp_path / "registry" / "iris" / "2"
         deadline = time.monotonic() + 60
-        while not any(p.name.startswith(".model.onnx") and p.stat().st_size for p in partial.glob(".*")):
+        while not any(
+            p.name.startswith(".model.onnx") and p.stat().st_size for p in partial.glob(".*")
+        ):
             assert time.monotonic() < deadline, "the copy never started"
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
@@ -208,7 +221,9 @@ def test_a_killed_lock_holder_does_not_block_the_next_deploy(tmp_path):
             time.sleep(600)
     """)
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    proc = subprocess.Popen([sys.executable, "-c", holder, str(registry.url)], env=env, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder, str(registry.url)], env=env, stdout=subprocess.PIPE
+    )
     try:
         assert proc.stdout.readline() == b"held\n"
     finally:
@@ -229,7 +244,9 @@ def test_s3_version_numbers_are_claimed_exclusively(s3_env):
 
 def test_s3_expired_lock_is_broken(s3_env):
     registry = Registry(s3_env)
-    registry._store.write("iris/.lock", json.dumps({"owner": "dead", "expires": time.time() - 1}).encode())
+    registry._store.write(
+        "iris/.lock", json.dumps({"owner": "dead", "expires": time.time() - 1}).encode()
+    )
     with registry._store.lock("iris/.lock"):
         assert json.loads(registry._store.read("iris/.lock"))["owner"] != "dead"
     assert registry._store.read("iris/.lock") is None
@@ -246,12 +263,21 @@ def test_deploy_to_s3_then_serve_from_it(s3_env, tmp_path, monkeypatch):
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     config = load_config(write_config(tmp_path / "project"), [f"deploy.targets.local.url={s3_env}"])
     model = make_model(tmp_path / "model", seed=1)
-    result = deploy(config, workdir=tmp_path / "work", target="local", stage="production", model=model)
+    result = deploy(
+        config, workdir=tmp_path / "work", target="local", stage="production", model=model
+    )
     assert result.location == f"{s3_env}/flowers/1"
     registry = Registry(s3_env)
-    assert registry.read_file(registry.resolve("flowers", "production"), "model.onnx") == model.read_bytes()
-    server = ModelServer("flowers", registry=registry, alias="production", cache_dir=tmp_path / "cache")
+    assert (
+        registry.read_file(registry.resolve("flowers", "production"), "model.onnx")
+        == model.read_bytes()
+    )
+    server = ModelServer(
+        "flowers", registry=registry, alias="production", cache_dir=tmp_path / "cache"
+    )
     with running(create_app(server)) as url:
-        answer = requests.post(f"{url}/predict", json=[{"length": 2.0, "width": 1.0, "colour": "blue"}], timeout=10)
+        answer = requests.post(
+            f"{url}/predict", json=[{"length": 2.0, "width": 1.0, "colour": "blue"}], timeout=10
+        )
     assert answer.status_code == 200 and answer.json()["model_version"] == "1"
     assert server.current.model.path == tmp_path / "cache" / "flowers" / "1" / "model.onnx"

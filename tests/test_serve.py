@@ -28,7 +28,9 @@ def models(tmp_path_factory):
 def registry(tmp_path, models):
     registry = Registry(tmp_path / "registry")
     for name in ("v1", "v2"):
-        registry.register("flowers", {"model.onnx": models[name]}, {"sha256": sha256_file(models[name])})
+        registry.register(
+            "flowers", {"model.onnx": models[name]}, {"sha256": sha256_file(models[name])}
+        )
     registry.set_alias("flowers", "production", 1)
     return registry
 
@@ -38,8 +40,13 @@ def served(tmp_path, registry):
     from mlops_actions.inference_log import InferenceLog
 
     server = ModelServer(
-        "flowers", registry=registry, alias="production", cache_dir=tmp_path / "cache",
-        inference_log=InferenceLog(tmp_path / "log"), poll_s=0.05, max_rows=50,
+        "flowers",
+        registry=registry,
+        alias="production",
+        cache_dir=tmp_path / "cache",
+        inference_log=InferenceLog(tmp_path / "log"),
+        poll_s=0.05,
+        max_rows=50,
     )
     with running(create_app(server)) as url:
         yield server, url
@@ -59,20 +66,31 @@ def test_open_inference_protocol(served, models):
     assert [o["name"] for o in meta["outputs"]] == ["label", "probabilities"]
     rows, expected = _sample(models["v1"])
     inputs = [
-        {"name": name, "datatype": "BYTES" if name == "colour" else "FP64", "shape": [len(rows), 1],
-         "data": [r[name] for r in rows]}
+        {
+            "name": name,
+            "datatype": "BYTES" if name == "colour" else "FP64",
+            "shape": [len(rows), 1],
+            "data": [r[name] for r in rows],
+        }
         for name in FEATURE_NAMES
     ]
-    answer = requests.post(f"{url}/v2/models/flowers/infer", json={"id": "42", "inputs": inputs}, timeout=10).json()
+    answer = requests.post(
+        f"{url}/v2/models/flowers/infer", json={"id": "42", "inputs": inputs}, timeout=10
+    ).json()
     assert answer["model_version"] == "1" and answer["id"] == "42"
     outputs = {o["name"]: o for o in answer["outputs"]}
     assert outputs["label"]["data"] == expected["label"]  # scikit-learn's labels for these rows
     assert outputs["probabilities"]["shape"] == [len(rows), 3]
     np.testing.assert_allclose(
-        np.reshape(outputs["probabilities"]["data"], (len(rows), 3)), expected["probabilities"], atol=1e-4
+        np.reshape(outputs["probabilities"]["data"], (len(rows), 3)),
+        expected["probabilities"],
+        atol=1e-4,
     )
-    only = requests.post(f"{url}/v2/models/flowers/infer", timeout=10,
-                         json={"inputs": inputs, "outputs": [{"name": "label"}]}).json()
+    only = requests.post(
+        f"{url}/v2/models/flowers/infer",
+        timeout=10,
+        json={"inputs": inputs, "outputs": [{"name": "label"}]},
+    ).json()
     assert [o["name"] for o in only["outputs"]] == ["label"]
 
 
@@ -84,34 +102,67 @@ def test_predict_takes_records(served, models):
     assert set(answer["probabilities"][0]) == {"setosa", "versicolor", "virginica"}
     wrapped = requests.post(f"{url}/predict", json={"records": rows}, timeout=10).json()
     assert wrapped["predictions"] == answer["predictions"]
-    missing_value = requests.post(f"{url}/predict", json=[{"length": None, "width": 1.0, "colour": None}], timeout=10)
+    missing_value = requests.post(
+        f"{url}/predict", json=[{"length": None, "width": 1.0, "colour": None}], timeout=10
+    )
     assert missing_value.status_code == 200  # missing values are the model's business (imputed)
 
 
-@pytest.mark.parametrize(("path", "body", "status", "message"), [
-    ("/predict", "not json", 400, "not JSON"),
-    ("/predict", [], 400, "non-empty list of records"),
-    ("/predict", [{"length": 1.0, "width": 1.0}], 400, "records lack feature 'colour'"),
-    ("/predict", [{"length": "long", "width": 1.0, "colour": "red"}], 400, "'length' row 0: 'long' is not a number"),
-    ("/predict", [{"length": True, "width": 1.0, "colour": "red"}], 400, "True is not a number"),
-    ("/predict", [{"length": 1, "width": 1, "colour": {"a": 1}}], 400, "is not a string"),
-    ("/predict", [{"length": 1, "width": 1, "colour": "red"}] * 51, 413, "more than the 50"),
-    ("/v2/models/flowers/infer", {"inputs": []}, 400, "non-empty 'inputs'"),
-    ("/v2/models/flowers/infer", {"inputs": [{"name": "height", "shape": [1], "datatype": "FP64", "data": [1]}]},
-     400, "unknown input 'height'"),
-    ("/v2/models/flowers/infer", {"inputs": [{"name": "length", "shape": [2], "datatype": "FP64", "data": [1]}]},
-     400, "shape [2] does not fit 1 value"),
-    ("/v2/models/flowers/infer", {"inputs": [{"name": "colour", "shape": [1], "datatype": "FP64", "data": [1]}]},
-     400, "wants BYTES"),
-    ("/v2/models/flowers/infer", {"inputs": [{"name": "length", "shape": [1], "datatype": "FP64", "data": [1]}]},
-     400, "missing input(s) 'width', 'colour'"),
-    ("/v2/models/iris/infer", {"inputs": []}, 404, "unknown model 'iris'"),
-    ("/v2/repository/models/flowers/load", {"parameters": {}}, 403, "model loading is off"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/predict", "not json", 400, "not JSON"),
+        ("/predict", [], 400, "non-empty list of records"),
+        ("/predict", [{"length": 1.0, "width": 1.0}], 400, "records lack feature 'colour'"),
+        (
+            "/predict",
+            [{"length": "long", "width": 1.0, "colour": "red"}],
+            400,
+            "'length' row 0: 'long' is not a number",
+        ),
+        (
+            "/predict",
+            [{"length": True, "width": 1.0, "colour": "red"}],
+            400,
+            "True is not a number",
+        ),
+        ("/predict", [{"length": 1, "width": 1, "colour": {"a": 1}}], 400, "is not a string"),
+        ("/predict", [{"length": 1, "width": 1, "colour": "red"}] * 51, 413, "more than the 50"),
+        ("/v2/models/flowers/infer", {"inputs": []}, 400, "non-empty 'inputs'"),
+        (
+            "/v2/models/flowers/infer",
+            {"inputs": [{"name": "height", "shape": [1], "datatype": "FP64", "data": [1]}]},
+            400,
+            "unknown input 'height'",
+        ),
+        (
+            "/v2/models/flowers/infer",
+            {"inputs": [{"name": "length", "shape": [2], "datatype": "FP64", "data": [1]}]},
+            400,
+            "shape [2] does not fit 1 value",
+        ),
+        (
+            "/v2/models/flowers/infer",
+            {"inputs": [{"name": "colour", "shape": [1], "datatype": "FP64", "data": [1]}]},
+            400,
+            "wants BYTES",
+        ),
+        (
+            "/v2/models/flowers/infer",
+            {"inputs": [{"name": "length", "shape": [1], "datatype": "FP64", "data": [1]}]},
+            400,
+            "missing input(s) 'width', 'colour'",
+        ),
+        ("/v2/models/iris/infer", {"inputs": []}, 404, "unknown model 'iris'"),
+        ("/v2/repository/models/flowers/load", {"parameters": {}}, 403, "model loading is off"),
+    ],
+)
 def test_bad_requests_get_a_4xx_with_a_message(served, path, body, status, message):
     _, url = served
     data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    resp = requests.post(f"{url}{path}", data=data, headers={"Content-Type": "application/json"}, timeout=10)
+    resp = requests.post(
+        f"{url}{path}", data=data, headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert resp.status_code == status
     assert message in resp.json()["error"]
     assert requests.get(f"{url}/v2/health/ready", timeout=10).status_code == 200  # still serving
@@ -176,18 +227,24 @@ def test_inference_log_is_read_back_by_drift_check(tmp_path, served, models):
     server, url = served
     traffic = flowers(rows=40, seed=9)[FEATURE_NAMES]
     for start in range(0, 40, 10):
-        records = traffic.iloc[start:start + 10].to_dict(orient="records")
+        records = traffic.iloc[start : start + 10].to_dict(orient="records")
         assert requests.post(f"{url}/predict", json=records, timeout=10).status_code == 200
     server.inference_log.close()  # rotation publishes the file under its .jsonl name
     files = sorted((tmp_path / "log").glob("*.jsonl"))
     assert len(files) == 1 and not list((tmp_path / "log").glob(".*"))
     logged = pd.read_json(files[0], lines=True)
     assert list(logged.columns) == [*FEATURE_NAMES, "prediction", "model_version", "timestamp"]
-    pd.testing.assert_frame_equal(logged[FEATURE_NAMES], traffic.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        logged[FEATURE_NAMES], traffic.reset_index(drop=True), check_dtype=False
+    )
     assert set(logged["prediction"]) <= {"setosa", "versicolor", "virginica"}
-    assert logged["timestamp"].astype(str).str.endswith("Z").all() or logged["timestamp"].notna().all()
+    assert (
+        logged["timestamp"].astype(str).str.endswith("Z").all() or logged["timestamp"].notna().all()
+    )
     config = load_config(write_config(tmp_path / "project"))
-    result = drift_check(config, workdir=tmp_path / "work", current=str(tmp_path / "log"), alert=False)
+    result = drift_check(
+        config, workdir=tmp_path / "work", current=str(tmp_path / "log"), alert=False
+    )
     assert result.current["rows"] == 40
     tested = {c["column"] for c in result.columns}
     assert set(FEATURE_NAMES) <= tested
@@ -209,7 +266,11 @@ def test_inference_log_rotates_and_recovers_an_abandoned_file(tmp_path):
     assert [len(f.read_text().splitlines()) for f in files] == [4, 2]
     first = json.loads(files[0].read_text().splitlines()[1])
     assert {k: first[k] for k in ("length", "colour", "prediction", "model_version")} == {
-        "length": None, "colour": "", "prediction": "b", "model_version": "1"}
+        "length": None,
+        "colour": "",
+        "prediction": "b",
+        "model_version": "1",
+    }
     dead = tmp_path / ".inference-20260101T000000000000Z-999999999.jsonl.open"
     dead.write_text('{"length": 1.0}\n{"length": 2')  # a server killed mid-line
     InferenceLog(tmp_path).close()
@@ -228,15 +289,22 @@ def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, mo
 
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     project = example("diabetes")
-    config = load_config(project / "mlops.yaml", ["deploy.targets.models.type=registry",
-                                                   f"deploy.targets.models.url={tmp_path / 'registry'}"])
+    config = load_config(
+        project / "mlops.yaml",
+        [
+            "deploy.targets.models.type=registry",
+            f"deploy.targets.models.url={tmp_path / 'registry'}",
+        ],
+    )
     work = tmp_path / "work"
     train(config, workdir=work)
     package_onnx(config, workdir=work)
     result = deploy(config, workdir=work, target="models", stage="staging")
     assert result.passed and result.checks["replay"]["rows"] == 20
     registry = Registry(tmp_path / "registry")
-    server = ModelServer(config.name, registry=registry, alias="staging", cache_dir=tmp_path / "cache")
+    server = ModelServer(
+        config.name, registry=registry, alias="staging", cache_dir=tmp_path / "cache"
+    )
     model = OnnxModel(work / "package-onnx" / "model.onnx")
     sample = model.meta("test_sample")
     with running(create_app(server)) as url:
@@ -251,7 +319,19 @@ def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, mo
 
 def test_serve_command_without_the_alias_says_what_to_do(tmp_path, mlops):
     config = write_config(tmp_path / "project")
-    run = mlops("serve", "--config", str(config), "--target", "local", "--alias", "production",
-                "--port", "9", cwd=tmp_path)
+    run = mlops(
+        "serve",
+        "--config",
+        str(config),
+        "--target",
+        "local",
+        "--alias",
+        "production",
+        "--port",
+        "9",
+        cwd=tmp_path,
+    )
     assert run.returncode == 2
-    assert "has no alias 'production' to serve; `mlops deploy --stage production` first" in run.stderr
+    assert (
+        "has no alias 'production' to serve; `mlops deploy --stage production` first" in run.stderr
+    )

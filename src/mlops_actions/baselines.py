@@ -109,7 +109,9 @@ def score_onnx(path: Path, test: pd.DataFrame, task: str) -> tuple[Scores, Any]:
 
     model = OnnxModel(path)
     if model.task != task:
-        raise ModelError(f"{path}: is a {model.task} model but this config is {task}; pick a model of the same task")
+        raise ModelError(
+            f"{path}: is a {model.task} model but this config is {task}; pick a model of the same task"
+        )
     prediction = model.predict(test, source=f"test data for {path.name}")
     if prediction.task == "regression":
         return Scores(prediction.values), model
@@ -122,7 +124,9 @@ def score_onnx(path: Path, test: pd.DataFrame, task: str) -> tuple[Scores, Any]:
     return Scores(labels, proba, classes), model
 
 
-def _model_baseline(config: Config, kind: str, spec: str, path: Path, note: str, *, test: pd.DataFrame, y_true: Any) -> Baseline:
+def _model_baseline(
+    config: Config, kind: str, spec: str, path: Path, note: str, *, test: pd.DataFrame, y_true: Any
+) -> Baseline:
     scores, model = score_onnx(path, test, config.task)
     return Baseline(
         kind,
@@ -135,7 +139,9 @@ def _model_baseline(config: Config, kind: str, spec: str, path: Path, note: str,
     )
 
 
-def _from_registry(config: Config, spec: str, *, test: pd.DataFrame, y_true: Any, workdir: Path) -> Baseline:
+def _from_registry(
+    config: Config, spec: str, *, test: pd.DataFrame, y_true: Any, workdir: Path
+) -> Baseline:
     """``registry:[TARGET:]ALIAS``: the version at an alias of a deploy registry target."""
     target, _, alias = spec[len("registry:") :].rpartition(":")
     try:
@@ -157,7 +163,9 @@ def _from_registry(config: Config, spec: str, *, test: pd.DataFrame, y_true: Any
     model = config.name  # deploy registers every version under the config's name
     found = registry.alias(model, alias)
     if found is None:
-        return Baseline("none", spec, note=f"nothing at {registry.url} alias {alias!r} yet: first model")
+        return Baseline(
+            "none", spec, note=f"nothing at {registry.url} alias {alias!r} yet: first model"
+        )
     version = registry.version(model, found.version)
     path = registry.local_copy(version, workdir / "evaluate-gate" / "registry")
     note = f"version {version.version} of {registry.url}, scored with onnxruntime on the same test rows"
@@ -182,7 +190,9 @@ def _from_git(config: Config, spec: str, *, workdir: Path) -> Baseline:
     if top is None:
         raise UsageError(f"--baseline {spec}: {config.root} is not inside a git repository")
     if not gitrepo.is_commit(config.root, ref):
-        raise UsageError(f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first")
+        raise UsageError(
+            f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first"
+        )
     if not path:
         try:
             path = (Path(workdir).resolve() / "train" / "metrics.json").relative_to(top).as_posix()
@@ -213,40 +223,66 @@ def _from_file(config: Config, path: Path) -> Baseline:
     if isinstance(doc, dict) and "stage" in doc:
         task = doc.get("task")
         if task and task != config.task:
-            raise DataError(f"{path}: is a result of a {task} model, this config is {config.task}; pick a matching baseline")
+            raise DataError(
+                f"{path}: is a result of a {task} model, this config is {config.task}; pick a matching baseline"
+            )
         if doc["stage"] == "train":
-            metrics, params, data = doc.get("metrics"), doc.get("params"), (doc.get("lineage") or {}).get("data")
+            metrics, params, data = (
+                doc.get("metrics"),
+                doc.get("params"),
+                (doc.get("lineage") or {}).get("data"),
+            )
         elif doc["stage"] == "evaluate-gate":
             candidate = doc.get("candidate") or {}
-            metrics, params, data = candidate.get("metrics"), candidate.get("params"), candidate.get("data")
+            metrics, params, data = (
+                candidate.get("metrics"),
+                candidate.get("params"),
+                candidate.get("data"),
+            )
         else:
-            raise DataError(f"{path}: a {doc['stage']} result has no model metrics; give a train or evaluate-gate result")
+            raise DataError(
+                f"{path}: a {doc['stage']} result has no model metrics; give a train or evaluate-gate result"
+            )
         note = f"metrics recorded by {doc['stage']}; the data they were measured on may differ"
     else:
         metrics, note = doc, "metrics read from a file; the data they were measured on may differ"
         params, data = _params_and_data(
-            lambda name: _read_text(path.with_name(name)) if path.with_name(name).is_file() else None,
+            lambda name: (
+                _read_text(path.with_name(name)) if path.with_name(name).is_file() else None
+            ),
             f"beside {path.name}",
         )
     return Baseline(
-        "file", str(path), metrics=_metrics_payload(config, metrics, str(path)), params=params, data=data, note=note
+        "file",
+        str(path),
+        metrics=_metrics_payload(config, metrics, str(path)),
+        params=params,
+        data=data,
+        note=note,
     )
 
 
 def _params_and_data(read: Callable[[str], str | None], where: str) -> tuple[Any, Any]:
     """params.json, and the data fingerprints in lineage.json, beside a metrics file (None if absent)."""
     found = {name: read(name) for name in BESIDE}
-    params, lineage = (None if text is None else _parse_json(text, f"{name} {where}") for name, text in found.items())
+    params, lineage = (
+        None if text is None else _parse_json(text, f"{name} {where}")
+        for name, text in found.items()
+    )
     return params, (lineage or {}).get("data")
 
 
 def _read_text(path: Path) -> str:
     if path.is_dir():
-        raise UsageError(f"--baseline {path}: is a folder; give the metrics.json, result.json or .onnx file in it")
+        raise UsageError(
+            f"--baseline {path}: is a folder; give the metrics.json, result.json or .onnx file in it"
+        )
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; a baseline file is JSON (metrics.json, result.json) or .onnx") from None
+        raise DataError(
+            f"{path}: not UTF-8 text; a baseline file is JSON (metrics.json, result.json) or .onnx"
+        ) from None
 
 
 def _parse_json(text: str, where: str) -> Any:
@@ -259,7 +295,9 @@ def _parse_json(text: str, where: str) -> Any:
 def _metrics_payload(config: Config, doc: Any, where: str) -> dict[str, float | None]:
     """Metric values of this config's task; a file of the other task is an error."""
     if not isinstance(doc, dict):
-        raise DataError(f"{where}: expected a mapping of metric name to value, got {type(doc).__name__}")
+        raise DataError(
+            f"{where}: expected a mapping of metric name to value, got {type(doc).__name__}"
+        )
     ours = set(metric_names(config.task))
     known = {k for k in doc if k in METRICS}
     if known and not known & ours:
@@ -269,7 +307,9 @@ def _metrics_payload(config: Config, doc: Any, where: str) -> dict[str, float | 
             "pick a baseline of the same task"
         )
     if not known & ours:
-        raise DataError(f"{where}: no {config.task} metric found (expected some of {', '.join(sorted(ours))})")
+        raise DataError(
+            f"{where}: no {config.task} metric found (expected some of {', '.join(sorted(ours))})"
+        )
     values = {}
     for name in sorted(known & ours):
         value = doc[name]

@@ -30,8 +30,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default="mlops.yaml", metavar="PATH", help="config file (default: mlops.yaml)")
-    common.add_argument("--workdir", default=".mlops", metavar="DIR", help="where outputs go (default: .mlops)")
+    common.add_argument(
+        "--config", default="mlops.yaml", metavar="PATH", help="config file (default: mlops.yaml)"
+    )
+    common.add_argument(
+        "--workdir", default=".mlops", metavar="DIR", help="where outputs go (default: .mlops)"
+    )
     common.add_argument(
         "--set",
         action="append",
@@ -39,7 +43,9 @@ def _common() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set model.params.max_depth=6; an empty value removes the key (repeatable)",
     )
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
     return common
 
 
@@ -54,34 +60,60 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     common = _common()
 
-    def command(name: str, help: str, handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    def command(
+        name: str, help: str, handler: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, parents=[common])
         p.set_defaults(handler=handler)
         return p
 
     validate = command("validate-data", "check data against its pandera contract", _validate_data)
     validate.add_argument(
-        "--data", action="append", default=[], metavar="PATH",
+        "--data",
+        action="append",
+        default=[],
+        metavar="PATH",
         help="validate this file instead of data.train/data.test (repeatable; the first is the reference)",
     )
-    validate.add_argument("--infer-schema", action="store_true", help="write data.schema inferred from the data first")
-    validate.add_argument("--force", action="store_true", help="let --infer-schema replace an existing schema")
     validate.add_argument(
-        "--baseline", metavar="REF", help="diff against git:<ref> (the files at that ref) or a previous result.json"
+        "--infer-schema", action="store_true", help="write data.schema inferred from the data first"
     )
-    validate.add_argument("--chunksize", type=int, metavar="N", help="read N rows at a time (files larger than memory)")
-    validate.add_argument("--max-samples", type=int, metavar="N", help="failing values listed per check (default 5)")
+    validate.add_argument(
+        "--force", action="store_true", help="let --infer-schema replace an existing schema"
+    )
+    validate.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="diff against git:<ref> (the files at that ref) or a previous result.json",
+    )
+    validate.add_argument(
+        "--chunksize",
+        type=int,
+        metavar="N",
+        help="read N rows at a time (files larger than memory)",
+    )
+    validate.add_argument(
+        "--max-samples", type=int, metavar="N", help="failing values listed per check (default 5)"
+    )
     validate.add_argument("--no-fail", action="store_true", help="exit 0 even when checks fail")
     command("train", "train the configured scikit-learn pipeline", _train)
-    gate = command("evaluate-gate", "score the candidate against the baseline and pass or block it", _evaluate_gate)
+    gate = command(
+        "evaluate-gate",
+        "score the candidate against the baseline and pass or block it",
+        _evaluate_gate,
+    )
     gate.add_argument(
         "--baseline",
         metavar="SPEC",
         help="registry:[TARGET:]ALIAS, git:REF[:PATH], a path to a .onnx, metrics.json or result.json, "
         "or none (default: gate.baseline; without one, the first model)",
     )
-    gate.add_argument("--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)")
-    gate.add_argument("--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)")
+    gate.add_argument(
+        "--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)"
+    )
+    gate.add_argument(
+        "--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)"
+    )
     gate.add_argument(
         "--status",
         action="store_true",
@@ -93,52 +125,135 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="also post the summary as this model's sticky PR comment (needs pull-requests: write)",
         )
-    package = command("package-onnx", "convert to ONNX, prove parity with scikit-learn, write the model card", _package_onnx)
+    package = command(
+        "package-onnx",
+        "convert to ONNX, prove parity with scikit-learn, write the model card",
+        _package_onnx,
+    )
     package.add_argument(
         "--model", metavar="PATH", help="trained model.joblib (default: WORKDIR/train/model.joblib)"
     )
-    p = command("deploy", "check the packaged model, then version, promote and smoke-test it on a target", _deploy)
-    p.add_argument("--target", required=True, metavar="NAME", help="a target under deploy.targets in the config")
-    p.add_argument("--stage", default="staging", metavar="ALIAS",
-                   help="alias to move: staging, production or any name (default: staging)")
-    p.add_argument("--model", metavar="PATH", help="ONNX file or its folder (default: WORKDIR/package-onnx/model.onnx)")
-    p.add_argument("--force", action="store_true",
-                   help="let a model without a passed gate into production (recorded in the audit log)")
+    p = command(
+        "deploy",
+        "check the packaged model, then version, promote and smoke-test it on a target",
+        _deploy,
+    )
+    p.add_argument(
+        "--target",
+        required=True,
+        metavar="NAME",
+        help="a target under deploy.targets in the config",
+    )
+    p.add_argument(
+        "--stage",
+        default="staging",
+        metavar="ALIAS",
+        help="alias to move: staging, production or any name (default: staging)",
+    )
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="ONNX file or its folder (default: WORKDIR/package-onnx/model.onnx)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="let a model without a passed gate into production (recorded in the audit log)",
+    )
     p = command("rollback", "move an alias back to the version it pointed at before", _rollback)
     p.add_argument("--target", required=True, metavar="NAME", help="a registry or http target")
-    p.add_argument("--stage", default="production", metavar="ALIAS", help="alias to roll back (default: production)")
-    p = command("registry", "list a target's versions and aliases, or show one version and the history", _registry)
-    p.add_argument("action", choices=["list", "show"], help="list: versions and aliases; show: one version + history")
-    p.add_argument("ref", nargs="?", default=None, metavar="VERSION|ALIAS", help="show: which version (default: latest)")
-    p.add_argument("--target", required=True, metavar="NAME", help="a registry target (or one with a registry)")
-    p = command("serve", "serve a registry alias over the Open Inference Protocol (needs the serve extra)", _serve)
+    p.add_argument(
+        "--stage",
+        default="production",
+        metavar="ALIAS",
+        help="alias to roll back (default: production)",
+    )
+    p = command(
+        "registry",
+        "list a target's versions and aliases, or show one version and the history",
+        _registry,
+    )
+    p.add_argument(
+        "action",
+        choices=["list", "show"],
+        help="list: versions and aliases; show: one version + history",
+    )
+    p.add_argument(
+        "ref",
+        nargs="?",
+        default=None,
+        metavar="VERSION|ALIAS",
+        help="show: which version (default: latest)",
+    )
+    p.add_argument(
+        "--target", required=True, metavar="NAME", help="a registry target (or one with a registry)"
+    )
+    p = command(
+        "serve",
+        "serve a registry alias over the Open Inference Protocol (needs the serve extra)",
+        _serve,
+    )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--target", metavar="NAME", help="serve from this target's registry")
     source.add_argument("--model", metavar="PATH", help="serve one ONNX file instead")
-    p.add_argument("--alias", default="production", help="alias to serve and follow (default: production)")
+    p.add_argument(
+        "--alias", default="production", help="alias to serve and follow (default: production)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
-    p.add_argument("--log-dir", metavar="DIR", help="write the inference log (JSONL) here for drift-check --current")
-    p.add_argument("--admin-token-env", metavar="VAR",
-                   help="environment variable with the bearer token that may load models (http deploy target)")
-    p.add_argument("--poll", type=float, default=5.0, metavar="SECONDS", help="how often to check the alias (default: 5)")
-    drift = command("drift-check", "compare current data with the training reference; alert on drift", _drift_check)
-    drift.add_argument("--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)")
+    p.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        help="write the inference log (JSONL) here for drift-check --current",
+    )
+    p.add_argument(
+        "--admin-token-env",
+        metavar="VAR",
+        help="environment variable with the bearer token that may load models (http deploy target)",
+    )
+    p.add_argument(
+        "--poll",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often to check the alias (default: 5)",
+    )
+    drift = command(
+        "drift-check",
+        "compare current data with the training reference; alert on drift",
+        _drift_check,
+    )
+    drift.add_argument(
+        "--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)"
+    )
     drift.add_argument(
         "--reference",
         metavar="PATH",
         help="training data, saved profile .json or packaged model .onnx (default: drift.reference or data.train)",
     )
-    drift.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
     drift.add_argument(
-        "--calibrate", action="store_true", help="derive per-column thresholds from the reference and store them"
+        "--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted"
     )
-    drift.add_argument("--no-alert", action="store_true", help="send no repository_dispatch and touch no issue")
+    drift.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="derive per-column thresholds from the reference and store them",
+    )
+    drift.add_argument(
+        "--no-alert", action="store_true", help="send no repository_dispatch and touch no issue"
+    )
     comment = command(
         "comment", "create or update this model's sticky comment on the pull request", _comment
     )
-    comment.add_argument("--body-file", required=True, metavar="FILE", help="markdown to post ('-' reads stdin)")
-    comment.add_argument("--pr", type=int, metavar="N", help="pull request number (default: from the pull_request event)")
+    comment.add_argument(
+        "--body-file", required=True, metavar="FILE", help="markdown to post ('-' reads stdin)"
+    )
+    comment.add_argument(
+        "--pr",
+        type=int,
+        metavar="N",
+        help="pull request number (default: from the pull_request event)",
+    )
     comment.add_argument(
         "--section",
         default="comment",
@@ -146,11 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="part of the comment this body replaces, so stages share one comment (default: comment)",
     )
     inspect = sub.add_parser(
-        "inspect", help="show what a packaged .onnx model carries", description="show what a packaged .onnx model carries"
+        "inspect",
+        help="show what a packaged .onnx model carries",
+        description="show what a packaged .onnx model carries",
     )
     inspect.add_argument("model", metavar="MODEL.onnx")
-    inspect.add_argument("--json", action="store_true", help="print the metadata as JSON for machines")
-    inspect.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    inspect.add_argument(
+        "--json", action="store_true", help="print the metadata as JSON for machines"
+    )
+    inspect.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
     inspect.set_defaults(handler=_inspect)
     return parser
 
@@ -180,7 +301,9 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate_gate(args: argparse.Namespace) -> int:
     from mlops_actions.stages.evaluate_gate import evaluate_gate
 
-    result = evaluate_gate(_config(args), workdir=args.workdir, baseline=args.baseline, model=args.model)
+    result = evaluate_gate(
+        _config(args), workdir=args.workdir, baseline=args.baseline, model=args.model
+    )
     return _report(result, args, fail=not args.no_fail)
 
 
@@ -188,7 +311,12 @@ def _deploy(args: argparse.Namespace) -> int:
     from mlops_actions.stages.deploy import deploy
 
     result = deploy(
-        _config(args), workdir=args.workdir, target=args.target, stage=args.stage, model=args.model, force=args.force
+        _config(args),
+        workdir=args.workdir,
+        target=args.target,
+        stage=args.stage,
+        model=args.model,
+        force=args.force,
     )
     return _report(result, args)
 
@@ -232,7 +360,9 @@ def _drift_check(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     from mlops_actions.stages.rollback import rollback
 
-    return _report(rollback(_config(args), workdir=args.workdir, target=args.target, stage=args.stage), args)
+    return _report(
+        rollback(_config(args), workdir=args.workdir, target=args.target, stage=args.stage), args
+    )
 
 
 def _registry(args: argparse.Namespace) -> int:
@@ -240,7 +370,9 @@ def _registry(args: argparse.Namespace) -> int:
     from mlops_actions.stages.deploy import registry_for
 
     config = _config(args)
-    sys.stdout.write(describe(registry_for(config, args.target), config.name, args.action, args.ref))
+    sys.stdout.write(
+        describe(registry_for(config, args.target), config.name, args.action, args.ref)
+    )
     return 0
 
 
@@ -248,8 +380,16 @@ def _serve(args: argparse.Namespace) -> int:
     from mlops_actions.serve import serve
 
     serve(
-        _config(args), target=args.target, alias=args.alias, model=args.model, workdir=args.workdir,
-        host=args.host, port=args.port, log_dir=args.log_dir, admin_token_env=args.admin_token_env, poll_s=args.poll,
+        _config(args),
+        target=args.target,
+        alias=args.alias,
+        model=args.model,
+        workdir=args.workdir,
+        host=args.host,
+        port=args.port,
+        log_dir=args.log_dir,
+        admin_token_env=args.admin_token_env,
+        poll_s=args.poll,
     )
     return 0
 
@@ -262,18 +402,24 @@ def _comment(args: argparse.Namespace) -> int:
             with open(args.body_file, encoding="utf-8") as fh:
                 body = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--body-file {args.body_file}: cannot read it ({exc.__class__.__name__}); pass a UTF-8 markdown file") from None
+            raise UsageError(
+                f"--body-file {args.body_file}: cannot read it ({exc.__class__.__name__}); pass a UTF-8 markdown file"
+            ) from None
     _post_comment(body, args, section=args.section, pr=args.pr)
     return 0
 
 
-def _post_comment(body: str, args: argparse.Namespace, *, section: str, pr: int | None = None) -> None:
+def _post_comment(
+    body: str, args: argparse.Namespace, *, section: str, pr: int | None = None
+) -> None:
     """The sticky PR comment of the config's model; a fork PR only warns (see github.comment)."""
     from mlops_actions.github import actions
     from mlops_actions.github.comment import post_sticky_comment
 
     config = _config(args)
-    result = post_sticky_comment(body, name=config.name, section=section, pr=pr, token_env=config.github.token_env)
+    result = post_sticky_comment(
+        body, name=config.name, section=section, pr=pr, token_env=config.github.token_env
+    )
     if result.action != "skipped":
         sys.stdout.write(f"PR comment {result.action}: {result.url}\n")
     actions.set_outputs({"comment-url": result.url or ""})
@@ -284,9 +430,13 @@ def _post_status(result: Any, args: argparse.Namespace) -> None:
     from mlops_actions.github.status import post_gate_status
 
     config = _config(args)
-    posted = post_gate_status(result.passed, result.status_line(), name=config.name, token_env=config.github.token_env)
+    posted = post_gate_status(
+        result.passed, result.status_line(), name=config.name, token_env=config.github.token_env
+    )
     if posted.state:
-        sys.stdout.write(f"Commit status {posted.context!r} set to {posted.state} on {posted.sha}\n")
+        sys.stdout.write(
+            f"Commit status {posted.context!r} set to {posted.state} on {posted.sha}\n"
+        )
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -301,7 +451,9 @@ def _report(result: Any, args: argparse.Namespace, *, fail: bool = True) -> int:
 
     summary = result.summary_markdown()
     for note in result.annotations():
-        actions.annotate(note["level"], note["message"], file=note.get("file"), line=note.get("line"))
+        actions.annotate(
+            note["level"], note["message"], file=note.get("file"), line=note.get("line")
+        )
     if actions.in_actions():
         actions.append_summary(summary)
         actions.set_outputs(result.outputs())

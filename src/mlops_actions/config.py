@@ -255,7 +255,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise ConfigError(
+            f"{path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
@@ -265,7 +267,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if doc is None:
         raise ConfigError(f"{path.name}: file is empty; it needs at least name, task and data")
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path.name}: must be a mapping of keys (name:, task:, data:, ...), got {_kind(doc)}")
+        raise ConfigError(
+            f"{path.name}: must be a mapping of keys (name:, task:, data:, ...), got {_kind(doc)}"
+        )
     return doc
 
 
@@ -287,7 +291,9 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
     key, sep, value = override.partition("=")
     parts = key.strip().split(".")
     if not sep or not all(parts):
-        raise UsageError(f"--set {override!r}: expected key.path=value, e.g. model.params.max_depth=6")
+        raise UsageError(
+            f"--set {override!r}: expected key.path=value, e.g. model.params.max_depth=6"
+        )
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
@@ -321,7 +327,9 @@ def _validate(raw: dict[str, Any], label: str) -> None:
     task = raw["task"]
     gate = raw.get("gate") or {}
     named = [(f"gate.metrics.{name}", name) for name in gate.get("metrics") or {}]
-    named += [(f"gate.slices.{i}.metric", s["metric"]) for i, s in enumerate(gate.get("slices") or [])]
+    named += [
+        (f"gate.slices.{i}.metric", s["metric"]) for i, s in enumerate(gate.get("slices") or [])
+    ]
     known = [m for m, spec in METRICS.items() if spec.task == task]
     for where, name in named:
         if name not in known:
@@ -338,8 +346,13 @@ def _validate(raw: dict[str, Any], label: str) -> None:
     for name, target in targets.items():
         ref = target.get("registry")
         if ref is not None and ref not in registries:
-            hint = _did_you_mean(ref, registries) or f" (registry targets: {', '.join(registries) or 'none'})"
-            raise ConfigError(f"{label}: deploy.targets.{name}.registry must name a registry target, got {ref!r}{hint}")
+            hint = (
+                _did_you_mean(ref, registries)
+                or f" (registry targets: {', '.join(registries) or 'none'})"
+            )
+            raise ConfigError(
+                f"{label}: deploy.targets.{name}.registry must name a registry target, got {ref!r}{hint}"
+            )
 
 
 _TYPE_NAMES = {
@@ -384,14 +397,20 @@ def _describe(error: Any) -> str:
             f"{_did_you_mean(str(value), options)}"
         )
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
+        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[
+            kind
+        ]
         return f"{subject} must be {op} {error.validator_value}, got {_show(value)}"
     if kind == "minLength" and error.validator_value == 1:
         return f"{subject} must not be empty"
     if kind == "uniqueItems":
         return f"{subject} lists the same entry twice"
     if hint:
-        return f"{subject} must be {hint}, got {_show(value)}" if kind != "not" else f"{subject}: {hint}"
+        return (
+            f"{subject} must be {hint}, got {_show(value)}"
+            if kind != "not"
+            else f"{subject}: {hint}"
+        )
     return f"{subject}: {error.message}"
 
 
@@ -415,12 +434,14 @@ def _kind(value: Any) -> str:
 
 
 def _validation(section: dict[str, Any]) -> ValidationConfig:
-    return ValidationConfig(**{
-        **section,
-        "column_max_missing_share": dict(section.get("column_max_missing_share") or {}),
-        "labels": LabelRules(**(section.get("labels") or {})),
-        "skew": SkewRules(**(section.get("skew") or {})),
-    })
+    return ValidationConfig(
+        **{
+            **section,
+            "column_max_missing_share": dict(section.get("column_max_missing_share") or {}),
+            "labels": LabelRules(**(section.get("labels") or {})),
+            "skew": SkewRules(**(section.get("skew") or {})),
+        }
+    )
 
 
 def _build(raw: dict[str, Any], path: Path) -> Config:
@@ -452,13 +473,16 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
             encoding=data.get("encoding", "utf-8"),
         ),
         model=ModelConfig(
-            estimator=model.get("estimator") or (None if model.get("factory") else DEFAULT_ESTIMATORS[task]),
+            estimator=model.get("estimator")
+            or (None if model.get("factory") else DEFAULT_ESTIMATORS[task]),
             params=dict(model.get("params") or {}),
             factory=model.get("factory"),
         ),
         gate=GateConfig(
             baseline=gate.get("baseline"),
-            metrics={name: MetricRule(**rule) for name, rule in (gate.get("metrics") or {}).items()},
+            metrics={
+                name: MetricRule(**rule) for name, rule in (gate.get("metrics") or {}).items()
+            },
             slices=tuple(SliceRule(**item) for item in gate.get("slices") or ()),
             confidence=gate.get("confidence"),
             resamples=gate.get("resamples", 1000),
@@ -488,11 +512,15 @@ def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
 
 
 def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
-    fields = {k: v for k, v in raw.items() if k not in ("reference", "columns", "calibrate", "alerts")}
+    fields = {
+        k: v for k, v in raw.items() if k not in ("reference", "columns", "calibrate", "alerts")
+    }
     return DriftConfig(
         **fields,
         reference=(root / raw["reference"]).resolve() if raw.get("reference") else None,
-        columns={name: DriftColumnConfig(**spec) for name, spec in (raw.get("columns") or {}).items()},
+        columns={
+            name: DriftColumnConfig(**spec) for name, spec in (raw.get("columns") or {}).items()
+        },
         calibrate=DriftCalibrateConfig(**(raw.get("calibrate") or {})),
         alerts=DriftAlertsConfig(**(raw.get("alerts") or {})),
     )

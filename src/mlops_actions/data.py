@@ -146,7 +146,9 @@ def read_chunks(
     string_columns = set(string_columns)
     first = True
     with _csv_errors(path, delimiter, encoding, empty_ok=empty_ok):
-        reader = _csv_reader(path, delimiter, encoding, string_columns, chunksize=chunksize, columns=columns)
+        reader = _csv_reader(
+            path, delimiter, encoding, string_columns, chunksize=chunksize, columns=columns
+        )
         with reader:
             for chunk in reader:
                 if first:
@@ -185,7 +187,9 @@ def _existing(path: str | Path) -> Path:
 
 def _check_frame(frame: pd.DataFrame, path: Path) -> None:
     if frame.shape[1] == 0 or len(frame) == 0:
-        raise DataError(f"{path}: no data rows (header only)" if frame.shape[1] else f"{path}: no columns")
+        raise DataError(
+            f"{path}: no data rows (header only)" if frame.shape[1] else f"{path}: no columns"
+        )
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()][0]
         raise DataError(f"{path}: column {dup!r} appears twice in the header")
@@ -208,7 +212,9 @@ def _csv_reader(
 
 
 @contextlib.contextmanager
-def _csv_errors(path: Path, delimiter: str, encoding: str, *, empty_ok: bool = False) -> Iterator[None]:
+def _csv_errors(
+    path: Path, delimiter: str, encoding: str, *, empty_ok: bool = False
+) -> Iterator[None]:
     """Turn what pandas raises for a bad CSV into one-line ``DataError``s."""
     import pandas as pd
 
@@ -352,7 +358,9 @@ def schema_string_columns(schema_path: Path | None) -> set[str]:
     try:
         doc = yaml.safe_load(schema_path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{schema_path.name}: not a readable YAML schema: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(
+            f"{schema_path.name}: not a readable YAML schema: {str(exc).splitlines()[0]}"
+        ) from None
     columns = doc.get("columns") if isinstance(doc, dict) else None
     if not isinstance(columns, dict):
         return set()
@@ -403,7 +411,9 @@ def load_splits(config: Config) -> Splits:
         require_columns(test, [data.target], data.test)
         dropped += int(test[data.target].isna().sum())
         test = test[test[data.target].notna()]
-        return Splits(train.reset_index(drop=True), test.reset_index(drop=True), fingerprints, "file", dropped)
+        return Splits(
+            train.reset_index(drop=True), test.reset_index(drop=True), fingerprints, "file", dropped
+        )
     train, test = _split(config, train)
     return Splits(train, test, fingerprints, "split", dropped)
 
@@ -412,7 +422,9 @@ def _split(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     from sklearn.model_selection import train_test_split
 
     split = config.data.split
-    stratify = frame[config.data.target] if split.stratify and config.task == "classification" else None
+    stratify = (
+        frame[config.data.target] if split.stratify and config.task == "classification" else None
+    )
     try:
         train, test = train_test_split(
             frame, test_size=split.test_size, random_state=split.seed, stratify=stratify
@@ -430,5 +442,9 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], path: Path | st
     for column in columns:
         if column not in frame.columns:
             close = difflib.get_close_matches(column, present, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; columns are: {', '.join(present[:20])}"
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; columns are: {', '.join(present[:20])}"
+            )
             raise DataError(f"{Path(path).name}: column {column!r} not found{hint}")

@@ -36,19 +36,25 @@ def infer_features(config: Config, frame: pd.DataFrame) -> list[Feature]:
     import pandas as pd
 
     data = config.data
-    names = list(data.features) if data.features else [
-        c for c in frame.columns if c != data.target and c not in data.drop
-    ]
+    names = (
+        list(data.features)
+        if data.features
+        else [c for c in frame.columns if c != data.target and c not in data.drop]
+    )
     require_columns(frame, names, data.train)
     features = []
     for name in names:
         series = frame[name]
-        numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+        numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+            series.dtype
+        )
         categories = None
         if not numeric:
             values = sorted(as_text(series.dropna()).unique().tolist())
             categories = tuple(values) if len(values) <= MAX_LISTED_CATEGORIES else None
-        features.append(Feature(str(name), NUMERIC if numeric else CATEGORICAL, str(series.dtype), categories))
+        features.append(
+            Feature(str(name), NUMERIC if numeric else CATEGORICAL, str(series.dtype), categories)
+        )
     return features
 
 
@@ -57,7 +63,9 @@ def as_text(series: pd.Series) -> pd.Series:
     return series.astype("string").fillna("").astype(object)
 
 
-def model_frame(frame: pd.DataFrame, features: list[Feature], *, source: str = "data") -> pd.DataFrame:
+def model_frame(
+    frame: pd.DataFrame, features: list[Feature], *, source: str = "data"
+) -> pd.DataFrame:
     """The frame a model is fed: feature columns only, numeric float64, categorical str."""
     import pandas as pd
 
@@ -95,6 +103,11 @@ def features_to_json(features: list[Feature]) -> list[dict[str, Any]]:
 
 def features_from_json(items: list[dict[str, Any]]) -> list[Feature]:
     return [
-        Feature(i["name"], i["kind"], i["dtype"], tuple(i["categories"]) if i.get("categories") else None)
+        Feature(
+            i["name"],
+            i["kind"],
+            i["dtype"],
+            tuple(i["categories"]) if i.get("categories") else None,
+        )
         for i in items
     ]

@@ -31,7 +31,9 @@ OPEN_SUFFIX = ".jsonl.open"
 class InferenceLog:
     """Append-only, rotated, safe to call from many request threads."""
 
-    def __init__(self, folder: str | os.PathLike[str], *, max_rows: int = 100_000, max_age_s: float = 3600.0) -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str], *, max_rows: int = 100_000, max_age_s: float = 3600.0
+    ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_rows = max_rows
@@ -43,7 +45,9 @@ class InferenceLog:
         self._opened = 0.0
         _finish_abandoned(self.folder)
 
-    def write(self, columns: Mapping[str, np.ndarray], predictions: np.ndarray, version: str) -> None:
+    def write(
+        self, columns: Mapping[str, np.ndarray], predictions: np.ndarray, version: str
+    ) -> None:
         """Log one request: its feature columns (as the model took them) and the predictions."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         names = [*columns, PREDICTION]
@@ -54,7 +58,11 @@ class InferenceLog:
             for row in zip(*values, strict=True)
         )
         with self._lock:
-            if self._fh is None or self._rows >= self.max_rows or time.monotonic() - self._opened > self.max_age_s:
+            if (
+                self._fh is None
+                or self._rows >= self.max_rows
+                or time.monotonic() - self._opened > self.max_age_s
+            ):
                 self._rotate()
             self._fh.write(text)
             self._fh.flush()
@@ -92,7 +100,9 @@ def _publish(path: Path) -> None:
     if path.stat().st_size == 0:
         path.unlink()
         return
-    os.replace(path, path.with_name(path.name.removeprefix(".").removesuffix(OPEN_SUFFIX) + ".jsonl"))
+    os.replace(
+        path, path.with_name(path.name.removeprefix(".").removesuffix(OPEN_SUFFIX) + ".jsonl")
+    )
 
 
 def _finish_abandoned(folder: Path) -> None:

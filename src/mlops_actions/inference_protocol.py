@@ -23,7 +23,19 @@ if TYPE_CHECKING:
 LABEL = "label"
 PROBABILITIES = "probabilities"
 VALUE = "value"
-NUMERIC_TYPES = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+NUMERIC_TYPES = {
+    "FP16",
+    "FP32",
+    "FP64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+}
 
 
 class RequestError(Exception):
@@ -34,10 +46,14 @@ class RequestError(Exception):
         self.status = status
 
 
-def columns_from_v2(body: Any, features: Sequence[Feature], *, max_rows: int) -> dict[str, np.ndarray]:
+def columns_from_v2(
+    body: Any, features: Sequence[Feature], *, max_rows: int
+) -> dict[str, np.ndarray]:
     """The feature columns of a V2 ``infer`` request body (see ``_columns``)."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
-        raise RequestError("body must be a JSON object with a non-empty 'inputs' list (Open Inference Protocol)")
+        raise RequestError(
+            "body must be a JSON object with a non-empty 'inputs' list (Open Inference Protocol)"
+        )
     by_name = {f.name: f for f in features}
     columns: dict[str, list[Any]] = {}
     for i, tensor in enumerate(body["inputs"]):
@@ -45,32 +61,49 @@ def columns_from_v2(body: Any, features: Sequence[Feature], *, max_rows: int) ->
             raise RequestError(f"inputs[{i}] must be an object with name, shape, datatype and data")
         name = tensor.get("name")
         if name not in by_name:
-            raise RequestError(f"inputs[{i}]: unknown input {name!r}; the model reads {_names(features)}")
+            raise RequestError(
+                f"inputs[{i}]: unknown input {name!r}; the model reads {_names(features)}"
+            )
         data, shape, datatype = tensor.get("data"), tensor.get("shape"), tensor.get("datatype")
         if not isinstance(data, list):
             raise RequestError(f"input {name!r}: 'data' must be a list")
         if data and isinstance(data[0], list):  # row-major nested form of an [n, 1] tensor
             data = [v for row in data for v in (row if isinstance(row, list) else [row])]
         if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise RequestError(f"input {name!r}: 'shape' must be a list of sizes such as [{len(data)}, 1]")
-        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1) or math.prod(shape) != len(data):
+            raise RequestError(
+                f"input {name!r}: 'shape' must be a list of sizes such as [{len(data)}, 1]"
+            )
+        if (
+            len(shape) not in (1, 2)
+            or (len(shape) == 2 and shape[1] != 1)
+            or math.prod(shape) != len(data)
+        ):
             raise RequestError(
                 f"input {name!r}: shape {shape} does not fit {len(data)} value(s); send [{len(data)}] or [{len(data)}, 1]"
             )
         want = "BYTES" if by_name[name].kind != "numeric" else "FP32 or FP64"
-        if (datatype == "BYTES") != (want == "BYTES") or (datatype != "BYTES" and datatype not in NUMERIC_TYPES):
-            raise RequestError(f"input {name!r}: datatype {datatype!r} does not fit the model, which wants {want}")
+        if (datatype == "BYTES") != (want == "BYTES") or (
+            datatype != "BYTES" and datatype not in NUMERIC_TYPES
+        ):
+            raise RequestError(
+                f"input {name!r}: datatype {datatype!r} does not fit the model, which wants {want}"
+            )
         columns[name] = data
     return _columns(columns, features, max_rows=max_rows)
 
 
-def columns_from_records(body: Any, features: Sequence[Feature], *, max_rows: int) -> dict[str, np.ndarray]:
+def columns_from_records(
+    body: Any, features: Sequence[Feature], *, max_rows: int
+) -> dict[str, np.ndarray]:
     """The feature columns of a ``/predict`` body: a list of records or ``{"records": [...]}``."""
     records = body.get("records") if isinstance(body, dict) else body
     if not isinstance(records, list) or not records:
         raise RequestError('body must be a non-empty list of records, or {"records": [...]}')
     if len(records) > max_rows:
-        raise RequestError(f"{len(records)} records is more than the {max_rows} this server takes at once", status=413)
+        raise RequestError(
+            f"{len(records)} records is more than the {max_rows} this server takes at once",
+            status=413,
+        )
     if not all(isinstance(r, dict) for r in records):
         raise RequestError("every record must be a JSON object of feature: value")
     wanted = [f.name for f in features]
@@ -81,7 +114,9 @@ def columns_from_records(body: Any, features: Sequence[Feature], *, max_rows: in
     return _columns(columns, features, max_rows=max_rows)
 
 
-def _columns(columns: Mapping[str, list[Any]], features: Sequence[Feature], *, max_rows: int) -> dict[str, np.ndarray]:
+def _columns(
+    columns: Mapping[str, list[Any]], features: Sequence[Feature], *, max_rows: int
+) -> dict[str, np.ndarray]:
     """Checked columns as the model takes them, built with numpy alone (no pandas per request):
     numbers float64 with NaN for null, strings as ``str`` with ``''`` for null, as
     ``features.model_frame`` prepares them."""
@@ -89,13 +124,19 @@ def _columns(columns: Mapping[str, list[Any]], features: Sequence[Feature], *, m
 
     missing = [f.name for f in features if f.name not in columns]
     if missing:
-        raise RequestError(f"missing input(s) {', '.join(map(repr, missing))}; the model reads {_names(features)}")
+        raise RequestError(
+            f"missing input(s) {', '.join(map(repr, missing))}; the model reads {_names(features)}"
+        )
     sizes = {len(v) for v in columns.values()}
     if len(sizes) != 1:
-        raise RequestError(f"inputs differ in length ({', '.join(str(s) for s in sorted(sizes))}); send one value per row in each")
+        raise RequestError(
+            f"inputs differ in length ({', '.join(str(s) for s in sorted(sizes))}); send one value per row in each"
+        )
     rows = sizes.pop()
     if rows > max_rows:
-        raise RequestError(f"{rows} rows is more than the {max_rows} this server takes at once", status=413)
+        raise RequestError(
+            f"{rows} rows is more than the {max_rows} this server takes at once", status=413
+        )
     if rows == 0:
         raise RequestError("no rows to predict")
     checked = {}
@@ -145,16 +186,20 @@ def named_outputs(raw: Mapping[str, np.ndarray], task: str) -> dict[str, np.ndar
     return outputs
 
 
-def v2_response(outputs: Mapping[str, np.ndarray], *, model: str, version: str, request_id: str | None) -> dict[str, Any]:
+def v2_response(
+    outputs: Mapping[str, np.ndarray], *, model: str, version: str, request_id: str | None
+) -> dict[str, Any]:
     tensors = []
     for name, array in outputs.items():
         text = array.dtype.kind in "OUS"
-        tensors.append({
-            "name": name,
-            "datatype": "BYTES" if text else ("FP64" if array.dtype.itemsize == 8 else "FP32"),
-            "shape": list(array.shape),
-            "data": array.reshape(-1).tolist(),
-        })
+        tensors.append(
+            {
+                "name": name,
+                "datatype": "BYTES" if text else ("FP64" if array.dtype.itemsize == 8 else "FP32"),
+                "shape": list(array.shape),
+                "data": array.reshape(-1).tolist(),
+            }
+        )
     answer: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": tensors}
     if request_id is not None:
         answer["id"] = request_id
@@ -169,12 +214,14 @@ def v2_request(frame: pd.DataFrame, features: Sequence[Feature]) -> dict[str, An
         numeric = feature.kind == "numeric"
         values = series.astype("float64") if numeric else series.astype(object)
         data = [None if _missing(v) else v for v in values.tolist()]
-        inputs.append({
-            "name": feature.name,
-            "datatype": "FP64" if numeric else "BYTES",
-            "shape": [len(data), 1],
-            "data": data,
-        })
+        inputs.append(
+            {
+                "name": feature.name,
+                "datatype": "FP64" if numeric else "BYTES",
+                "shape": [len(data), 1],
+                "data": data,
+            }
+        )
     return {"inputs": inputs}
 
 
@@ -195,7 +242,9 @@ def outputs_from_v2(body: Any) -> dict[str, np.ndarray]:
     return found
 
 
-def mismatch(expected: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray], *, atol: float) -> str | None:
+def mismatch(
+    expected: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray], *, atol: float
+) -> str | None:
     """Why ``got`` differs from ``expected`` (labels exactly, numbers within ``atol``), or None."""
     import numpy as np
 
@@ -207,7 +256,12 @@ def mismatch(expected: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray], 
         if want.dtype.kind in "OUS":
             differ = np.asarray(want, dtype=str) != np.asarray(have, dtype=str)
         else:
-            differ = ~np.isclose(np.asarray(want, dtype="float64"), np.asarray(have, dtype="float64"), atol=atol, rtol=0)
+            differ = ~np.isclose(
+                np.asarray(want, dtype="float64"),
+                np.asarray(have, dtype="float64"),
+                atol=atol,
+                rtol=0,
+            )
         if differ.any():
             at = np.argwhere(differ)[0]
             row = int(at[0])

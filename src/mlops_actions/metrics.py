@@ -60,7 +60,9 @@ def compute_metrics(
     result: dict[str, float | None] = {
         "accuracy": float(m.accuracy_score(y_true, y_pred)),
         "balanced_accuracy": _balanced_accuracy(y_true, y_pred),
-        "precision_macro": float(m.precision_score(y_true, y_pred, average="macro", zero_division=0)),
+        "precision_macro": float(
+            m.precision_score(y_true, y_pred, average="macro", zero_division=0)
+        ),
         "recall_macro": float(m.recall_score(y_true, y_pred, average="macro", zero_division=0)),
         "f1_macro": float(m.f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "roc_auc": None,
@@ -133,8 +135,12 @@ def weighted_metrics(
     total = w.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         if task == "regression":
-            return _weighted_regression(np.asarray(y_true, float), np.asarray(y_pred, float), w, total)
-        return _weighted_classification(np.asarray(y_true), np.asarray(y_pred), proba, classes, w, total)
+            return _weighted_regression(
+                np.asarray(y_true, float), np.asarray(y_pred, float), w, total
+            )
+        return _weighted_classification(
+            np.asarray(y_true), np.asarray(y_pred), proba, classes, w, total
+        )
 
 
 def _weighted_regression(y: Any, pred: Any, w: Any, total: Any) -> dict[str, Any]:
@@ -190,8 +196,12 @@ def _weighted_classification(
     if len(order) == 2:
         result["roc_auc"] = _weighted_auc(column == 1, proba[:, 1], w)
     else:
-        per_class = np.stack([_weighted_auc(column == k, proba[:, k], w) for k in range(len(order))])
-        result["roc_auc"] = per_class.mean(axis=0)  # NaN when any class is absent, as compute_metrics
+        per_class = np.stack(
+            [_weighted_auc(column == k, proba[:, k], w) for k in range(len(order))]
+        )
+        result["roc_auc"] = per_class.mean(
+            axis=0
+        )  # NaN when any class is absent, as compute_metrics
     return result
 
 

@@ -111,7 +111,9 @@ def to_onnx(
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
-        raise ModelError(f"{source}: the converted ONNX graph fails onnx.checker: {_first_line(exc)}") from None
+        raise ModelError(
+            f"{source}: the converted ONNX graph fails onnx.checker: {_first_line(exc)}"
+        ) from None
     converted = model.SerializeToString(deterministic=True)
     return with_metadata(converted, metadata) if metadata else converted
 
@@ -144,7 +146,9 @@ def _simple_imputer_in_double(scope: Any, operator: Any, container: Any) -> None
         return
     imputer = operator.raw_operator
     inputs = operator.inputs
-    source = inputs[0].full_name if len(inputs) == 1 else concatenate_variables(scope, inputs, container)
+    source = (
+        inputs[0].full_name if len(inputs) == 1 else concatenate_variables(scope, inputs, container)
+    )
     opset = container.target_opset
     missing = imputer.missing_values
     if isinstance(missing, float) and missing != missing:
@@ -176,7 +180,11 @@ def _trees_read_float32(pipeline: Any) -> Any:
     if not isinstance(pipeline, Pipeline):
         return pipeline
     final = copy.deepcopy(pipeline.steps[-1][1])
-    thresholds = [e.tree_.threshold for e in np.ravel(getattr(final, "estimators_", [])) if hasattr(e, "tree_")]
+    thresholds = [
+        e.tree_.threshold
+        for e in np.ravel(getattr(final, "estimators_", []))
+        if hasattr(e, "tree_")
+    ]
     if hasattr(final, "tree_"):
         thresholds.append(final.tree_.threshold)
     for iteration in getattr(final, "_predictors", []):  # HistGradientBoosting
@@ -188,7 +196,11 @@ def _trees_read_float32(pipeline: Any) -> Any:
         too_high = rounded.astype(np.float64) > values
         rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
         values[:] = rounded
-    steps = [*pipeline.steps[:-1], ("float32", CastTransformer(dtype=np.float32)), (pipeline.steps[-1][0], final)]
+    steps = [
+        *pipeline.steps[:-1],
+        ("float32", CastTransformer(dtype=np.float32)),
+        (pipeline.steps[-1][0], final),
+    ]
     return Pipeline(steps)
 
 
@@ -205,7 +217,11 @@ def _sort_opset_imports(model: Any) -> None:
 def _conversion_problem(exc: Exception) -> str:
     text = str(exc)
     unsupported = re.search(r"<class '([\w.]+)'>", text)
-    if unsupported and type(exc).__name__ in ("MissingShapeCalculator", "MissingConverter", "RuntimeError"):
+    if unsupported and type(exc).__name__ in (
+        "MissingShapeCalculator",
+        "MissingConverter",
+        "RuntimeError",
+    ):
         cls = unsupported.group(1)
         return (
             f"skl2onnx cannot convert {cls.rsplit('.', 1)[-1]} ({cls}); use an estimator and "
@@ -229,7 +245,9 @@ class OnnxModel:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise ModelError(f"{self.path}: ONNX model file not found; run `mlops package-onnx` or fix the path")
+            raise ModelError(
+                f"{self.path}: ONNX model file not found; run `mlops package-onnx` or fix the path"
+            )
         self._bytes = self.path.read_bytes()
         self._small = self._session(threads=1)
         self._large: Any = None
@@ -250,7 +268,9 @@ class OnnxModel:
         try:
             return ort.InferenceSession(self._bytes, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... classes
-            raise ModelError(f"{self.path}: not a loadable ONNX model: {_first_line(exc)}") from None
+            raise ModelError(
+                f"{self.path}: not a loadable ONNX model: {_first_line(exc)}"
+            ) from None
 
     def _batch_session(self) -> Any:
         if self._large is None:
@@ -281,8 +301,11 @@ class OnnxModel:
         if stored:
             return features_from_json(stored)
         return [
-            Feature(name, CATEGORICAL if self.input_types[name] == "tensor(string)" else NUMERIC,
-                    "str" if self.input_types[name] == "tensor(string)" else "float64")
+            Feature(
+                name,
+                CATEGORICAL if self.input_types[name] == "tensor(string)" else NUMERIC,
+                "str" if self.input_types[name] == "tensor(string)" else "float64",
+            )
             for name in self.input_names
         ]
 
@@ -321,7 +344,9 @@ class OnnxModel:
                 feed[name] = x[name].to_numpy(dtype=dtype).reshape(-1, 1)
         return feed
 
-    def run(self, feed: Mapping[str, np.ndarray], *, single_thread: bool = False) -> list[np.ndarray]:
+    def run(
+        self, feed: Mapping[str, np.ndarray], *, single_thread: bool = False
+    ) -> list[np.ndarray]:
         """Raw session outputs for a prepared feed (the session picked by batch size).
 
         ``single_thread``: the one-thread session whatever the size, so float sums run in
@@ -331,12 +356,18 @@ class OnnxModel:
         threaded = rows >= BATCH_ROWS and not single_thread
         return (self._batch_session() if threaded else self._small).run(None, dict(feed))
 
-    def predict(self, frame: pd.DataFrame, *, source: str = "data", single_thread: bool = False) -> Prediction:
+    def predict(
+        self, frame: pd.DataFrame, *, source: str = "data", single_thread: bool = False
+    ) -> Prediction:
         """Predict from raw feature columns (extra columns are ignored)."""
         raw = self.run(self.feed(frame, source=source), single_thread=single_thread)
         outputs = dict(zip(self.output_names, raw, strict=True))
         if self.task == "regression":
-            return Prediction("regression", values=next(iter(outputs.values())).reshape(-1).astype("float64"))
+            return Prediction(
+                "regression", values=next(iter(outputs.values())).reshape(-1).astype("float64")
+            )
         labels = outputs.get(LABEL_OUTPUT, next(iter(outputs.values()))).reshape(-1)
         proba = outputs.get(PROBABILITY_OUTPUT)
-        return Prediction("classification", labels=labels, probabilities=proba, classes=self.classes)
+        return Prediction(
+            "classification", labels=labels, probabilities=proba, classes=self.classes
+        )

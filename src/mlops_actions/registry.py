@@ -127,11 +127,14 @@ class Move:
 class Registry:
     """Versions, aliases and the audit log of every model under one root."""
 
-    def __init__(self, url: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None
+    ) -> None:
         text = os.fspath(url)
         self.url = text.rstrip("/") or text
         self._store: _Store = (
-            _FsspecStore(text, dict(storage_options or {})) if "://" in text and not text.startswith("file://")
+            _FsspecStore(text, dict(storage_options or {}))
+            if "://" in text and not text.startswith("file://")
             else _LocalStore(Path(text.removeprefix("file://")))
         )
 
@@ -159,7 +162,9 @@ class Registry:
         raw = self._store.read(f"{model}/{int(version)}/{METADATA_FILE}")
         if raw is None:
             known = ", ".join(str(v.version) for v in self.versions(model)) or "none"
-            raise UsageError(f"registry {self.url}: {model} has no version {version} (versions: {known})")
+            raise UsageError(
+                f"registry {self.url}: {model} has no version {version} (versions: {known})"
+            )
         return self._version(model, int(version), raw)
 
     def aliases(self, model: str) -> dict[str, Alias]:
@@ -200,7 +205,9 @@ class Registry:
     def read_file(self, version: ModelVersion, name: str) -> bytes:
         data = self._store.read(f"{version.model}/{version.version}/{name}")
         if data is None:
-            raise UsageError(f"registry {self.url}: {version.model} v{version.version} has no {name}")
+            raise UsageError(
+                f"registry {self.url}: {version.model} v{version.version} has no {name}"
+            )
         return data
 
     def local_copy(self, version: ModelVersion, dest: str | os.PathLike[str]) -> Path:
@@ -216,8 +223,12 @@ class Registry:
     # -- writing -------------------------------------------------------------------------
 
     def register(
-        self, model: str, files: Mapping[str, str | os.PathLike[str]], metadata: Mapping[str, Any],
-        *, context: Mapping[str, Any] | None = None,
+        self,
+        model: str,
+        files: Mapping[str, str | os.PathLike[str]],
+        metadata: Mapping[str, Any],
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> tuple[ModelVersion, bool]:
         """Store ``files`` as the next version, or return the version already holding the same model.
 
@@ -235,14 +246,29 @@ class Registry:
         prefix = f"{model}/{number}"
         for name, source in files.items():
             self._store.copy_in(source, f"{prefix}/{name}")
-        record = {**metadata, "model": model, "version": number, "created_at": utc_now(), "files": sorted(files)}
-        self._store.write(f"{prefix}/{METADATA_FILE}", to_json(record).encode())  # last: the version is complete
+        record = {
+            **metadata,
+            "model": model,
+            "version": number,
+            "created_at": utc_now(),
+            "files": sorted(files),
+        }
+        self._store.write(
+            f"{prefix}/{METADATA_FILE}", to_json(record).encode()
+        )  # last: the version is complete
         version = self._version(model, number, to_json(record).encode())
-        self.record(model, {"event": "register", "to_version": number, "sha256": sha, **(context or {})})
+        self.record(
+            model, {"event": "register", "to_version": number, "sha256": sha, **(context or {})}
+        )
         return version, True
 
     def set_alias(
-        self, model: str, alias: str, version: int, *, event: str = "promote",
+        self,
+        model: str,
+        alias: str,
+        version: int,
+        *,
+        event: str = "promote",
         context: Mapping[str, Any] | None = None,
     ) -> Move:
         """Point ``alias`` at ``version`` (which must exist), remembering where it pointed before."""
@@ -264,7 +290,9 @@ class Registry:
         with self._store.lock(f"{model}/.lock"):
             current = self._alias(model, alias)
             if current is None:
-                raise UsageError(f"registry {self.url}: {model} has no alias {alias!r}; nothing to roll back")
+                raise UsageError(
+                    f"registry {self.url}: {model} has no alias {alias!r}; nothing to roll back"
+                )
             if not current.history:
                 raise UsageError(
                     f"registry {self.url}: {model}:{alias} has only ever pointed at version "
@@ -276,8 +304,14 @@ class Registry:
     # -- internals -------------------------------------------------------------------------
 
     def _move(
-        self, model: str, alias: str, current: Alias | None, version: int, history: tuple[int, ...],
-        event: str, context: Mapping[str, Any] | None,
+        self,
+        model: str,
+        alias: str,
+        current: Alias | None,
+        version: int,
+        history: tuple[int, ...],
+        event: str,
+        context: Mapping[str, Any] | None,
     ) -> Move:
         who = actor()
         moved = Alias(alias, version, history, utc_now(), who)
@@ -309,14 +343,22 @@ class Registry:
         return number
 
     def _version(self, model: str, number: int, raw: bytes) -> ModelVersion:
-        return ModelVersion(model, number, self._store.location(f"{model}/{number}"), json.loads(raw))
+        return ModelVersion(
+            model, number, self._store.location(f"{model}/{number}"), json.loads(raw)
+        )
 
     def _alias(self, model: str, alias: str) -> Alias | None:
         raw = self._store.read(f"{model}/aliases/{alias}.json")
         if raw is None:
             return None
         doc = json.loads(raw)
-        return Alias(alias, int(doc["version"]), tuple(doc.get("history") or ()), doc.get("updated_at"), doc.get("actor"))
+        return Alias(
+            alias,
+            int(doc["version"]),
+            tuple(doc.get("history") or ()),
+            doc.get("updated_at"),
+            doc.get("actor"),
+        )
 
 
 def _check_name(name: str, what: str) -> None:
@@ -330,11 +372,15 @@ def _check_name(name: str, what: str) -> None:
 def _check_alias(alias: str) -> None:
     _check_name(alias, "alias")
     if alias.isdigit():
-        raise UsageError(f"registry alias {alias!r} is a number, which names a version; pick a word such as 'production'")
+        raise UsageError(
+            f"registry alias {alias!r} is a number, which names a version; pick a word such as 'production'"
+        )
 
 
 def _owner() -> str:
-    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "at": utc_now(), "actor": actor()})
+    return json.dumps(
+        {"host": socket.gethostname(), "pid": os.getpid(), "at": utc_now(), "actor": actor()}
+    )
 
 
 # -- storage ---------------------------------------------------------------------------------
@@ -482,7 +528,9 @@ class _FsspecStore(_Store):
     def lock(self, key: str) -> Iterator[None]:
         deadline = time.monotonic() + LOCK_WAIT_S
         owner = _owner()
-        while not self.create(key, json.dumps({"owner": owner, "expires": time.time() + LOCK_TTL_S}).encode()):
+        while not self.create(
+            key, json.dumps({"owner": owner, "expires": time.time() + LOCK_TTL_S}).encode()
+        ):
             held = self.read(key)
             expires = json.loads(held).get("expires", 0) if held else 0
             if expires < time.time():
@@ -521,8 +569,15 @@ def describe(registry: Registry, model: str, action: str = "list", ref: str | No
         shown = registry.resolve(model, ref) if ref is not None else versions[-1]
     metric_names = sorted({name for v in versions for name in v.metrics})
     return render(
-        "registry.md.j2", url=registry.url, model=model, action=action, versions=versions, aliases=aliases,
-        aliases_of=aliases_of, metric_names=metric_names, shown=shown,
+        "registry.md.j2",
+        url=registry.url,
+        model=model,
+        action=action,
+        versions=versions,
+        aliases=aliases,
+        aliases_of=aliases_of,
+        metric_names=metric_names,
+        shown=shown,
         metadata=to_json(dict(shown.metadata)) if shown else None,
         history=registry.history(model) if action == "show" else [],
     )

@@ -59,13 +59,22 @@ class ModelServer:
     """The served model, where it comes from, and the requests it answers."""
 
     def __init__(
-        self, name: str, *, registry: Registry | None = None, alias: str | None = None,
-        model_path: str | os.PathLike[str] | None = None, cache_dir: str | os.PathLike[str] = ".mlops/serve",
-        inference_log: InferenceLog | None = None, admin_token: str | None = None,
-        poll_s: float = 5.0, max_rows: int = MAX_ROWS,
+        self,
+        name: str,
+        *,
+        registry: Registry | None = None,
+        alias: str | None = None,
+        model_path: str | os.PathLike[str] | None = None,
+        cache_dir: str | os.PathLike[str] = ".mlops/serve",
+        inference_log: InferenceLog | None = None,
+        admin_token: str | None = None,
+        poll_s: float = 5.0,
+        max_rows: int = MAX_ROWS,
     ) -> None:
         if (registry is None) == (model_path is None):
-            raise UsageError("mlops serve needs a registry alias (--target/--alias) or --model PATH, not both")
+            raise UsageError(
+                "mlops serve needs a registry alias (--target/--alias) or --model PATH, not both"
+            )
         self.name = name
         self.registry = registry
         self.alias = alias
@@ -90,7 +99,9 @@ class ModelServer:
 
         model = OnnxModel(path)  # built aside; the old one keeps serving meanwhile
         probe = pd.DataFrame({f.name: [None] for f in model.features})
-        loaded = Loaded(model, version, {name: array.dtype for name, array in model.feed(probe).items()})
+        loaded = Loaded(
+            model, version, {name: array.dtype for name, array in model.feed(probe).items()}
+        )
         self.current = loaded
         log.warning("serving %s version %s from %s", self.name, version, path)
 
@@ -124,7 +135,9 @@ class ModelServer:
             try:
                 self.refresh()
             except Exception as exc:  # a registry hiccup must not stop serving the current model
-                log.warning("alias check failed, still serving version %s: %s", self._version(), exc)
+                log.warning(
+                    "alias check failed, still serving version %s: %s", self._version(), exc
+                )
 
     def stop(self) -> None:
         self._stop.set()
@@ -139,20 +152,28 @@ class ModelServer:
     def load(self, body: Any, authorization: str | None) -> dict[str, Any]:
         """Triton's ``load`` with ``parameters: {"file:<version>/model.onnx": <base64>}``."""
         if not self.admin_token:
-            raise RequestError("model loading is off; start mlops serve with --admin-token-env", status=403)
+            raise RequestError(
+                "model loading is off; start mlops serve with --admin-token-env", status=403
+            )
         sent = (authorization or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), self.admin_token.encode()):
             raise RequestError("a valid bearer token is needed to load a model", status=401)
         parameters = body.get("parameters") if isinstance(body, dict) else None
-        files = {m.group(1): v for k, v in (parameters or {}).items() if (m := _FILE_PARAMETER.match(k))}
+        files = {
+            m.group(1): v for k, v in (parameters or {}).items() if (m := _FILE_PARAMETER.match(k))
+        }
         if len(files) != 1:
-            raise RequestError('parameters must hold one "file:<version>/model.onnx": <base64 ONNX bytes>')
-        (version, encoded), = files.items()
+            raise RequestError(
+                'parameters must hold one "file:<version>/model.onnx": <base64 ONNX bytes>'
+            )
+        ((version, encoded),) = files.items()
         try:
             data = base64.b64decode(encoded, validate=True)
         except (ValueError, TypeError):
             raise RequestError(f"file:{version}/model.onnx is not base64") from None
-        path = atomic_write_bytes(self.cache_dir / "loaded" / self.name / version / "model.onnx", data)
+        path = atomic_write_bytes(
+            self.cache_dir / "loaded" / self.name / version / "model.onnx", data
+        )
         try:
             self._swap(path, version)
         except ModelError as exc:
@@ -165,7 +186,11 @@ class ModelServer:
         loaded = self._loaded()
         model = loaded.model
         inputs = [
-            {"name": f.name, "datatype": "FP64" if f.kind == "numeric" else "BYTES", "shape": [-1, 1]}
+            {
+                "name": f.name,
+                "datatype": "FP64" if f.kind == "numeric" else "BYTES",
+                "shape": [-1, 1],
+            }
             for f in model.features
         ]
         if model.task == "regression":
@@ -173,28 +198,47 @@ class ModelServer:
         else:
             outputs = [{"name": "label", "datatype": "BYTES", "shape": [-1]}]
             if PROBABILITIES in model.output_names:
-                outputs.append({"name": PROBABILITIES, "datatype": "FP32", "shape": [-1, len(model.classes or ())]})
-        return {"name": self.name, "versions": [loaded.version], "platform": "onnxruntime_onnx",
-                "inputs": inputs, "outputs": outputs}
+                outputs.append(
+                    {
+                        "name": PROBABILITIES,
+                        "datatype": "FP32",
+                        "shape": [-1, len(model.classes or ())],
+                    }
+                )
+        return {
+            "name": self.name,
+            "versions": [loaded.version],
+            "platform": "onnxruntime_onnx",
+            "inputs": inputs,
+            "outputs": outputs,
+        }
 
     def infer_v2(self, body: Any) -> dict[str, Any]:
         from mlops_actions.inference_protocol import columns_from_v2, v2_response
 
         loaded = self._loaded()  # this request's model, whatever reloads happen meanwhile
-        outputs = self._predict(loaded, columns_from_v2(body, loaded.model.features, max_rows=self.max_rows))
+        outputs = self._predict(
+            loaded, columns_from_v2(body, loaded.model.features, max_rows=self.max_rows)
+        )
         requested = {o.get("name") for o in body.get("outputs") or [] if isinstance(o, dict)}
         if requested:
             unknown = requested - set(outputs)
             if unknown:
-                raise RequestError(f"unknown output(s) {', '.join(map(repr, sorted(unknown)))}; outputs are {', '.join(outputs)}")
+                raise RequestError(
+                    f"unknown output(s) {', '.join(map(repr, sorted(unknown)))}; outputs are {', '.join(outputs)}"
+                )
             outputs = {k: v for k, v in outputs.items() if k in requested}
-        return v2_response(outputs, model=self.name, version=loaded.version, request_id=body.get("id"))
+        return v2_response(
+            outputs, model=self.name, version=loaded.version, request_id=body.get("id")
+        )
 
     def predict_records(self, body: Any) -> dict[str, Any]:
         from mlops_actions.inference_protocol import columns_from_records
 
         loaded = self._loaded()
-        outputs = self._predict(loaded, columns_from_records(body, loaded.model.features, max_rows=self.max_rows))
+        outputs = self._predict(
+            loaded, columns_from_records(body, loaded.model.features, max_rows=self.max_rows)
+        )
         answer: dict[str, Any] = {"model_name": self.name, "model_version": loaded.version}
         if VALUE in outputs:
             answer["predictions"] = outputs[VALUE].tolist()
@@ -202,7 +246,8 @@ class ModelServer:
             answer["predictions"] = outputs[LABEL].tolist()
             if PROBABILITIES in outputs and loaded.model.classes:
                 answer["probabilities"] = [
-                    dict(zip(loaded.model.classes, row, strict=True)) for row in outputs[PROBABILITIES].tolist()
+                    dict(zip(loaded.model.classes, row, strict=True))
+                    for row in outputs[PROBABILITIES].tolist()
                 ]
         return answer
 
@@ -210,10 +255,17 @@ class ModelServer:
         from mlops_actions.inference_protocol import named_outputs
 
         model = loaded.model
-        feed = {name: columns[name].astype(dtype, copy=False).reshape(-1, 1) for name, dtype in loaded.dtypes.items()}
-        outputs = named_outputs(dict(zip(model.output_names, model.run(feed), strict=True)), model.task)
+        feed = {
+            name: columns[name].astype(dtype, copy=False).reshape(-1, 1)
+            for name, dtype in loaded.dtypes.items()
+        }
+        outputs = named_outputs(
+            dict(zip(model.output_names, model.run(feed), strict=True)), model.task
+        )
         if self.inference_log is not None:
-            self.inference_log.write(columns, outputs.get(VALUE, outputs.get(LABEL)), loaded.version)
+            self.inference_log.write(
+                columns, outputs.get(VALUE, outputs.get(LABEL)), loaded.version
+            )
         return outputs
 
     def _loaded(self) -> Loaded:
@@ -237,10 +289,14 @@ def create_app(server: ModelServer) -> Starlette:
         inference (GIL switch intervals under load); in a worker thread for large ones."""
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise RequestError(f"body of {declared} bytes is over the {MAX_BODY_BYTES} byte limit", status=413)
+            raise RequestError(
+                f"body of {declared} bytes is over the {MAX_BODY_BYTES} byte limit", status=413
+            )
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
-            raise RequestError(f"body of {len(raw)} bytes is over the {MAX_BODY_BYTES} byte limit", status=413)
+            raise RequestError(
+                f"body of {len(raw)} bytes is over the {MAX_BODY_BYTES} byte limit", status=413
+            )
         try:
             body = json.loads(raw)
         except ValueError as exc:
@@ -311,16 +367,26 @@ def create_app(server: ModelServer) -> Starlette:
 
 
 def serve(
-    config: Config, *, target: str | None = None, alias: str = "production", model: str | os.PathLike[str] | None = None,
-    workdir: str | os.PathLike[str] = ".mlops", host: str = "127.0.0.1", port: int = 8080,
-    log_dir: str | os.PathLike[str] | None = None, admin_token_env: str | None = None, poll_s: float = 5.0,
+    config: Config,
+    *,
+    target: str | None = None,
+    alias: str = "production",
+    model: str | os.PathLike[str] | None = None,
+    workdir: str | os.PathLike[str] = ".mlops",
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    log_dir: str | os.PathLike[str] | None = None,
+    admin_token_env: str | None = None,
+    poll_s: float = 5.0,
 ) -> None:
     """Serve ``alias`` of the target's registry (or one ONNX file) on uvicorn until interrupted."""
     try:
         import starlette  # noqa: F401
         import uvicorn
     except ImportError:
-        raise UsageError("mlops serve needs the serve extra: pip install 'mlops-actions[serve]'") from None
+        raise UsageError(
+            "mlops serve needs the serve extra: pip install 'mlops-actions[serve]'"
+        ) from None
     from mlops_actions.inference_log import InferenceLog
     from mlops_actions.stages.deploy import registry_for
 

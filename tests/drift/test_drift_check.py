@@ -381,4 +381,6 @@ def test_current_csv_is_read_as_the_training_data_is(project, tmp_path):
     assert result.current["rows"] == len(live) and result.current["files"] == ["a.csv", "b.csv"]
     live.to_csv(tmp_path / "semicolon.csv", index=False, sep=";")
     with pytest.raises(DataError, match=r"semicolon-separated: set data.delimiter to ';'"):
-        drift_check(config(project), workdir=tmp_path / "w", current=str(tmp_path / "semicolon.csv"))
+        drift_check(
+            config(project), workdir=tmp_path / "w", current=str(tmp_path / "semicolon.csv")
+        )

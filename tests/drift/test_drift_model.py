@@ -126,11 +126,21 @@ def test_logged_predictions_feed_prediction_drift_without_the_model(packaged, tm
     (tmp_path / "profile.json").write_text(json.dumps(profile))
     config = load_config(project / "mlops.yaml")
     biscoe = pd.read_csv(project / "data/train.csv").query("island == 'Biscoe'")
-    for name, frame, moved in (("test", pd.read_csv(project / "data/test.csv"), False), ("biscoe", biscoe, True)):
+    for name, frame, moved in (
+        ("test", pd.read_csv(project / "data/test.csv"), False),
+        ("biscoe", biscoe, True),
+    ):
         log = _served_log(model, frame, tmp_path / name)
-        logged = drift_check(config, workdir=tmp_path / f"{name}-p", current=str(log),
-                             reference=tmp_path / "profile.json", alert=False)
-        rerun = drift_check(config, workdir=tmp_path / f"{name}-m", current=str(log), reference=model, alert=False)
+        logged = drift_check(
+            config,
+            workdir=tmp_path / f"{name}-p",
+            current=str(log),
+            reference=tmp_path / "profile.json",
+            alert=False,
+        )
+        rerun = drift_check(
+            config, workdir=tmp_path / f"{name}-m", current=str(log), reference=model, alert=False
+        )
         assert [c["column"] for c in logged.predictions["columns"]] == ["prediction"]
         assert logged.predictions["columns"][0] == next(
             c for c in rerun.predictions["columns"] if c["column"] == "prediction"

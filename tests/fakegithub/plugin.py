@@ -10,8 +10,15 @@ import pytest
 from fakegithub.server import FakeGitHub
 
 # variables a real Actions runner sets that would point code under test at the real GitHub
-_RUNNER_VARS = ("GITHUB_ACTIONS", "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_RUN_ID",
-                "GITHUB_SERVER_URL", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT")
+_RUNNER_VARS = (
+    "GITHUB_ACTIONS",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_RUN_ID",
+    "GITHUB_SERVER_URL",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_OUTPUT",
+)
 
 
 @pytest.fixture
@@ -32,4 +39,7 @@ def fake_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     finally:
         fake.stop()
     if fake.violations:
-        pytest.fail("requests broke GitHub's API contract:\n  " + "\n  ".join(fake.violations), pytrace=False)
+        pytest.fail(
+            "requests broke GitHub's API contract:\n  " + "\n  ".join(fake.violations),
+            pytrace=False,
+        )

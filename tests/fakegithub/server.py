@@ -143,7 +143,9 @@ Reply = tuple[int, Any, dict[str, str]]
 class FakeGitHub:
     """One repository's worth of GitHub, served on 127.0.0.1 until ``stop()``."""
 
-    def __init__(self, *, repository: str = "octo-org/models", token: str = "ghs_fake0token") -> None:
+    def __init__(
+        self, *, repository: str = "octo-org/models", token: str = "ghs_fake0token"
+    ) -> None:
         self.owner, self.repo = repository.split("/")
         self.repository = repository
         self.token = token
@@ -204,11 +206,16 @@ class FakeGitHub:
 
     def start(self, port: int = 0) -> FakeGitHub:
         _openapi()
-        self._server = make_server("127.0.0.1", port, self, threaded=True, request_handler=_QuietHandler)
+        self._server = make_server(
+            "127.0.0.1", port, self, threaded=True, request_handler=_QuietHandler
+        )
         host = f"http://127.0.0.1:{self._server.server_port}"
         self.url, self.uploads_url = host + API_PREFIX, host + UPLOADS_PREFIX
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-github", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-github",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -240,26 +247,44 @@ class FakeGitHub:
         """Primary limit: every request is refused until ``seconds`` from now."""
         self.faults.primary_until, self.faults.primary_status = time.time() + seconds, status
 
-    def secondary_limit(self, count: int = 1, *, status: int = 403, retry_after: int | None = None) -> None:
+    def secondary_limit(
+        self, count: int = 1, *, status: int = 403, retry_after: int | None = None
+    ) -> None:
         self.faults.secondary, self.faults.secondary_status = count, status
         self.faults.secondary_retry_after = retry_after
 
-    def forbid(self, *operation_ids: str, message: str = "Resource not accessible by integration") -> None:
+    def forbid(
+        self, *operation_ids: str, message: str = "Resource not accessible by integration"
+    ) -> None:
         """Answer 403 to these operations, as GitHub does for a read-only token (fork PRs)."""
         self.faults.forbidden.update(dict.fromkeys(operation_ids, message))
 
     # -- seeding state (what exists before the code under test runs) ---------------------
 
-    def add_pull_request(self, *, head_sha: str = "6dcb09b5b57875f334f61aebed695e2e4193db5e",
-                         title: str = "Train a better model", fork: bool = False) -> int:
+    def add_pull_request(
+        self,
+        *,
+        head_sha: str = "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+        title: str = "Train a better model",
+        fork: bool = False,
+    ) -> int:
         with self._lock:
             number = next(self._numbers)
             pull = _example("pull-request")
             pull.update(
-                id=next(self._ids), number=number, title=title, state="open", locked=False,
-                active_lock_reason=None, merged=False, merged_at=None, closed_at=None,
-                requested_teams=[], requested_reviewers=[],  # the spec's example teams lack required keys
-                url=self._api(f"/pulls/{number}"), issue_url=self._api(f"/issues/{number}"),
+                id=next(self._ids),
+                number=number,
+                title=title,
+                state="open",
+                locked=False,
+                active_lock_reason=None,
+                merged=False,
+                merged_at=None,
+                closed_at=None,
+                requested_teams=[],
+                requested_reviewers=[],  # the spec's example teams lack required keys
+                url=self._api(f"/pulls/{number}"),
+                issue_url=self._api(f"/issues/{number}"),
                 comments_url=self._api(f"/issues/{number}/comments"),
                 html_url=f"https://github.com/{self.repository}/pull/{number}",
             )
@@ -272,8 +297,10 @@ class FakeGitHub:
             issue = self._new_issue(number, title, "")
             issue["html_url"] = pull["html_url"]
             issue["pull_request"] = {
-                "url": pull["url"], "html_url": pull["html_url"],
-                "diff_url": pull["html_url"] + ".diff", "patch_url": pull["html_url"] + ".patch",
+                "url": pull["url"],
+                "html_url": pull["html_url"],
+                "diff_url": pull["html_url"] + ".diff",
+                "patch_url": pull["html_url"] + ".patch",
                 "merged_at": None,
             }
             self.issues[number] = issue
@@ -298,7 +325,9 @@ class FakeGitHub:
         with self._lock:
             operation_id, status, body, headers = self._handle(request)
             self._used += 1
-            self.exchanges.append(Exchange(request.method, request.full_path.rstrip("?"), operation_id, status))
+            self.exchanges.append(
+                Exchange(request.method, request.full_path.rstrip("?"), operation_id, status)
+            )
         response = Response(
             b"" if body is None else json.dumps(body).encode(),
             status=status,
@@ -313,7 +342,10 @@ class FakeGitHub:
     def _handle(self, request: Request) -> tuple[str | None, int, Any, dict[str, str]]:
         if not request.headers.get("User-Agent"):
             self._violate(request, "no User-Agent header (GitHub refuses such requests)")
-            return None, *_error(403, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header")
+            return None, *_error(
+                403,
+                "Request forbidden by administrative rules. Please make sure your request has a User-Agent header",
+            )
         version = request.headers.get("X-GitHub-Api-Version")
         if version is not None and version not in API_VERSIONS:
             self._violate(request, f"unknown X-GitHub-Api-Version {version!r}")
@@ -321,7 +353,9 @@ class FakeGitHub:
         if self._take("server_errors"):
             return None, *_error(self.faults.server_error_status, "Server Error")
         if time.time() < self.faults.primary_until:
-            return None, *_error(self.faults.primary_status, "API rate limit exceeded for installation ID 1000.")
+            return None, *_error(
+                self.faults.primary_status, "API rate limit exceeded for installation ID 1000."
+            )
         if self._take("secondary"):
             status, body, headers = _error(
                 self.faults.secondary_status,
@@ -344,7 +378,11 @@ class FakeGitHub:
 
         body: Any = request.get_data()
         # a release asset is raw bytes whatever its Content-Type (metrics.json goes up as JSON)
-        if request.mimetype == "application/json" and body and operation_id != "repos/upload-release-asset":
+        if (
+            request.mimetype == "application/json"
+            and body
+            and operation_id != "repos/upload-release-asset"
+        ):
             try:
                 body = json.loads(body)
             except ValueError:
@@ -366,7 +404,9 @@ class FakeGitHub:
             return operation_id, *_error(403, self.faults.forbidden[operation_id])
         handler = self._handlers.get(operation_id)
         if handler is None:
-            self._violate(request, f"{operation_id} is in the contract but this fake does not serve it")
+            self._violate(
+                request, f"{operation_id} is in the contract but this fake does not serve it"
+            )
             return operation_id, *_error(404, "Not Found")
         return operation_id, *handler(Call(operation_id, params, request.args, body, request))
 
@@ -374,7 +414,7 @@ class FakeGitHub:
         """``/repositories/{id}/...`` (what GitHub's Link headers use) -> ``/repos/{owner}/{repo}/...``."""
         alias = f"{API_PREFIX}/repositories/{self.repo_id}/"
         if path.startswith(alias):
-            return f"{API_PREFIX}/repos/{self.repository}/" + path[len(alias):]
+            return f"{API_PREFIX}/repos/{self.repository}/" + path[len(alias) :]
         return path
 
     def _spec_request(self, request: Request, path: str, body: Any) -> _SpecRequest:
@@ -385,9 +425,14 @@ class FakeGitHub:
         if isinstance(body, dict):
             body = json.dumps(_without_null_enums(body)).encode()
         return _SpecRequest(
-            host_url=request.host_url, path=path, method=request.method.lower(),
-            parameters=RequestParameters(query=query, header=Headers(request.headers), cookie=request.cookies),
-            content_type=request.content_type or "application/octet-stream", body=body or None,
+            host_url=request.host_url,
+            path=path,
+            method=request.method.lower(),
+            parameters=RequestParameters(
+                query=query, header=Headers(request.headers), cookie=request.cookies
+            ),
+            content_type=request.content_type or "application/octet-stream",
+            body=body or None,
         )
 
     def _check_response(self, request: Request, response: Response) -> None:
@@ -397,12 +442,18 @@ class FakeGitHub:
         data = response.get_data()
         if data:
             data = json.dumps(_without_null_enums(json.loads(data))).encode()
-        spec_response = _SpecResponse(data, response.status_code, response.mimetype or "", Headers(response.headers))
+        spec_response = _SpecResponse(
+            data, response.status_code, response.mimetype or "", Headers(response.headers)
+        )
         path = self._canonical_path(request.path)
-        result = _openapi().unmarshal_response(self._spec_request(request, path, None), spec_response)
+        result = _openapi().unmarshal_response(
+            self._spec_request(request, path, None), spec_response
+        )
         errors = [e for e in result.errors if not isinstance(e, ResponseNotFound)]
         if errors:
-            self._violate(request, "the FAKE answered off-spec: " + "; ".join(_describe(e) for e in errors))
+            self._violate(
+                request, "the FAKE answered off-spec: " + "; ".join(_describe(e) for e in errors)
+            )
 
     def _violate(self, request: Request, what: str) -> None:
         with self._lock:
@@ -423,7 +474,9 @@ class FakeGitHub:
             "x-ratelimit-limit": str(RATE_LIMIT),
             "x-ratelimit-remaining": "0" if exhausted else str(max(0, RATE_LIMIT - self._used)),
             "x-ratelimit-used": str(RATE_LIMIT if exhausted else self._used),
-            "x-ratelimit-reset": str(math.ceil(self.faults.primary_until) if exhausted else window_end),
+            "x-ratelimit-reset": str(
+                math.ceil(self.faults.primary_until) if exhausted else window_end
+            ),
             "x-ratelimit-resource": "core",
         }
 
@@ -458,10 +511,24 @@ class FakeGitHub:
     def _new_issue(self, number: int, title: str, body: str) -> dict[str, Any]:
         issue = _example("issue")
         issue.update(
-            id=next(self._ids), number=number, title=title, body=body, state="open",
-            state_reason=None, locked=False, active_lock_reason=None, comments=0, labels=[],
-            assignee=None, assignees=[], milestone=None, closed_at=None, closed_by=None,
-            created_at=_now(), updated_at=_now(), url=self._api(f"/issues/{number}"),
+            id=next(self._ids),
+            number=number,
+            title=title,
+            body=body,
+            state="open",
+            state_reason=None,
+            locked=False,
+            active_lock_reason=None,
+            comments=0,
+            labels=[],
+            assignee=None,
+            assignees=[],
+            milestone=None,
+            closed_at=None,
+            closed_by=None,
+            created_at=_now(),
+            updated_at=_now(),
+            url=self._api(f"/issues/{number}"),
             comments_url=self._api(f"/issues/{number}/comments"),
             html_url=f"https://github.com/{self.repository}/issues/{number}",
         )
@@ -472,8 +539,12 @@ class FakeGitHub:
         comment = _example("issue-comment")
         comment_id = next(self._ids)
         comment.update(
-            id=comment_id, body=body, created_at=_now(), updated_at=_now(),
-            url=self._api(f"/issues/comments/{comment_id}"), issue_url=self._api(f"/issues/{number}"),
+            id=comment_id,
+            body=body,
+            created_at=_now(),
+            updated_at=_now(),
+            url=self._api(f"/issues/comments/{comment_id}"),
+            issue_url=self._api(f"/issues/{number}"),
             html_url=f"{self.issues[number]['html_url']}#issuecomment-{comment_id}",
         )
         self.issues[number]["comments"] += 1
@@ -527,8 +598,10 @@ class FakeGitHub:
         state = call.query.get("state", "open")
         wanted = {name for name in call.query.get("labels", "").split(",") if name}
         items = [
-            issue for number, issue in sorted(self.issues.items(), reverse=True)  # newest first
-            if state in ("all", issue["state"]) and wanted <= {label["name"] for label in issue["labels"]}
+            issue
+            for number, issue in sorted(self.issues.items(), reverse=True)  # newest first
+            if state in ("all", issue["state"])
+            and wanted <= {label["name"] for label in issue["labels"]}
         ]
         return self._page(call, items)
 
@@ -545,7 +618,9 @@ class FakeGitHub:
             if key in fields:
                 issue[key] = fields[key]
         if "labels" in fields:
-            issue["labels"] = [_label(x if isinstance(x, str) else x["name"]) for x in fields["labels"]]
+            issue["labels"] = [
+                _label(x if isinstance(x, str) else x["name"]) for x in fields["labels"]
+            ]
         if fields.get("state") in ("open", "closed") and fields["state"] != issue["state"]:
             issue["state"] = fields["state"]
             issue["closed_at"] = _now() if fields["state"] == "closed" else None
@@ -559,7 +634,9 @@ class FakeGitHub:
         return 204, None, {}
 
     def _release_view(self, release: dict[str, Any]) -> dict[str, Any]:
-        assets = [a for a_id, a in self.assets.items() if self._asset_release[a_id] == release["id"]]
+        assets = [
+            a for a_id, a in self.assets.items() if self._asset_release[a_id] == release["id"]
+        ]
         return {**release, "assets": assets}
 
     def _create_release(self, call: Call) -> Reply:
@@ -569,11 +646,18 @@ class FakeGitHub:
         release_id = next(self._ids)
         release = _example("release")
         release.update(
-            id=release_id, tag_name=tag, name=call.body.get("name") or tag, body=call.body.get("body"),
-            draft=bool(call.body.get("draft")), prerelease=bool(call.body.get("prerelease")),
+            id=release_id,
+            tag_name=tag,
+            name=call.body.get("name") or tag,
+            body=call.body.get("body"),
+            draft=bool(call.body.get("draft")),
+            prerelease=bool(call.body.get("prerelease")),
             target_commitish=call.body.get("target_commitish") or "main",
-            created_at=_now(), published_at=_now(), assets=[],
-            url=self._api(f"/releases/{release_id}"), assets_url=self._api(f"/releases/{release_id}/assets"),
+            created_at=_now(),
+            published_at=_now(),
+            assets=[],
+            url=self._api(f"/releases/{release_id}"),
+            assets_url=self._api(f"/releases/{release_id}/assets"),
             upload_url=f"{self.uploads_url}/repos/{self.repository}/releases/{release_id}/assets{{?name,label}}",
             html_url=f"https://github.com/{self.repository}/releases/tag/{tag}",
         )
@@ -587,23 +671,35 @@ class FakeGitHub:
         return _error(404, "Not Found")
 
     def _list_releases(self, call: Call) -> Reply:
-        return self._page(call, [self._release_view(r) for _, r in sorted(self.releases.items(), reverse=True)])
+        return self._page(
+            call, [self._release_view(r) for _, r in sorted(self.releases.items(), reverse=True)]
+        )
 
     def _upload_asset(self, call: Call) -> Reply:
         release_id = call.params["release_id"]
         if release_id not in self.releases:
             return _error(404, "Not Found")
         name = call.query["name"]
-        if any(a["name"] == name and self._asset_release[i] == release_id for i, a in self.assets.items()):
+        if any(
+            a["name"] == name and self._asset_release[i] == release_id
+            for i, a in self.assets.items()
+        ):
             return _validation_failed("ReleaseAsset", "name", "already_exists")
         asset_id = next(self._ids)
         asset = _example("release-asset-response-for-successful-upload")
         data = call.body or b""
         asset.update(
-            id=asset_id, name=name, label=call.query.get("label", ""), state="uploaded",
-            content_type=call.request.content_type or "application/octet-stream", size=len(data),
-            digest="sha256:" + hashlib.sha256(data).hexdigest(), download_count=0,
-            created_at=_now(), updated_at=_now(), url=self._api(f"/releases/assets/{asset_id}"),
+            id=asset_id,
+            name=name,
+            label=call.query.get("label", ""),
+            state="uploaded",
+            content_type=call.request.content_type or "application/octet-stream",
+            size=len(data),
+            digest="sha256:" + hashlib.sha256(data).hexdigest(),
+            download_count=0,
+            created_at=_now(),
+            updated_at=_now(),
+            url=self._api(f"/releases/assets/{asset_id}"),
             browser_download_url=f"https://github.com/{self.repository}/releases/download/"
             f"{self.releases[release_id]['tag_name']}/{name}",
         )
@@ -614,7 +710,9 @@ class FakeGitHub:
     def _list_assets(self, call: Call) -> Reply:
         if call.params["release_id"] not in self.releases:
             return _error(404, "Not Found")
-        return self._page(call, self._release_view(self.releases[call.params["release_id"]])["assets"])
+        return self._page(
+            call, self._release_view(self.releases[call.params["release_id"]])["assets"]
+        )
 
     def _delete_asset(self, call: Call) -> Reply:
         asset_id = call.params["asset_id"]
@@ -626,9 +724,14 @@ class FakeGitHub:
     def _create_status(self, call: Call) -> Reply:
         status = _example("status")
         status.update(
-            id=next(self._ids), state=call.body["state"], context=call.body.get("context") or "default",
-            description=call.body.get("description"), target_url=call.body.get("target_url"),
-            created_at=_now(), updated_at=_now(), url=self._api(f"/statuses/{call.params['sha']}"),
+            id=next(self._ids),
+            state=call.body["state"],
+            context=call.body.get("context") or "default",
+            description=call.body.get("description"),
+            target_url=call.body.get("target_url"),
+            created_at=_now(),
+            updated_at=_now(),
+            url=self._api(f"/statuses/{call.params['sha']}"),
         )
         status["sha"] = call.params["sha"]
         self.statuses.append(status)
@@ -648,8 +751,13 @@ class FakeGitHub:
         run = _example("check-run")
         run_id = next(self._ids)
         run.update(
-            id=run_id, head_sha=call.body["head_sha"], status="queued", conclusion=None,
-            started_at=_now(), completed_at=None, pull_requests=[],
+            id=run_id,
+            head_sha=call.body["head_sha"],
+            status="queued",
+            conclusion=None,
+            started_at=_now(),
+            completed_at=None,
+            pull_requests=[],
             url=self._api(f"/check-runs/{run_id}"),
             html_url=f"https://github.com/{self.repository}/runs/{run_id}",
         )
@@ -666,11 +774,18 @@ class FakeGitHub:
         deployment = _example("deployment-simple-example")
         deployment_id = next(self._ids)
         deployment.update(
-            id=deployment_id, ref=call.body["ref"], sha=call.body["ref"] if len(call.body["ref"]) == 40
-            else "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d", task=call.body.get("task", "deploy"),
-            payload=call.body.get("payload") or {}, environment=call.body.get("environment", "production"),
+            id=deployment_id,
+            ref=call.body["ref"],
+            sha=call.body["ref"]
+            if len(call.body["ref"]) == 40
+            else "a84d88e7554fc1fa21bcbc4efae3c782a70d2b9d",
+            task=call.body.get("task", "deploy"),
+            payload=call.body.get("payload") or {},
+            environment=call.body.get("environment", "production"),
             original_environment=call.body.get("environment", "production"),
-            description=call.body.get("description"), created_at=_now(), updated_at=_now(),
+            description=call.body.get("description"),
+            created_at=_now(),
+            updated_at=_now(),
             url=self._api(f"/deployments/{deployment_id}"),
             statuses_url=self._api(f"/deployments/{deployment_id}/statuses"),
         )
@@ -684,19 +799,30 @@ class FakeGitHub:
         status = _example("deployment-status")
         status_id = next(self._ids)
         status.update(
-            id=status_id, state=call.body["state"], description=call.body.get("description", ""),
+            id=status_id,
+            state=call.body["state"],
+            description=call.body.get("description", ""),
             environment=call.body.get("environment") or deployment["environment"],
-            environment_url=call.body.get("environment_url", ""), log_url=call.body.get("log_url", ""),
-            target_url=call.body.get("log_url", ""), created_at=_now(), updated_at=_now(),
-            deployment_url=deployment["url"], url=f"{deployment['url']}/statuses/{status_id}",
+            environment_url=call.body.get("environment_url", ""),
+            log_url=call.body.get("log_url", ""),
+            target_url=call.body.get("log_url", ""),
+            created_at=_now(),
+            updated_at=_now(),
+            deployment_url=deployment["url"],
+            url=f"{deployment['url']}/statuses/{status_id}",
         )
         self.deployment_statuses.append(status)
         return 201, status, {"Location": status["url"]}
 
     def _list_deployments(self, call: Call) -> Reply:
-        filters = {k: call.query[k] for k in ("sha", "ref", "task", "environment") if call.query.get(k)}
-        items = [d for _, d in sorted(self.deployments.items(), reverse=True)
-                 if all(d[k] == v for k, v in filters.items())]
+        filters = {
+            k: call.query[k] for k in ("sha", "ref", "task", "environment") if call.query.get(k)
+        }
+        items = [
+            d
+            for _, d in sorted(self.deployments.items(), reverse=True)
+            if all(d[k] == v for k, v in filters.items())
+        ]
         return self._page(call, items)
 
     def _get_pull(self, call: Call) -> Reply:
@@ -705,14 +831,21 @@ class FakeGitHub:
 
     def _list_pulls_for_commit(self, call: Call) -> Reply:
         simple_keys = set(_example("pull-request-simple-items"))
-        items = [{k: v for k, v in p.items() if k in simple_keys} for p in self.pulls.values()
-                 if p["head"]["sha"] == call.params["commit_sha"]]
+        items = [
+            {k: v for k, v in p.items() if k in simple_keys}
+            for p in self.pulls.values()
+            if p["head"]["sha"] == call.params["commit_sha"]
+        ]
         return self._page(call, items)
 
     def _rate_limit(self, call: Call) -> Reply:
         overview = _example("rate-limit-overview")
-        core = {"limit": RATE_LIMIT, "used": self._used, "remaining": RATE_LIMIT - self._used,
-                "reset": int(time.time()) // 3600 * 3600 + 3600}
+        core = {
+            "limit": RATE_LIMIT,
+            "used": self._used,
+            "remaining": RATE_LIMIT - self._used,
+            "reset": int(time.time()) // 3600 * 3600 + 3600,
+        }
         overview["resources"]["core"] = overview["rate"] = core
         return 200, overview, {}
 
@@ -722,8 +855,12 @@ def _error(status: int, message: str) -> Reply:
 
 
 def _validation_failed(resource: str, field_name: str, code: str) -> Reply:
-    body = {"message": "Validation Failed", "documentation_url": DOCS_URL, "status": "422",
-            "errors": [{"resource": resource, "code": code, "field": field_name}]}
+    body = {
+        "message": "Validation Failed",
+        "documentation_url": DOCS_URL,
+        "status": "422",
+        "errors": [{"resource": resource, "code": code, "field": field_name}],
+    }
     return 422, body, {}
 
 
@@ -735,14 +872,24 @@ def _body_too_long(resource: str) -> Reply:
 
 
 def _label(name: str) -> dict[str, Any]:
-    return {"id": abs(hash(name)) % 10**9, "node_id": "LA_fake", "url": "", "name": name,
-            "description": None, "color": "ededed", "default": False}
+    return {
+        "id": abs(hash(name)) % 10**9,
+        "node_id": "LA_fake",
+        "url": "",
+        "name": name,
+        "description": None,
+        "color": "ededed",
+        "default": False,
+    }
 
 
 def _without_null_enums(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _without_null_enums(v) for k, v in value.items()
-                if not (k in _NULLABLE_ENUMS and v is None)}
+        return {
+            k: _without_null_enums(v)
+            for k, v in value.items()
+            if not (k in _NULLABLE_ENUMS and v is None)
+        }
     if isinstance(value, list):
         return [_without_null_enums(v) for v in value]
     return value
@@ -750,7 +897,11 @@ def _without_null_enums(value: Any) -> Any:
 
 def _describe(error: Exception) -> str:
     """openapi-core's error plus the schema errors under it, on one line."""
-    causes = getattr(error.__cause__, "schema_errors", None) or getattr(error, "schema_errors", None) or []
+    causes = (
+        getattr(error.__cause__, "schema_errors", None)
+        or getattr(error, "schema_errors", None)
+        or []
+    )
     parts = [f"{'/'.join(map(str, e.absolute_path)) or '<body>'}: {e.message}" for e in causes]
     text = "; ".join(parts) if parts else str(error)
     return f"{type(error).__name__}: {' '.join(text.split())[:500]}"

@@ -100,7 +100,9 @@ def to_text(value: Any) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str, contexts: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]):
+    def __init__(
+        self, text: str, contexts: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]
+    ):
         self.text = text
         self.tokens = _tokens(text)
         self.pos = 0
@@ -226,7 +228,15 @@ def _get(value: Any, key: Any) -> Any:
 
 
 def _format(template: str, *args: Any) -> str:
-    return re.sub(r"\{(\d+)\}", lambda m: to_text(args[int(m.group(1))]), template.replace("{{", "\0").replace("}}", "\1")).replace("\0", "{").replace("\1", "}")
+    return (
+        re.sub(
+            r"\{(\d+)\}",
+            lambda m: to_text(args[int(m.group(1))]),
+            template.replace("{{", "\0").replace("}}", "\1"),
+        )
+        .replace("\0", "{")
+        .replace("\1", "}")
+    )
 
 
 def _contains(haystack: Any, needle: Any) -> bool:
@@ -240,18 +250,28 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "startswith": lambda a, b: to_text(a).casefold().startswith(to_text(b).casefold()),
     "endswith": lambda a, b: to_text(a).casefold().endswith(to_text(b).casefold()),
     "format": _format,
-    "join": lambda items, sep=",": to_text(sep).join(to_text(i) for i in items) if isinstance(items, list) else to_text(items),
+    "join": lambda items, sep=",": (
+        to_text(sep).join(to_text(i) for i in items) if isinstance(items, list) else to_text(items)
+    ),
     "tojson": lambda value: json.dumps(value, indent=2),
     "fromjson": lambda text: json.loads(text),
 }
 
 
-def evaluate(text: str, contexts: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+def evaluate(
+    text: str,
+    contexts: Mapping[str, Any],
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+) -> Any:
     """Value of one expression (the text inside ``${{ }}``)."""
     return _Parser(text, contexts, functions or {}).parse()
 
 
-def interpolate(value: Any, contexts: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+def interpolate(
+    value: Any,
+    contexts: Mapping[str, Any],
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+) -> Any:
     """A YAML value with every ``${{ }}`` replaced: a lone expression keeps its type, else text."""
     if not isinstance(value, str):
         return value
@@ -261,7 +281,9 @@ def interpolate(value: Any, contexts: Mapping[str, Any], functions: Mapping[str,
     return _INTERPOLATION.sub(lambda m: to_text(evaluate(m.group(1), contexts, functions)), value)
 
 
-def condition(value: Any, contexts: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]) -> bool:
+def condition(
+    value: Any, contexts: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]
+) -> bool:
     """An ``if:`` as the runner reads it: ``${{ }}`` optional, ``success() &&`` implied."""
     if value is None or value == "":
         text = "success()"

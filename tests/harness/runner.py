@@ -34,7 +34,13 @@ from .expressions import condition, interpolate, to_text
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OWN_ACTION = re.compile(r"^[A-Za-z0-9_.-]+/mlops-actions(?:/(?P<path>[^@]+))?@(?P<ref>.+)$")
 TOOL_ACTIONS = frozenset(
-    {"actions/setup-python", "actions/cache", "actions/checkout", "actions/upload-artifact", "actions/download-artifact"}
+    {
+        "actions/setup-python",
+        "actions/cache",
+        "actions/checkout",
+        "actions/upload-artifact",
+        "actions/download-artifact",
+    }
 )
 INSTALL_STEP_ID = "install"
 _HOST_PREFIXES = ("GITHUB_", "RUNNER_", "MLOPS_", "INPUT_", "ACTIONS_")
@@ -85,7 +91,9 @@ class ActionRun:
         """Everything the steps printed, for assertion messages."""
         parts = []
         for record in self.steps:
-            parts.append(f"--- {record.id} [{record.status}, exit {record.exit_code}]\n{record.stdout}{record.stderr}")
+            parts.append(
+                f"--- {record.id} [{record.status}, exit {record.exit_code}]\n{record.stdout}{record.stderr}"
+            )
             if record.nested:
                 parts.append(record.nested.log())
         return "\n".join(parts)
@@ -176,9 +184,13 @@ class Runner:
         }
 
     def process_env(self) -> dict[str, str]:
-        host = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_PREFIXES) and k != "CI"}
+        host = {
+            k: v for k, v in os.environ.items() if not k.startswith(_HOST_PREFIXES) and k != "CI"
+        }
         src = str(self.repo_root / "src")
-        path = os.pathsep.join([*self.extra_path, str(Path(sys.executable).parent), host.get("PATH", "")])
+        path = os.pathsep.join(
+            [*self.extra_path, str(Path(sys.executable).parent), host.get("PATH", "")]
+        )
         pythonpath = os.pathsep.join(p for p in (src, host.get("PYTHONPATH", "")) if p)
         gh = self.github()
         return {
@@ -215,12 +227,16 @@ class Runner:
             return (self.repo_root / (own.group("path") or ".")).resolve()
         if uses.split("@")[0] in TOOL_ACTIONS:
             return None
-        raise HarnessError(f"uses: {uses}: only this repository's actions and {sorted(TOOL_ACTIONS)} are known")
+        raise HarnessError(
+            f"uses: {uses}: only this repository's actions and {sorted(TOOL_ACTIONS)} are known"
+        )
 
     def run_action(self, action: str | Path, with_: Mapping[str, Any] | None = None) -> ActionRun:
         """Run a composite action (a folder holding action.yml, or a ``uses:`` string)."""
         folder = self.resolve(action) if isinstance(action, str) and "@" in action else None
-        folder = folder or (self.repo_root / action if not Path(action).is_absolute() else Path(action))
+        folder = folder or (
+            self.repo_root / action if not Path(action).is_absolute() else Path(action)
+        )
         meta = yaml.safe_load((folder / "action.yml").read_text(encoding="utf-8"))
         if meta["runs"]["using"] != "composite":
             raise HarnessError(f"{folder}/action.yml: only composite actions can run here")
@@ -230,7 +246,10 @@ class Runner:
         if unknown:
             raise HarnessError(f"{folder}/action.yml has no input(s) {unknown}")
         inputs = {}
-        defaults_ctx = {"github": self.github(action_path=str(folder)), "runner": {"os": "Linux", "temp": str(self.temp)}}
+        defaults_ctx = {
+            "github": self.github(action_path=str(folder)),
+            "runner": {"os": "Linux", "temp": str(self.temp)},
+        }
         for name, spec in declared.items():
             if name in given:
                 inputs[name] = given[name]
@@ -250,7 +269,8 @@ class Runner:
             meta["runs"]["steps"], contexts, action_path=folder, own_setup=self._is_setup(folder)
         )
         outputs = {
-            name: to_text(interpolate(spec.get("value", ""), contexts)) for name, spec in (meta.get("outputs") or {}).items()
+            name: to_text(interpolate(spec.get("value", ""), contexts))
+            for name, spec in (meta.get("outputs") or {}).items()
         }
         return ActionRun(folder, outputs, records, env_written, status)
 
@@ -271,8 +291,14 @@ class Runner:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         job = doc["jobs"][job_id]
         triggers = doc.get(True) or doc.get("on") or {}
-        declared = (triggers.get("workflow_call") or {}).get("inputs", {}) if isinstance(triggers, dict) else {}
-        workflow_inputs = {k: v.get("default", "") for k, v in declared.items()} | dict(inputs or {})
+        declared = (
+            (triggers.get("workflow_call") or {}).get("inputs", {})
+            if isinstance(triggers, dict)
+            else {}
+        )
+        workflow_inputs = {k: v.get("default", "") for k, v in declared.items()} | dict(
+            inputs or {}
+        )
         steps_ctx: dict[str, Any] = {}
         contexts = {
             "github": self.github(),
@@ -290,9 +316,13 @@ class Runner:
             self.job_env.update({k: to_text(interpolate(v, contexts)) for k, v in scope.items()})
         if not condition(job.get("if"), contexts, _status_functions(ok=True)):
             return ActionRun(path, {}, [], {}, "skipped")
-        defaults = ((job.get("defaults") or {}).get("run") or {})
-        records, env_written, status = self._run_steps(job["steps"], contexts, action_path=None, defaults=defaults)
-        outputs = {k: to_text(interpolate(v, contexts)) for k, v in (job.get("outputs") or {}).items()}
+        defaults = (job.get("defaults") or {}).get("run") or {}
+        records, env_written, status = self._run_steps(
+            job["steps"], contexts, action_path=None, defaults=defaults
+        )
+        outputs = {
+            k: to_text(interpolate(v, contexts)) for k, v in (job.get("outputs") or {}).items()
+        }
         return ActionRun(path, outputs, records, env_written, status)
 
     # ---- steps ----------------------------------------------------------------------------
@@ -319,34 +349,64 @@ class Runner:
             elif own_setup and step.get("id") == INSTALL_STEP_ID:
                 record = StepRecord(step_id, name, "skipped-tool")
             else:
-                record = self._run_step(step, step_id, name, contexts, action_path, defaults or {}, env_written)
+                record = self._run_step(
+                    step, step_id, name, contexts, action_path, defaults or {}, env_written
+                )
             records.append(record)
-            outcome = "failure" if record.status == "failure" else "skipped" if record.status == "skipped" else "success"
-            continue_on_error = to_text(interpolate(step.get("continue-on-error", False), contexts)) == "true"
+            outcome = (
+                "failure"
+                if record.status == "failure"
+                else "skipped"
+                if record.status == "skipped"
+                else "success"
+            )
+            continue_on_error = (
+                to_text(interpolate(step.get("continue-on-error", False), contexts)) == "true"
+            )
             conclusion = "success" if outcome == "failure" and continue_on_error else outcome
-            contexts["steps"][step_id] = {"outputs": record.outputs, "outcome": outcome, "conclusion": conclusion}
+            contexts["steps"][step_id] = {
+                "outputs": record.outputs,
+                "outcome": outcome,
+                "conclusion": conclusion,
+            }
             failed = failed or conclusion == "failure"
         return records, env_written, "failure" if failed else "success"
 
     def _uses_step(
-        self, step: dict[str, Any], step_id: str, name: str, contexts: dict[str, Any], env_written: dict[str, str]
+        self,
+        step: dict[str, Any],
+        step_id: str,
+        name: str,
+        contexts: dict[str, Any],
+        env_written: dict[str, str],
     ) -> StepRecord:
         folder = self.resolve(step["uses"])
         if folder is None:
             return StepRecord(step_id, name, "skipped-tool")
         with_ = {k: to_text(interpolate(v, contexts)) for k, v in (step.get("with") or {}).items()}
         saved = dict(self.job_env)
-        self.job_env.update({k: to_text(interpolate(v, contexts)) for k, v in (step.get("env") or {}).items()})
+        self.job_env.update(
+            {k: to_text(interpolate(v, contexts)) for k, v in (step.get("env") or {}).items()}
+        )
         try:
             nested = self.run_action(folder, with_)
         finally:
-            written = {k: v for k, v in self.job_env.items() if saved.get(k) != v and k not in (step.get("env") or {})}
+            written = {
+                k: v
+                for k, v in self.job_env.items()
+                if saved.get(k) != v and k not in (step.get("env") or {})
+            }
             self.job_env.clear()
             self.job_env.update(saved | written)
         env_written.update(nested.env_written)
         return StepRecord(
-            step_id, name, "success" if nested.ok else "failure", 0 if nested.ok else 1,
-            outputs=nested.outputs, summary=nested.summary, nested=nested,
+            step_id,
+            name,
+            "success" if nested.ok else "failure",
+            0 if nested.ok else 1,
+            outputs=nested.outputs,
+            summary=nested.summary,
+            nested=nested,
         )
 
     def _run_step(
@@ -359,9 +419,13 @@ class Runner:
         defaults: Mapping[str, Any],
         env_written: dict[str, str],
     ) -> StepRecord:
-        shell = step.get("shell") or defaults.get("shell") or ("bash" if action_path is None else None)
+        shell = (
+            step.get("shell") or defaults.get("shell") or ("bash" if action_path is None else None)
+        )
         if shell != "bash":
-            raise HarnessError(f"step {name!r}: only `shell: bash` is supported (composite steps must name it)")
+            raise HarnessError(
+                f"step {name!r}: only `shell: bash` is supported (composite steps must name it)"
+            )
         script = str(step["run"])
         env = self.process_env()
         files = {}
@@ -372,19 +436,31 @@ class Runner:
         env["GITHUB_ACTION"] = step_id
         if action_path is not None:
             env["GITHUB_ACTION_PATH"] = str(action_path)
-        env.update({k: to_text(interpolate(v, contexts)) for k, v in (step.get("env") or {}).items()})
-        workdir = to_text(interpolate(step.get("working-directory") or defaults.get("working-directory") or ".", contexts))
+        env.update(
+            {k: to_text(interpolate(v, contexts)) for k, v in (step.get("env") or {}).items()}
+        )
+        workdir = to_text(
+            interpolate(
+                step.get("working-directory") or defaults.get("working-directory") or ".", contexts
+            )
+        )
         cwd = (self.workspace / workdir).resolve()
         script_file = self.temp / f"step_{uuid.uuid4().hex}.sh"
         script_file.write_text(script, encoding="utf-8")
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
-            cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timeout,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
         )
         written_env = parse_command_file(files["GITHUB_ENV"].read_text(encoding="utf-8"))
         env_written.update(written_env)
         self.job_env.update(written_env)
-        self.extra_path[:0] = [p for p in files["GITHUB_PATH"].read_text(encoding="utf-8").splitlines() if p]
+        self.extra_path[:0] = [
+            p for p in files["GITHUB_PATH"].read_text(encoding="utf-8").splitlines() if p
+        ]
         return StepRecord(
             step_id,
             name,
@@ -398,4 +474,9 @@ class Runner:
 
 
 def _status_functions(*, ok: bool) -> dict[str, Any]:
-    return {"success": lambda: ok, "failure": lambda: not ok, "always": lambda: True, "cancelled": lambda: False}
+    return {
+        "success": lambda: ok,
+        "failure": lambda: not ok,
+        "always": lambda: True,
+        "cancelled": lambda: False,
+    }

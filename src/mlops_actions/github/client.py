@@ -107,7 +107,9 @@ class GitHubClient:
 
     # -- issue comments ------------------------------------------------------------
 
-    def iter_issue_comments(self, number: int, *, permission: str = "issues: read") -> Iterator[JSON]:
+    def iter_issue_comments(
+        self, number: int, *, permission: str = "issues: read"
+    ) -> Iterator[JSON]:
         """Comments of an issue or pull request, oldest first, page by page (stop early freely)."""
         yield from self._paginate(
             f"{self._repo_path}/issues/{int(number)}/comments",
@@ -115,7 +117,9 @@ class GitHubClient:
             permission=permission,
         )
 
-    def create_issue_comment(self, number: int, body: str, *, permission: str = "issues: write") -> JSON:
+    def create_issue_comment(
+        self, number: int, body: str, *, permission: str = "issues: write"
+    ) -> JSON:
         return self._json(
             "POST",
             f"{self._repo_path}/issues/{int(number)}/comments",
@@ -124,7 +128,9 @@ class GitHubClient:
             body={"body": body},
         )
 
-    def update_issue_comment(self, comment_id: int, body: str, *, permission: str = "issues: write") -> JSON:
+    def update_issue_comment(
+        self, comment_id: int, body: str, *, permission: str = "issues: write"
+    ) -> JSON:
         return self._json(
             "PATCH",
             f"{self._repo_path}/issues/comments/{int(comment_id)}",
@@ -140,8 +146,11 @@ class GitHubClient:
         if labels:
             payload["labels"] = labels
         return self._json(
-            "POST", f"{self._repo_path}/issues", what=f"create issue {title!r}",
-            permission="issues: write", body=payload,
+            "POST",
+            f"{self._repo_path}/issues",
+            what=f"create issue {title!r}",
+            permission="issues: write",
+            body=payload,
         )
 
     def list_issues(self, *, state: str = "open", labels: list[str] | None = None) -> list[JSON]:
@@ -150,26 +159,38 @@ class GitHubClient:
         if labels:
             params["labels"] = ",".join(labels)
         items = self._paginate(
-            f"{self._repo_path}/issues", what="list issues", permission="issues: read", params=params
+            f"{self._repo_path}/issues",
+            what="list issues",
+            permission="issues: read",
+            params=params,
         )
         return [item for item in items if "pull_request" not in item]
 
-    def find_issue(self, title: str, *, label: str | None = None, state: str = "open") -> JSON | None:
+    def find_issue(
+        self, title: str, *, label: str | None = None, state: str = "open"
+    ) -> JSON | None:
         """The issue with exactly this title (and label), e.g. the open drift alert; None if none."""
         labels = [label] if label else None
-        return next((i for i in self.list_issues(state=state, labels=labels) if i["title"] == title), None)
+        return next(
+            (i for i in self.list_issues(state=state, labels=labels) if i["title"] == title), None
+        )
 
     def get_issue(self, number: int) -> JSON:
         return self._json(
-            "GET", f"{self._repo_path}/issues/{int(number)}", what=f"get issue #{number}",
+            "GET",
+            f"{self._repo_path}/issues/{int(number)}",
+            what=f"get issue #{number}",
             permission="issues: read",
         )
 
     def update_issue(self, number: int, **fields: Any) -> JSON:
         """Change title/body/state/state_reason/labels, e.g. ``update_issue(5, state="closed")``."""
         return self._json(
-            "PATCH", f"{self._repo_path}/issues/{int(number)}", what=f"update issue #{number}",
-            permission="issues: write", body=fields,
+            "PATCH",
+            f"{self._repo_path}/issues/{int(number)}",
+            what=f"update issue #{number}",
+            permission="issues: write",
+            body=fields,
         )
 
     # -- repository_dispatch ---------------------------------------------------------
@@ -194,30 +215,49 @@ class GitHubClient:
                 )
             payload["client_payload"] = dict(client_payload)
         self._request(
-            "POST", f"{self._repo_path}/dispatches", what=f"dispatch {event_type!r}",
-            permission="contents: write", json_body=payload,
+            "POST",
+            f"{self._repo_path}/dispatches",
+            what=f"dispatch {event_type!r}",
+            permission="contents: write",
+            json_body=payload,
         )
 
     # -- releases ------------------------------------------------------------------------
 
     def create_release(
-        self, tag: str, *, name: str | None = None, body: str = "",
-        target_commitish: str | None = None, draft: bool = False, prerelease: bool = False,
+        self,
+        tag: str,
+        *,
+        name: str | None = None,
+        body: str = "",
+        target_commitish: str | None = None,
+        draft: bool = False,
+        prerelease: bool = False,
     ) -> JSON:
-        payload: JSON = {"tag_name": tag, "name": name or tag, "body": body, "draft": draft,
-                         "prerelease": prerelease}
+        payload: JSON = {
+            "tag_name": tag,
+            "name": name or tag,
+            "body": body,
+            "draft": draft,
+            "prerelease": prerelease,
+        }
         if target_commitish:
             payload["target_commitish"] = target_commitish
         return self._json(
-            "POST", f"{self._repo_path}/releases", what=f"create release {tag!r}",
-            permission="contents: write", body=payload,
+            "POST",
+            f"{self._repo_path}/releases",
+            what=f"create release {tag!r}",
+            permission="contents: write",
+            body=payload,
         )
 
     def get_release_by_tag(self, tag: str) -> JSON | None:
         try:
             return self._json(
-                "GET", f"{self._repo_path}/releases/tags/{quote(tag, safe='')}",
-                what=f"get release {tag!r}", permission="contents: read",
+                "GET",
+                f"{self._repo_path}/releases/tags/{quote(tag, safe='')}",
+                what=f"get release {tag!r}",
+                permission="contents: read",
             )
         except GitHubError as exc:
             if exc.status == 404:
@@ -225,20 +265,30 @@ class GitHubClient:
             raise
 
     def list_release_assets(self, release_id: int) -> list[JSON]:
-        return list(self._paginate(
-            f"{self._repo_path}/releases/{int(release_id)}/assets",
-            what=f"list assets of release {release_id}", permission="contents: read",
-        ))
+        return list(
+            self._paginate(
+                f"{self._repo_path}/releases/{int(release_id)}/assets",
+                what=f"list assets of release {release_id}",
+                permission="contents: read",
+            )
+        )
 
     def delete_release_asset(self, asset_id: int) -> None:
         self._request(
-            "DELETE", f"{self._repo_path}/releases/assets/{int(asset_id)}",
-            what=f"delete release asset {asset_id}", permission="contents: write",
+            "DELETE",
+            f"{self._repo_path}/releases/assets/{int(asset_id)}",
+            what=f"delete release asset {asset_id}",
+            permission="contents: write",
         )
 
     def upload_release_asset(
-        self, release: Mapping[str, Any], name: str, data: bytes, *,
-        content_type: str = "application/octet-stream", label: str | None = None,
+        self,
+        release: Mapping[str, Any],
+        name: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        label: str | None = None,
     ) -> JSON:
         """Upload to the ``upload_url`` GitHub gave; an asset of that name is replaced, so reruns are safe.
 
@@ -251,8 +301,13 @@ class GitHubClient:
 
         def upload() -> JSON:
             return self._json(
-                "POST", url, what=what, permission="contents: write", params=params,
-                data=data, headers={"Content-Type": content_type},
+                "POST",
+                url,
+                what=what,
+                permission="contents: write",
+                params=params,
+                data=data,
+                headers={"Content-Type": content_type},
             )
 
         try:
@@ -268,7 +323,12 @@ class GitHubClient:
     # -- verdicts on a commit ---------------------------------------------------------------
 
     def create_commit_status(
-        self, sha: str, state: str, *, context: str, description: str = "",
+        self,
+        sha: str,
+        state: str,
+        *,
+        context: str,
+        description: str = "",
         target_url: str | None = None,
     ) -> JSON:
         """``state`` is error, failure, pending or success; GitHub shows ``description`` cut at 140."""
@@ -276,35 +336,56 @@ class GitHubClient:
         if target_url:
             payload["target_url"] = target_url
         return self._json(
-            "POST", f"{self._repo_path}/statuses/{sha}", what=f"set commit status {context!r}",
-            permission="statuses: write", body=payload,
+            "POST",
+            f"{self._repo_path}/statuses/{sha}",
+            what=f"set commit status {context!r}",
+            permission="statuses: write",
+            body=payload,
         )
 
     # -- deployments -----------------------------------------------------------------
 
     def create_deployment(
-        self, ref: str, *, environment: str, description: str = "",
-        payload: Mapping[str, Any] | None = None, required_contexts: list[str] | None = None,
+        self,
+        ref: str,
+        *,
+        environment: str,
+        description: str = "",
+        payload: Mapping[str, Any] | None = None,
+        required_contexts: list[str] | None = None,
     ) -> JSON:
         """A deployment of ``ref``; no auto-merge, and no status checks required unless listed."""
         body: JSON = {
-            "ref": ref, "environment": environment, "description": description, "auto_merge": False,
-            "required_contexts": list(required_contexts or []), "payload": dict(payload or {}),
+            "ref": ref,
+            "environment": environment,
+            "description": description,
+            "auto_merge": False,
+            "required_contexts": list(required_contexts or []),
+            "payload": dict(payload or {}),
         }
         resp = self._request(
-            "POST", f"{self._repo_path}/deployments", what=f"create deployment of {ref!r}",
-            permission="deployments: write", json_body=body,
+            "POST",
+            f"{self._repo_path}/deployments",
+            what=f"create deployment of {ref!r}",
+            permission="deployments: write",
+            json_body=body,
         )
         if resp.status_code != 201:  # 202: GitHub merged the default branch instead
             raise GitHubError(
                 f"create deployment of {ref!r}: GitHub answered {resp.status_code} "
-                f"({_message(resp)}) instead of creating it", status=resp.status_code,
+                f"({_message(resp)}) instead of creating it",
+                status=resp.status_code,
             )
         return resp.json()
 
     def create_deployment_status(
-        self, deployment_id: int, state: str, *, environment_url: str | None = None,
-        log_url: str | None = None, description: str = "",
+        self,
+        deployment_id: int,
+        state: str,
+        *,
+        environment_url: str | None = None,
+        log_url: str | None = None,
+        description: str = "",
     ) -> JSON:
         payload: JSON = {"state": state, "description": description[:140]}
         if environment_url:
@@ -312,8 +393,10 @@ class GitHubClient:
         if log_url:
             payload["log_url"] = log_url
         return self._json(
-            "POST", f"{self._repo_path}/deployments/{int(deployment_id)}/statuses",
-            what=f"set deployment {deployment_id} to {state!r}", permission="deployments: write",
+            "POST",
+            f"{self._repo_path}/deployments/{int(deployment_id)}/statuses",
+            what=f"set deployment {deployment_id} to {state!r}",
+            permission="deployments: write",
             body=payload,
         )
 
@@ -322,7 +405,9 @@ class GitHubClient:
     def _json(self, method: str, url: str, *, body: JSON | None = None, **kwargs: Any) -> JSON:
         return self._request(method, url, json_body=body, **kwargs).json()
 
-    def _paginate(self, path: str, *, params: Mapping[str, str] | None = None, **kwargs: Any) -> Iterator[JSON]:
+    def _paginate(
+        self, path: str, *, params: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> Iterator[JSON]:
         """Follow ``Link: rel="next"`` verbatim: GitHub rewrites those URLs, so never rebuild them."""
         url: str | None = self.api_url + path
         query: dict[str, Any] | None = {**(params or {}), "per_page": 100}
@@ -332,9 +417,16 @@ class GitHubClient:
             url, query = resp.links.get("next", {}).get("url"), None
 
     def _request(
-        self, method: str, url: str, *, what: str, permission: str,
-        params: Mapping[str, Any] | None = None, json_body: Any = None,
-        data: bytes | None = None, headers: Mapping[str, str] | None = None,
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        permission: str,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         if not url.startswith(("http://", "https://")):
             url = self.api_url + url
@@ -342,27 +434,42 @@ class GitHubClient:
         for attempt in itertools.count():
             try:
                 resp = self._session.request(
-                    method, url, params=params, json=json_body, data=data, headers=headers,
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    headers=headers,
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
-                raise GitHubError(self._scrub(
-                    f"{what}: no answer from {self.api_url} after {self.retries} retries "
-                    f"({type(exc).__name__}); check GITHUB_API_URL and the runner's network, then rerun"
-                )) from None
+                raise GitHubError(
+                    self._scrub(
+                        f"{what}: no answer from {self.api_url} after {self.retries} retries "
+                        f"({type(exc).__name__}); check GITHUB_API_URL and the runner's network, then rerun"
+                    )
+                ) from None
             wait = _rate_limit_wait(resp)
             if wait is None:
                 break
             if waited + wait > self.max_wait or attempt >= self.retries:
-                raise GitHubError(self._rate_limit_message(resp, what, wait), status=resp.status_code)
+                raise GitHubError(
+                    self._rate_limit_message(resp, what, wait), status=resp.status_code
+                )
             time.sleep(wait)
             waited += wait
         if resp.status_code >= 400:
-            raise GitHubError(self._scrub(self._error_message(resp, what, permission)), status=resp.status_code)
+            raise GitHubError(
+                self._scrub(self._error_message(resp, what, permission)), status=resp.status_code
+            )
         return resp
 
     def _rate_limit_message(self, resp: requests.Response, what: str, wait: float) -> str:
-        kind = "secondary" if "secondary" in _message(resp).lower() or "retry-after" in resp.headers else "primary"
+        kind = (
+            "secondary"
+            if "secondary" in _message(resp).lower() or "retry-after" in resp.headers
+            else "primary"
+        )
         return (
             f"{what}: GitHub's {kind} rate limit is exhausted for {wait:.0f} s more, longer than "
             f"the {self.max_wait:.0f} s this job waits; rerun later or make fewer calls per run"
@@ -414,7 +521,10 @@ def _validation_details(resp: requests.Response) -> str:
     parts = []
     for err in errors:
         if isinstance(err, dict):
-            parts.append(err.get("message") or " ".join(str(err[k]) for k in ("resource", "field", "code") if err.get(k)))
+            parts.append(
+                err.get("message")
+                or " ".join(str(err[k]) for k in ("resource", "field", "code") if err.get(k))
+            )
         else:
             parts.append(str(err))
     return f": {'; '.join(parts)}" if parts else ""

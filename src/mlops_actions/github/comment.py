@@ -54,7 +54,9 @@ def post_sticky_comment(
     if pr is None:
         pr = pull_request_number()
     if pr is None:
-        reason = "not a pull_request event and no --pr given, so there is no pull request to comment on"
+        reason = (
+            "not a pull_request event and no --pr given, so there is no pull request to comment on"
+        )
         annotate("notice", f"PR comment skipped: {reason}")
         return CommentResult("skipped", None, reason=reason)
     if client is None:
@@ -64,8 +66,14 @@ def post_sticky_comment(
 
     tag = marker(name)
     try:
-        existing = next((c for c in client.iter_issue_comments(pr, permission=PERMISSION)
-                         if tag in (c.get("body") or "")), None)
+        existing = next(
+            (
+                c
+                for c in client.iter_issue_comments(pr, permission=PERMISSION)
+                if tag in (c.get("body") or "")
+            ),
+            None,
+        )
         if section is not None:
             body = with_section(_content(existing["body"], tag) if existing else "", section, body)
         text, truncated = fit_body(body, tag)
@@ -85,7 +93,10 @@ def post_sticky_comment(
 
 def with_section(content: str, section: str, body: str) -> str:
     """``content`` with section ``section`` replaced by ``body`` (appended if it is new)."""
-    start, end = f"<!-- mlops-actions:section:{section} -->", f"<!-- /mlops-actions:section:{section} -->"
+    start, end = (
+        f"<!-- mlops-actions:section:{section} -->",
+        f"<!-- /mlops-actions:section:{section} -->",
+    )
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start not in content:
         return f"{content.rstrip()}\n\n{block}\n".lstrip()

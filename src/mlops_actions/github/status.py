@@ -47,7 +47,9 @@ def post_gate_status(
         client = GitHubClient.from_env(token_env=token_env)
     state = "success" if passed else "failure"
     try:
-        client.create_commit_status(sha, state, context=context, description=description, target_url=run_url())
+        client.create_commit_status(
+            sha, state, context=context, description=description, target_url=run_url()
+        )
     except GitHubError as exc:
         if exc.status != 403:
             raise

@@ -133,13 +133,28 @@ def deploy(
         if spec.type == "registry":
             move = registry.set_alias(config.name, stage, version.version, context=context)
             result = _result(
-                spec, config, out, stage, version.version, move.from_version, created, checks, version.location
+                spec,
+                config,
+                out,
+                stage,
+                version.version,
+                move.from_version,
+                created,
+                checks,
+                version.location,
             )
         else:
-            result = _to_http(config, spec, registry, version, created, onnx, out, stage, checks, context)
+            result = _to_http(
+                config, spec, registry, version, created, onnx, out, stage, checks, context
+            )
     result.forced = gate["forced"]
     result.deployment_id = record_github_deployment(
-        config, target=target, alias=stage, version=result.version, location=result.location, problem=result.problem
+        config,
+        target=target,
+        alias=stage,
+        version=result.version,
+        location=result.location,
+        problem=result.problem,
     )
     return write_result(result)
 
@@ -159,7 +174,9 @@ def registry_for(config: Config, name: str) -> Registry:
     spec = deploy_target(config, name)
     if spec.type != "registry":
         if spec.registry is None:
-            raise UsageError(f"{config.label}: deploy target {name!r} ({spec.type}) keeps no registry; set its registry key")
+            raise UsageError(
+                f"{config.label}: deploy target {name!r} ({spec.type}) keeps no registry; set its registry key"
+            )
         spec = deploy_target(config, spec.registry)
     return Registry(spec.url, storage_options=spec.storage_options)
 
@@ -169,7 +186,9 @@ def _model_path(workdir: Path, model: str | Path | None) -> Path:
     if path.is_dir():
         path = path / MODEL_FILE
     if not path.is_file():
-        raise UsageError(f"{path}: no ONNX model to deploy; run `mlops package-onnx` first or pass --model PATH")
+        raise UsageError(
+            f"{path}: no ONNX model to deploy; run `mlops package-onnx` first or pass --model PATH"
+        )
     return path
 
 
@@ -187,10 +206,16 @@ def _gate_passed(onnx: OnnxModel, workdir: Path) -> bool | None:
     if result.is_file():
         return bool(json.loads(result.read_text(encoding="utf-8")).get("passed"))
     packaged = onnx.meta("gate")
-    return bool(packaged.get("passed")) if isinstance(packaged, dict) and "passed" in packaged else None
+    return (
+        bool(packaged.get("passed"))
+        if isinstance(packaged, dict) and "passed" in packaged
+        else None
+    )
 
 
-def test_sample(onnx: OnnxModel, source: Path | str) -> tuple[pd.DataFrame, dict[str, np.ndarray], float]:
+def test_sample(
+    onnx: OnnxModel, source: Path | str
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], float]:
     """The packaged test rows, the outputs the model gave for them when packaged, and the tolerance."""
     import numpy as np
     import pandas as pd
@@ -198,17 +223,27 @@ def test_sample(onnx: OnnxModel, source: Path | str) -> tuple[pd.DataFrame, dict
     from mlops_actions.inference_protocol import LABEL, PROBABILITIES, VALUE
 
     sample = onnx.meta("test_sample")
-    if not isinstance(sample, dict) or not sample.get("rows") or not isinstance(sample.get("expected"), dict):
+    if (
+        not isinstance(sample, dict)
+        or not sample.get("rows")
+        or not isinstance(sample.get("expected"), dict)
+    ):
         raise ModelError(
             f"{source}: the model carries no test sample (metadata mlops.test_sample) to replay; "
             "package it with `mlops package-onnx`"
         )
     expected = {
-        name: np.asarray(values, dtype=object).astype(str) if name == LABEL else np.asarray(values, dtype="float64")
+        name: np.asarray(values, dtype=object).astype(str)
+        if name == LABEL
+        else np.asarray(values, dtype="float64")
         for name, values in sample["expected"].items()
         if name in (LABEL, PROBABILITIES, VALUE)  # the names inference_protocol.outputs_of gives
     }
-    return pd.DataFrame.from_records(sample["rows"]), expected, float(sample.get("atol") or REPLAY_ATOL)
+    return (
+        pd.DataFrame.from_records(sample["rows"]),
+        expected,
+        float(sample.get("atol") or REPLAY_ATOL),
+    )
 
 
 def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
@@ -225,7 +260,9 @@ def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
     return {"rows": len(frame), "matched": True, "atol": atol}
 
 
-def audit_context(config: Config, target: str, stage: str, *, forced: bool = False) -> dict[str, Any]:
+def audit_context(
+    config: Config, target: str, stage: str, *, forced: bool = False
+) -> dict[str, Any]:
     """What the audit log records beside who and when."""
     from mlops_actions.gitrepo import commit_info
 
@@ -239,7 +276,11 @@ def audit_context(config: Config, target: str, stage: str, *, forced: bool = Fal
 
 
 def _register(
-    config: Config, registry: Registry, candidate: Candidate, onnx: OnnxModel, context: Mapping[str, Any]
+    config: Config,
+    registry: Registry,
+    candidate: Candidate,
+    onnx: OnnxModel,
+    context: Mapping[str, Any],
 ) -> tuple[ModelVersion, bool]:
     files = {MODEL_FILE: candidate.path}
     if candidate.card is not None:
@@ -258,12 +299,28 @@ def _register(
 
 
 def _result(
-    spec: DeployTarget, config: Config, out: Path, stage: str, version: int, from_version: int | None,
-    created: bool, checks: dict[str, Any], location: str | None,
+    spec: DeployTarget,
+    config: Config,
+    out: Path,
+    stage: str,
+    version: int,
+    from_version: int | None,
+    created: bool,
+    checks: dict[str, Any],
+    location: str | None,
 ) -> DeployResult:
     return DeployResult(
-        out_dir=out, target=spec.name, target_type=spec.type, model=config.name, alias=stage, version=version,
-        from_version=from_version, created=created, forced=False, location=location, checks=checks,
+        out_dir=out,
+        target=spec.name,
+        target_type=spec.type,
+        model=config.name,
+        alias=stage,
+        version=version,
+        from_version=from_version,
+        created=created,
+        forced=False,
+        location=location,
+        checks=checks,
     )
 
 
@@ -271,8 +328,14 @@ def _result(
 
 
 def _to_release(
-    config: Config, spec: DeployTarget, candidate: Candidate, onnx: OnnxModel, out: Path, stage: str,
-    checks: dict[str, Any], context: Mapping[str, Any],
+    config: Config,
+    spec: DeployTarget,
+    candidate: Candidate,
+    onnx: OnnxModel,
+    out: Path,
+    stage: str,
+    checks: dict[str, Any],
+    context: Mapping[str, Any],
 ) -> DeployResult:
     """A release ``<model>-v<version>`` with the model, card and metrics; reruns replace assets."""
     from mlops_actions.github.client import GitHubClient
@@ -281,7 +344,9 @@ def _to_release(
     client = GitHubClient.from_env(token_env=config.github.token_env)
     created = False
     if spec.registry:
-        version, created = _register(config, registry_for(config, spec.name), candidate, onnx, context)
+        version, created = _register(
+            config, registry_for(config, spec.name), candidate, onnx, context
+        )
         number = version.version
         release = client.get_release_by_tag(f"{config.name}-v{number}")
     else:
@@ -289,22 +354,36 @@ def _to_release(
     tag = f"{config.name}-v{number}"
     if release is None:
         release = client.create_release(
-            tag, name=f"{config.name} v{number}",
-            body=render("release.md.j2", model=config.name, version=number, sha256=candidate.sha256,
-                        metrics=candidate.metrics, stage=stage, run_url=context.get("run_url")),
-            target_commitish=os.environ.get("GITHUB_SHA"), prerelease=stage != PRODUCTION,
+            tag,
+            name=f"{config.name} v{number}",
+            body=render(
+                "release.md.j2",
+                model=config.name,
+                version=number,
+                sha256=candidate.sha256,
+                metrics=candidate.metrics,
+                stage=stage,
+                run_url=context.get("run_url"),
+            ),
+            target_commitish=os.environ.get("GITHUB_SHA"),
+            prerelease=stage != PRODUCTION,
         )
         created = True
     metrics_path = out / METRICS_FILE
     atomic_write_json(metrics_path, candidate.metrics)
-    assets = {MODEL_FILE: (candidate.path, "application/octet-stream"), METRICS_FILE: (metrics_path, "application/json")}
+    assets = {
+        MODEL_FILE: (candidate.path, "application/octet-stream"),
+        METRICS_FILE: (metrics_path, "application/json"),
+    }
     if candidate.card is not None:
         assets[CARD_FILE] = (candidate.card, "text/markdown")
     present = {a["name"]: a.get("digest") for a in release.get("assets") or []}
     uploaded = []
     for name, (path, content_type) in assets.items():
         data = path.read_bytes()
-        if present.get(name) != f"sha256:{hashlib.sha256(data).hexdigest()}":  # a rerun uploads nothing
+        if (
+            present.get(name) != f"sha256:{hashlib.sha256(data).hexdigest()}"
+        ):  # a rerun uploads nothing
             client.upload_release_asset(release, name, data, content_type=content_type)
             uploaded.append(name)
     checks["release"] = {"tag": tag, "assets": sorted(assets), "uploaded": uploaded}
@@ -325,8 +404,16 @@ def _release_number(client: Any, model: str, sha256: str) -> tuple[int, dict[str
 
 
 def _to_http(
-    config: Config, spec: DeployTarget, registry: Registry, version: ModelVersion, created: bool,
-    onnx: OnnxModel, out: Path, stage: str, checks: dict[str, Any], context: Mapping[str, Any],
+    config: Config,
+    spec: DeployTarget,
+    registry: Registry,
+    version: ModelVersion,
+    created: bool,
+    onnx: OnnxModel,
+    out: Path,
+    stage: str,
+    checks: dict[str, Any],
+    context: Mapping[str, Any],
 ) -> DeployResult:
     """Push, smoke-test within the deadline, then move the alias; on failure push the previous back."""
     endpoint = HttpEndpoint(spec, config)
@@ -339,18 +426,32 @@ def _to_http(
     except DeployFailed as exc:
         problem = exc.message
         checks["smoke"] = {"passed": False, "problem": problem}
-    result = _result(spec, config, out, stage, version.version, previous, created, checks, endpoint.url)
+    result = _result(
+        spec, config, out, stage, version.version, previous, created, checks, endpoint.url
+    )
     if problem is None:
-        registry.set_alias(config.name, stage, version.version, context={**context, "endpoint": endpoint.url})
+        registry.set_alias(
+            config.name, stage, version.version, context={**context, "endpoint": endpoint.url}
+        )
         return result
     result.problem = problem
     if previous is not None:
-        endpoint.load(previous, registry.read_file(registry.version(config.name, previous), MODEL_FILE))
+        endpoint.load(
+            previous, registry.read_file(registry.version(config.name, previous), MODEL_FILE)
+        )
         result.rolled_back = True
-    registry.record(config.name, {
-        "event": "rollback", "alias": stage, "from_version": version.version, "to_version": previous,
-        "reason": f"smoke test failed: {problem}", "endpoint": endpoint.url, **context,
-    })
+    registry.record(
+        config.name,
+        {
+            "event": "rollback",
+            "alias": stage,
+            "from_version": version.version,
+            "to_version": previous,
+            "reason": f"smoke test failed: {problem}",
+            "endpoint": endpoint.url,
+            **context,
+        },
+    )
     return result
 
 
@@ -363,21 +464,31 @@ class HttpEndpoint:
         self.deadline_s = spec.deadline_s
         token = os.environ.get(spec.token_env, "") if spec.token_env else ""
         if spec.token_env and not token:
-            raise UsageError(f"{config.label}: deploy.targets.{spec.name}.token_env: ${spec.token_env} is not set")
+            raise UsageError(
+                f"{config.label}: deploy.targets.{spec.name}.token_env: ${spec.token_env} is not set"
+            )
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def load(self, version: int, model_bytes: bytes) -> None:
         """``POST /v2/repository/models/{name}/load`` with the file inline, as Triton takes it."""
         import requests
 
-        body = {"parameters": {f"file:{version}/{MODEL_FILE}": base64.b64encode(model_bytes).decode()}}
+        body = {
+            "parameters": {f"file:{version}/{MODEL_FILE}": base64.b64encode(model_bytes).decode()}
+        }
         url = f"{self.url}/v2/repository/models/{self.model}/load"
         try:
-            resp = requests.post(url, json=body, headers=self.headers, timeout=max(self.deadline_s, 30))
+            resp = requests.post(
+                url, json=body, headers=self.headers, timeout=max(self.deadline_s, 30)
+            )
         except requests.RequestException as exc:
-            raise DeployFailed(f"{url}: cannot hand over version {version}: {type(exc).__name__}") from None
+            raise DeployFailed(
+                f"{url}: cannot hand over version {version}: {type(exc).__name__}"
+            ) from None
         if resp.status_code != 200:
-            raise DeployFailed(f"{url}: load of version {version} refused ({resp.status_code} {_error_text(resp)})")
+            raise DeployFailed(
+                f"{url}: load of version {version} refused ({resp.status_code} {_error_text(resp)})"
+            )
 
     def smoke(self, onnx: OnnxModel, version: int, *, candidate_source: str) -> dict[str, Any]:
         """The packaged test sample must come back right, from ``version``, within the deadline."""
@@ -389,25 +500,43 @@ class HttpEndpoint:
         url = f"{self.url}/v2/models/{self.model}/infer"
         start = time.monotonic()
         try:
-            resp = requests.post(url, json=v2_request(frame, onnx.features), headers=self.headers, timeout=self.deadline_s)
+            resp = requests.post(
+                url,
+                json=v2_request(frame, onnx.features),
+                headers=self.headers,
+                timeout=self.deadline_s,
+            )
         except requests.RequestException as exc:
-            raise DeployFailed(f"smoke request to {url} got no answer within {self.deadline_s:g} s ({type(exc).__name__})") from None
+            raise DeployFailed(
+                f"smoke request to {url} got no answer within {self.deadline_s:g} s ({type(exc).__name__})"
+            ) from None
         seconds = time.monotonic() - start
         if seconds > self.deadline_s:
-            raise DeployFailed(f"smoke request to {url} took {seconds:.2f} s, over the {self.deadline_s:g} s deadline")
+            raise DeployFailed(
+                f"smoke request to {url} took {seconds:.2f} s, over the {self.deadline_s:g} s deadline"
+            )
         if resp.status_code != 200:
-            raise DeployFailed(f"smoke request to {url} answered {resp.status_code} {_error_text(resp)}")
+            raise DeployFailed(
+                f"smoke request to {url} answered {resp.status_code} {_error_text(resp)}"
+            )
         try:
             body = resp.json()
             outputs = outputs_from_v2(body)
         except (ValueError, KeyError, TypeError) as exc:
             raise DeployFailed(f"smoke request to {url}: unreadable answer ({exc})") from None
         if str(body.get("model_version")) != str(version):
-            raise DeployFailed(f"smoke request to {url} was answered by version {body.get('model_version')!r}, not {version}")
+            raise DeployFailed(
+                f"smoke request to {url} was answered by version {body.get('model_version')!r}, not {version}"
+            )
         problem = mismatch(expected, outputs, atol=atol)
         if problem:
             raise DeployFailed(f"smoke request to {url}: {problem}")
-        return {"passed": True, "rows": len(frame), "seconds": round(seconds, 4), "deadline_s": self.deadline_s}
+        return {
+            "passed": True,
+            "rows": len(frame),
+            "seconds": round(seconds, 4),
+            "deadline_s": self.deadline_s,
+        }
 
 
 def _error_text(resp: Any) -> str:
@@ -421,7 +550,12 @@ def _error_text(resp: Any) -> str:
 
 
 def record_github_deployment(
-    config: Config, *, target: str, alias: str, version: int | None, location: str | None,
+    config: Config,
+    *,
+    target: str,
+    alias: str,
+    version: int | None,
+    location: str | None,
     problem: str | None = None,
 ) -> int | None:
     """In Actions with a token, list the promotion on the repository's Environments page."""
@@ -433,11 +567,15 @@ def record_github_deployment(
     client = GitHubClient.from_env(token_env=config.github.token_env)
     what = f"{config.name} v{version} to {alias} via {target}"
     deployment = client.create_deployment(
-        sha, environment=alias, description=what[:140],
+        sha,
+        environment=alias,
+        description=what[:140],
         payload={"model": config.name, "version": version, "target": target},
     )
     client.create_deployment_status(
-        deployment["id"], "failure" if problem else "success", log_url=run_url(),
+        deployment["id"],
+        "failure" if problem else "success",
+        log_url=run_url(),
         environment_url=location if str(location).startswith(("http://", "https://")) else None,
         description=(f"{what}: {problem}" if problem else what)[:140],
     )

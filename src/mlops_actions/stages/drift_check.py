@@ -505,7 +505,9 @@ def _prediction_drift(
     }
 
 
-def _performance(config: Config, profile: dict, watch: _ModelWatch | _LoggedPredictions | None) -> dict[str, Any] | None:
+def _performance(
+    config: Config, profile: dict, watch: _ModelWatch | _LoggedPredictions | None
+) -> dict[str, Any] | None:
     """Metrics on the labelled current rows against the reference metrics in the profile.
 
     Labels and predictions of labelled rows are kept in memory (one value or one

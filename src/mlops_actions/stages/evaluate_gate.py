@@ -89,12 +89,16 @@ class GateResult(StageResult):
         met = sum(rule["status"] == "pass" for rule in self.rules)
         text = f"{met} of {len(self.rules)} rules met"
         metric_rules = [rule for rule in self.rules if rule["kind"] == "metric"]
-        shown = next((r for r in metric_rules if not r["passed"]), metric_rules[0] if metric_rules else None)
+        shown = next(
+            (r for r in metric_rules if not r["passed"]), metric_rules[0] if metric_rules else None
+        )
         if shown is None:
             return text
         name = shown["name"]
         value = self.candidate["metrics"].get(name)
-        before = (self.baseline["metrics"] or {}).get(name) if self.baseline["kind"] != "none" else None
+        before = (
+            (self.baseline["metrics"] or {}).get(name) if self.baseline["kind"] != "none" else None
+        )
         change = f" ({signed(value - before)})" if value is not None and before is not None else ""
         return f"{text}; {name} {fmt(value)}{change}"
 
@@ -116,7 +120,11 @@ class GateResult(StageResult):
         from mlops_actions.reports import render
 
         return render(
-            "evaluate_gate.md.j2", r=self, v=report_view(self), describe=_describe_failure, version=__version__
+            "evaluate_gate.md.j2",
+            r=self,
+            v=report_view(self),
+            describe=_describe_failure,
+            version=__version__,
         )
 
     def summary_markdown(self) -> str:
@@ -129,7 +137,9 @@ class GateResult(StageResult):
         return cut_markdown(self.full_report, COMMENT_BUDGET, pointer)
 
     def annotations(self) -> list[dict[str, Any]]:
-        return [{"level": "error", "message": _describe_failure(rule)} for rule in self.failed_rules]
+        return [
+            {"level": "error", "message": _describe_failure(rule)} for rule in self.failed_rules
+        ]
 
 
 def evaluate_gate(
@@ -157,8 +167,12 @@ def evaluate_gate(
     y_true = target_values(config, test)
     candidate_scores, beside = _score_candidate(config, model_path, test)
     candidate_metrics = candidate_scores.metrics(config.task, y_true)
-    base = resolve_baseline(config, baseline or _configured_baseline(config), test=test, y_true=y_true, workdir=workdir)
-    notes = [] if base.present else [f"{base.note}; change rules (max_drop, max_relative_drop) skipped"]
+    base = resolve_baseline(
+        config, baseline or _configured_baseline(config), test=test, y_true=y_true, workdir=workdir
+    )
+    notes = (
+        [] if base.present else [f"{base.note}; change rules (max_drop, max_relative_drop) skipped"]
+    )
 
     significance = None
     if gate.confidence is not None:
@@ -168,8 +182,13 @@ def evaluate_gate(
                 "no confidence intervals: the baseline was not scored on these test rows "
                 "(use an ONNX or registry baseline)"
             )
-    rules = judge_metrics(config.task, gate, candidate_metrics, base.metrics if base.present else None, significance)
-    slices = [_slice_table(config, test, y_true, candidate_scores, base.scores, rule) for rule in gate.slices]
+    rules = judge_metrics(
+        config.task, gate, candidate_metrics, base.metrics if base.present else None, significance
+    )
+    slices = [
+        _slice_table(config, test, y_true, candidate_scores, base.scores, rule)
+        for rule in gate.slices
+    ]
     rules += [_slice_rule(table) for table in slices]
     budgets = _measure_budgets(gate, model_path, workdir)
     rules += _budget_rules(gate, budgets)
@@ -192,7 +211,8 @@ def evaluate_gate(
         confusion=_confusion(config, y_true, candidate_scores),
         budgets=budgets,
         data_diff=(_read_json(workdir.joinpath(*VALIDATE_RESULT)) or {}).get("diff"),
-        commit=os.environ.get("GITHUB_SHA") or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
+        commit=os.environ.get("GITHUB_SHA")
+        or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
         run_url=run_url(),
         notes=notes,
     )
@@ -210,11 +230,18 @@ def _configured_baseline(config: Config) -> str | None:
     return str(config.resolve(spec))
 
 
-def _score_candidate(config: Config, path: Path, test: pd.DataFrame) -> tuple[Scores, dict[str, Any]]:
+def _score_candidate(
+    config: Config, path: Path, test: pd.DataFrame
+) -> tuple[Scores, dict[str, Any]]:
     """Candidate scores on the test rows, and the train files beside the model (params, lineage)."""
-    beside = {name: _read_json(path.with_name(name)) for name in ("params.json", "lineage.json", "features.json")}
+    beside = {
+        name: _read_json(path.with_name(name))
+        for name in ("params.json", "lineage.json", "features.json")
+    }
     if not path.exists():
-        raise UsageError(f"{path}: no candidate model; run `mlops train` first or pass --model PATH")
+        raise UsageError(
+            f"{path}: no candidate model; run `mlops train` first or pass --model PATH"
+        )
     if path.suffix.lower() == ".onnx":
         return score_onnx(path, test, config.task)[0], beside
     import joblib
@@ -222,11 +249,15 @@ def _score_candidate(config: Config, path: Path, test: pd.DataFrame) -> tuple[Sc
     from mlops_actions.features import features_from_json, model_frame
 
     if beside["features.json"] is None:
-        raise UsageError(f"{path}: no features.json beside the model; run `mlops train` to write both")
+        raise UsageError(
+            f"{path}: no features.json beside the model; run `mlops train` to write both"
+        )
     try:
         pipeline = joblib.load(path)
     except Exception as exc:  # joblib/pickle raise many unrelated classes for a bad file
-        raise ModelError(f"{path}: cannot load the model ({type(exc).__name__}: {exc}); re-run mlops train") from None
+        raise ModelError(
+            f"{path}: cannot load the model ({type(exc).__name__}: {exc}); re-run mlops train"
+        ) from None
     x = model_frame(test, features_from_json(beside["features.json"]), source="test data")
     if config.task == "regression":
         return Scores(pipeline.predict(x)), beside
@@ -243,7 +274,9 @@ def _read_json(path: Path) -> Any:
         raise DataError(f"{path}: not valid JSON ({exc}); re-run the stage that wrote it") from None
 
 
-def _significance(config: Config, y_true: Any, candidate: Scores, base: Baseline) -> dict[str, Any] | None:
+def _significance(
+    config: Config, y_true: Any, candidate: Scores, base: Baseline
+) -> dict[str, Any] | None:
     from mlops_actions.metrics import paired_bootstrap
 
     if base.scores is None:
@@ -258,7 +291,12 @@ def _significance(config: Config, y_true: Any, candidate: Scores, base: Baseline
         confidence=gate.confidence,
         seed=gate.seed,
     )
-    return {"confidence": gate.confidence, "resamples": gate.resamples, "rows": len(y_true), "intervals": intervals}
+    return {
+        "confidence": gate.confidence,
+        "resamples": gate.resamples,
+        "rows": len(y_true),
+        "intervals": intervals,
+    }
 
 
 def judge_metrics(
@@ -280,10 +318,27 @@ def judge_metrics(
             if threshold is None:
                 continue
             entry = {
-                "kind": "metric", "name": name, "rule": kind, "threshold": threshold,
-                "observed": value, "baseline": before, "change": None, "interval": interval,
+                "kind": "metric",
+                "name": name,
+                "rule": kind,
+                "threshold": threshold,
+                "observed": value,
+                "baseline": before,
+                "change": None,
+                "interval": interval,
             }
-            entry.update(_check(kind, threshold, value, before, baseline is None, higher, rule.block_on, interval))
+            entry.update(
+                _check(
+                    kind,
+                    threshold,
+                    value,
+                    before,
+                    baseline is None,
+                    higher,
+                    rule.block_on,
+                    interval,
+                )
+            )
             rules.append(entry)
     return rules
 
@@ -299,7 +354,11 @@ def _check(
     interval: dict[str, float] | None,
 ) -> dict[str, Any]:
     if value is None:
-        return {"passed": False, "status": "fail", "note": "the candidate has no value for this metric"}
+        return {
+            "passed": False,
+            "status": "fail",
+            "note": "the candidate has no value for this metric",
+        }
     if kind == "min":
         return _verdict(value >= threshold)
     if kind == "max":
@@ -307,7 +366,11 @@ def _check(
     if first_model:
         return {"passed": True, "status": "skipped", "note": "no baseline (first model)"}
     if before is None:
-        return {"passed": True, "status": "skipped", "note": "the baseline has no value for this metric"}
+        return {
+            "passed": True,
+            "status": "skipped",
+            "note": "the baseline has no value for this metric",
+        }
     drop = (before - value) if higher else (value - before)
     if kind == "max_drop":
         change, ok = drop, drop <= threshold
@@ -323,8 +386,11 @@ def _check(
         if interval is None:
             verdict["note"] = "no confidence interval for this metric: blocks as block_on: any"
         elif not _significant_drop(interval, higher):
-            verdict.update(passed=True, status="not significant",
-                           note="drop within the bootstrap interval's noise: does not block")
+            verdict.update(
+                passed=True,
+                status="not significant",
+                note="drop within the bootstrap interval's noise: does not block",
+            )
     return verdict
 
 
@@ -371,7 +437,12 @@ def slice_values(column: pd.Series) -> pd.Series:
 
 
 def _slice_table(
-    config: Config, test: pd.DataFrame, y_true: Any, candidate: Scores, baseline: Scores | None, rule: Any
+    config: Config,
+    test: pd.DataFrame,
+    y_true: Any,
+    candidate: Scores,
+    baseline: Scores | None,
+    rule: Any,
 ) -> dict[str, Any]:
     """Every metric per value of one column (one weight row per slice), and the gated metric's gap."""
     import numpy as np
@@ -384,20 +455,32 @@ def _slice_table(
     values, counts = np.unique(labels.to_numpy(dtype=str), return_counts=True)
     masks = labels.to_numpy(dtype=str)[None, :] == values[:, None]
     ours = weighted_metrics(config.task, y_true, *candidate.as_tuple(), masks)
-    theirs = weighted_metrics(config.task, y_true, *baseline.as_tuple(), masks) if baseline else None
+    theirs = (
+        weighted_metrics(config.task, y_true, *baseline.as_tuple(), masks) if baseline else None
+    )
     rows = []
     for i, value in enumerate(values):
-        rows.append({
-            "value": str(value),
-            "rows": int(counts[i]),
-            "gated": bool(counts[i] >= rule.min_rows),
-            "metrics": {name: _number(series[i]) for name, series in ours.items()},
-            "baseline": _number(theirs[rule.metric][i]) if theirs else None,
-        })
-    gated = [row["metrics"][rule.metric] for row in rows if row["gated"] and row["metrics"][rule.metric] is not None]
+        rows.append(
+            {
+                "value": str(value),
+                "rows": int(counts[i]),
+                "gated": bool(counts[i] >= rule.min_rows),
+                "metrics": {name: _number(series[i]) for name, series in ours.items()},
+                "baseline": _number(theirs[rule.metric][i]) if theirs else None,
+            }
+        )
+    gated = [
+        row["metrics"][rule.metric]
+        for row in rows
+        if row["gated"] and row["metrics"][rule.metric] is not None
+    ]
     return {
-        "column": rule.column, "metric": rule.metric, "max_gap": rule.max_gap, "min_rows": rule.min_rows,
-        "gap": (max(gated) - min(gated)) if len(gated) >= 2 else None, "rows": rows,
+        "column": rule.column,
+        "metric": rule.metric,
+        "max_gap": rule.max_gap,
+        "min_rows": rule.min_rows,
+        "gap": (max(gated) - min(gated)) if len(gated) >= 2 else None,
+        "rows": rows,
     }
 
 
@@ -409,11 +492,19 @@ def _number(value: Any) -> float | None:
 def _slice_rule(table: dict[str, Any]) -> dict[str, Any]:
     gap = table["gap"]
     entry = {
-        "kind": "slice", "name": f"{table['metric']} by {table['column']}", "rule": "max_gap",
-        "threshold": table["max_gap"], "observed": gap, "baseline": None, "change": None, "interval": None,
+        "kind": "slice",
+        "name": f"{table['metric']} by {table['column']}",
+        "rule": "max_gap",
+        "threshold": table["max_gap"],
+        "observed": gap,
+        "baseline": None,
+        "change": None,
+        "interval": None,
     }
     if gap is None:
-        note = f"fewer than two slices with at least {table['min_rows']} rows and a value: not gated"
+        note = (
+            f"fewer than two slices with at least {table['min_rows']} rows and a value: not gated"
+        )
         return {**entry, "passed": True, "status": "skipped", "note": note}
     return {**entry, **_verdict(gap <= table["max_gap"])}
 
@@ -441,11 +532,19 @@ def _budget_rules(gate: GateConfig, budgets: dict[str, Any]) -> list[dict[str, A
             continue
         observed = budgets.get(observed_key)
         entry = {
-            "kind": "budget", "name": name, "rule": key, "threshold": threshold, "observed": observed,
-            "baseline": None, "change": None, "interval": None,
+            "kind": "budget",
+            "name": name,
+            "rule": key,
+            "threshold": threshold,
+            "observed": observed,
+            "baseline": None,
+            "change": None,
+            "interval": None,
         }
         if observed is None:
-            note = "no latency measured: run mlops package-onnx (package.measure_latency: true) first"
+            note = (
+                "no latency measured: run mlops package-onnx (package.measure_latency: true) first"
+            )
             entry.update(passed=True, status="skipped", note=note)
         else:
             entry.update(_verdict(observed <= threshold))
@@ -472,17 +571,27 @@ def report_view(result: GateResult) -> dict[str, Any]:
         delta = None if value is None or before is None else value - before
         rules = by_metric.get(name, [])
         spec = METRICS.get(name)
-        rows.append({
-            "name": name, "baseline": before, "candidate": value, "delta": delta,
-            "arrow": _arrow(delta, spec.higher_is_better if spec else None),
-            "interval": intervals.get(name),
-            "rule": ", ".join(_rule_text(r) + (f" {STATUS[r['status']]}" if len(rules) > 1 else "") for r in rules),
-            "status": _status(rules),
-        })
+        rows.append(
+            {
+                "name": name,
+                "baseline": before,
+                "candidate": value,
+                "delta": delta,
+                "arrow": _arrow(delta, spec.higher_is_better if spec else None),
+                "interval": intervals.get(name),
+                "rule": ", ".join(
+                    _rule_text(r) + (f" {STATUS[r['status']]}" if len(rules) > 1 else "")
+                    for r in rules
+                ),
+                "status": _status(rules),
+            }
+        )
     return {
         "metrics": rows,
         "chart": _chart(rows),
-        "params": _diff(flatten_params(base.get("params")), flatten_params(result.candidate["params"]))
+        "params": _diff(
+            flatten_params(base.get("params")), flatten_params(result.candidate["params"])
+        )
         if base.get("params") is not None and result.candidate["params"] is not None
         else None,
         "data": _data_diff(base.get("data"), result.candidate["data"]),
@@ -493,7 +602,12 @@ def report_view(result: GateResult) -> dict[str, Any]:
 
 ARROWS = {True: "🟢", False: "🔴"}
 STATUS = {"pass": "✅", "fail": "❌", "skipped": "⏭️", "not significant": "⚠️"}
-RULE_SYMBOLS = {"min": "≥ {}", "max": "≤ {}", "max_drop": "drop ≤ {}", "max_relative_drop": "drop ≤ {} rel."}
+RULE_SYMBOLS = {
+    "min": "≥ {}",
+    "max": "≤ {}",
+    "max_drop": "drop ≤ {}",
+    "max_relative_drop": "drop ≤ {} rel.",
+}
 
 
 def _arrow(delta: float | None, higher: bool | None) -> str:
@@ -517,7 +631,11 @@ def _rule_text(rule: dict[str, Any]) -> str:
 def _status(rules: list[dict[str, Any]]) -> str:
     if not rules:
         return "—"
-    for status in ("fail", "not significant", "pass"):  # the worst that happened; skipped only if all were
+    for status in (
+        "fail",
+        "not significant",
+        "pass",
+    ):  # the worst that happened; skipped only if all were
         if any(r["status"] == status for r in rules):
             return STATUS[status]
     return STATUS["skipped"]
@@ -568,10 +686,14 @@ def _data_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[dic
             mine, old = ours.get(key), theirs.get(key) if before is not None else None
             if key == "sha256":
                 mine, old = (mine or "")[:12] or None, (old or "")[:12] or None
-            rows.append({
-                "what": f"{role} {key}", "baseline": old, "candidate": mine,
-                "changed": before is not None and old != mine,
-            })
+            rows.append(
+                {
+                    "what": f"{role} {key}",
+                    "baseline": old,
+                    "candidate": mine,
+                    "changed": before is not None and old != mine,
+                }
+            )
     return rows
 
 
@@ -582,8 +704,12 @@ def _trend(history: list[dict[str, Any]], gated: list[str]) -> dict[str, Any] | 
     return {
         "metrics": names,
         "versions": [
-            {"version": e.get("version"), "created": e.get("created"), "aliases": e.get("aliases") or [],
-             "cells": [(e.get("metrics") or {}).get(n) for n in names]}
+            {
+                "version": e.get("version"),
+                "created": e.get("created"),
+                "aliases": e.get("aliases") or [],
+                "cells": [(e.get("metrics") or {}).get(n) for n in names],
+            }
             for e in history
         ],
     }

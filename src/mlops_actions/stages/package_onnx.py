@@ -64,7 +64,9 @@ class PackageResult(StageResult):
         p = self.parity
         problems = []
         if p["max_abs_diff"] is not None and p["max_abs_diff"] > p["atol"]:
-            problems.append(f"max |difference| {p['max_abs_diff']:.3g} > package.parity.atol {p['atol']:g}")
+            problems.append(
+                f"max |difference| {p['max_abs_diff']:.3g} > package.parity.atol {p['atol']:g}"
+            )
         if p["label_agreement"] is not None and p["label_agreement"] < p["min_label_agreement"]:
             problems.append(
                 f"labels agree on {p['label_agreement']:.2%} of rows < package.parity.min_label_agreement "
@@ -122,26 +124,36 @@ def package_onnx(
         "target": {"name": config.data.target, "task": config.task, "classes": classes},
     }
     graph = onnx_model.with_metadata(  # the schema first: OnnxModel reads classes from it
-        onnx_model.to_onnx(pipeline, features, opset=settings.opset, name=config.name, source=str(model_path)),
+        onnx_model.to_onnx(
+            pipeline, features, opset=settings.opset, name=config.name, source=str(model_path)
+        ),
         schema,
     )
     gate = _gate_result(Path(workdir))
     warnings = []
     if gate is not None and not gate.get("passed", True):
-        warnings.append("evaluate-gate blocked this model; it is packaged, but deploy should not promote it")
+        warnings.append(
+            "evaluate-gate blocked this model; it is packaged, but deploy should not promote it"
+        )
     with atomic_path(out / MODEL_FILE) as tmp:
         tmp.write_bytes(graph)
         converted = onnx_model.OnnxModel(tmp)
         x_test = model_frame(splits.test, features, source=test_source)
         parity = _parity(config, pipeline, converted, splits.test, x_test, test_source)
-        latency = _latency(pipeline, converted, splits.test, x_test) if settings.measure_latency else None
+        latency = (
+            _latency(pipeline, converted, splits.test, x_test) if settings.measure_latency else None
+        )
         metadata = {
             **schema,
             "lineage": train_outputs["lineage"],
             "metrics": train_outputs["metrics"],
             "params": train_outputs["params"],
-            "test_sample": _test_sample(config, converted, splits.test, features, settings.test_sample_rows),
-            "drift_profile": _drift_profile(config, converted, splits.train, train_outputs["metrics"]),
+            "test_sample": _test_sample(
+                config, converted, splits.test, features, settings.test_sample_rows
+            ),
+            "drift_profile": _drift_profile(
+                config, converted, splits.train, train_outputs["metrics"]
+            ),
         }
         if gate is not None:
             metadata["gate"] = gate
@@ -177,14 +189,18 @@ def package_onnx(
 def _train_outputs(model_path: Path) -> dict[str, Any]:
     """train's JSON files beside the model: features, metrics, params, lineage."""
     if not model_path.is_file():
-        raise ModelError(f"{model_path}: trained model not found; run `mlops train` first or pass --model")
+        raise ModelError(
+            f"{model_path}: trained model not found; run `mlops train` first or pass --model"
+        )
     outputs = {}
     for name in ("features", "metrics", "params", "lineage"):
         path = model_path.with_name(f"{name}.json")
         try:
             outputs[name] = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ModelError(f"{path}: missing beside {model_path.name}; rerun `mlops train`") from None
+            raise ModelError(
+                f"{path}: missing beside {model_path.name}; rerun `mlops train`"
+            ) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ModelError(f"{path}: not readable JSON ({exc}); rerun `mlops train`") from None
     return outputs
@@ -206,12 +222,19 @@ def _gate_result(workdir: Path) -> dict[str, Any] | None:
     try:
         gate = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: not readable JSON ({exc}); rerun `mlops evaluate-gate`") from None
+        raise ModelError(
+            f"{path}: not readable JSON ({exc}); rerun `mlops evaluate-gate`"
+        ) from None
     return {key: gate[key] for key in GATE_KEYS if key in gate}
 
 
 def _parity(
-    config: Config, pipeline: Any, model: OnnxModel, test: pd.DataFrame, x_test: pd.DataFrame, source: str
+    config: Config,
+    pipeline: Any,
+    model: OnnxModel,
+    test: pd.DataFrame,
+    x_test: pd.DataFrame,
+    source: str,
 ) -> dict[str, Any]:
     """Compare ONNX Runtime with scikit-learn on every test row; list the rows that differ."""
     import numpy as np
@@ -223,7 +246,9 @@ def _parity(
         onnx_labels = np.asarray(ours.labels).astype(str)
         agree = sk_labels == onnx_labels
         if hasattr(pipeline, "predict_proba") and ours.probabilities is not None:
-            diffs = np.abs(np.asarray(ours.probabilities, dtype=float) - pipeline.predict_proba(x_test)).max(axis=1)
+            diffs = np.abs(
+                np.asarray(ours.probabilities, dtype=float) - pipeline.predict_proba(x_test)
+            ).max(axis=1)
         else:
             diffs = None
         label_agreement = float(agree.mean()) if len(agree) else 1.0
@@ -239,7 +264,10 @@ def _parity(
         bad |= ~agree
     listed = []
     for row in np.flatnonzero(bad)[:LISTED_ROWS]:
-        entry: dict[str, Any] = {"row": int(row), "max_abs_diff": None if diffs is None else float(diffs[row])}
+        entry: dict[str, Any] = {
+            "row": int(row),
+            "max_abs_diff": None if diffs is None else float(diffs[row]),
+        }
         if agree is not None:
             entry.update(sklearn=sk_labels[row], onnx=onnx_labels[row])
         else:
@@ -254,7 +282,9 @@ def _parity(
         "max_abs_diff": max_diff,
         "compared": "probabilities" if config.task == "classification" else "predictions",
         "label_agreement": label_agreement,
-        "min_label_agreement": settings.min_label_agreement if config.task == "classification" else None,
+        "min_label_agreement": settings.min_label_agreement
+        if config.task == "classification"
+        else None,
         "rows_differing": int(bad.sum()),
         "listed_rows": listed,
         "passed": bool(passed),
@@ -268,22 +298,31 @@ def _test_sample(
     from mlops_actions.inference_protocol import outputs_of
 
     sample = test[[f.name for f in features]].head(rows)
-    expected = {name: array.tolist() for name, array in outputs_of(model.predict(sample, single_thread=True)).items()}
+    expected = {
+        name: array.tolist()
+        for name, array in outputs_of(model.predict(sample, single_thread=True)).items()
+    }
     records = sample.astype(object).where(sample.notna(), None).to_dict(orient="records")
     return {"rows": records, "expected": expected, "atol": config.package.parity.atol}
 
 
-def _drift_profile(config: Config, model: OnnxModel, train: pd.DataFrame, metrics: dict[str, Any]) -> dict:
+def _drift_profile(
+    config: Config, model: OnnxModel, train: pd.DataFrame, metrics: dict[str, Any]
+) -> dict:
     """drift-check's reference: the training rows and this model's outputs on them
     (as ``drift.profile.prediction_frame`` names them, the columns drift-check compares)."""
     from mlops_actions.drift.profile import build_profile, prediction_frame
 
     prediction = model.predict(train, single_thread=True)  # bit-identical on every machine
     known = {k: v for k, v in metrics.items() if v is not None}
-    return build_profile(train, task=config.task, predictions=prediction_frame(prediction), metrics=known)
+    return build_profile(
+        train, task=config.task, predictions=prediction_frame(prediction), metrics=known
+    )
 
 
-def _latency(pipeline: Any, model: OnnxModel, test: pd.DataFrame, x_test: pd.DataFrame) -> dict[str, Any]:
+def _latency(
+    pipeline: Any, model: OnnxModel, test: pd.DataFrame, x_test: pd.DataFrame
+) -> dict[str, Any]:
     """Batch-1 p50/p99 and 100,000-row throughput, ONNX Runtime vs scikit-learn, on prepared inputs."""
     import numpy as np
 
@@ -297,7 +336,9 @@ def _latency(pipeline: Any, model: OnnxModel, test: pd.DataFrame, x_test: pd.Dat
     rows = np.resize(np.arange(len(test)), THROUGHPUT_ROWS)
     big_test, big_x = test.iloc[rows], x_test.iloc[rows]
     big_feed = model.feed(big_test)
-    model.run({k: v[:BATCH_ROWS] for k, v in big_feed.items()})  # builds and warms the threaded session
+    model.run(
+        {k: v[:BATCH_ROWS] for k, v in big_feed.items()}
+    )  # builds and warms the threaded session
     onnx_seconds = _seconds(lambda: model.run(big_feed))
     sk_seconds = _seconds(lambda: sk_call(big_x))
     batch1 = {
@@ -323,7 +364,9 @@ def _call_times(call: Any) -> list[float]:
         call()
     times: list[float] = []
     start = time.perf_counter()
-    while len(times) < LATENCY_CALLS and (time.perf_counter() - start < LATENCY_SECONDS or len(times) < 20):
+    while len(times) < LATENCY_CALLS and (
+        time.perf_counter() - start < LATENCY_SECONDS or len(times) < 20
+    ):
         t0 = time.perf_counter()
         call()
         times.append(time.perf_counter() - t0)
@@ -340,10 +383,17 @@ def _percentiles(times: list[float]) -> dict[str, Any]:
     import numpy as np
 
     micro = np.asarray(times) * 1e6
-    return {"p50_us": float(np.percentile(micro, 50)), "p99_us": float(np.percentile(micro, 99)), "calls": len(times)}
+    return {
+        "p50_us": float(np.percentile(micro, 50)),
+        "p99_us": float(np.percentile(micro, 99)),
+        "calls": len(times),
+    }
 
 
 def _opsets(onnx_bytes: bytes) -> dict[str, int]:
     import onnx
 
-    return {o.domain or "ai.onnx": o.version for o in onnx.load_model_from_string(onnx_bytes).opset_import}
+    return {
+        o.domain or "ai.onnx": o.version
+        for o in onnx.load_model_from_string(onnx_bytes).opset_import
+    }

@@ -31,7 +31,11 @@ class RollbackResult(StageResult):
     deployment_id: int | None = None
 
     def outputs(self) -> dict[str, Any]:
-        return {**super().outputs(), "version": self.to_version, "previous-version": self.from_version}
+        return {
+            **super().outputs(),
+            "version": self.to_version,
+            "previous-version": self.from_version,
+        }
 
     def summary_markdown(self) -> str:
         from mlops_actions.reports import render
@@ -39,7 +43,9 @@ class RollbackResult(StageResult):
         return render("rollback.md.j2", r=self)
 
 
-def rollback(config: Config, *, workdir: str | Path = ".mlops", target: str, stage: str = "production") -> RollbackResult:
+def rollback(
+    config: Config, *, workdir: str | Path = ".mlops", target: str, stage: str = "production"
+) -> RollbackResult:
     """Move ``stage`` back one version in the target's registry (and on its server, for ``http``)."""
     spec = deploy_target(config, target)
     if spec.type == "github-release":
@@ -59,8 +65,13 @@ def rollback(config: Config, *, workdir: str | Path = ".mlops", target: str, sta
         location = registry.url
     move = registry.rollback(config.name, stage, context=audit_context(config, target, stage))
     result = RollbackResult(
-        out_dir=stage_dir(workdir, "rollback"), target=target, model=config.name, alias=stage,
-        from_version=move.from_version, to_version=move.to_version, location=location,
+        out_dir=stage_dir(workdir, "rollback"),
+        target=target,
+        model=config.name,
+        alias=stage,
+        from_version=move.from_version,
+        to_version=move.to_version,
+        location=location,
     )
     result.deployment_id = record_github_deployment(
         config, target=target, alias=stage, version=move.to_version, location=location

@@ -99,7 +99,9 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     feature_items = features_to_json(features)
     warnings = []
     if splits.dropped_unlabelled:
-        warnings.append(f"dropped {splits.dropped_unlabelled} row(s) with no value in target {target!r}")
+        warnings.append(
+            f"dropped {splits.dropped_unlabelled} row(s) with no value in target {target!r}"
+        )
     for name, payload in (
         ("metrics.json", metrics),
         ("params.json", params),
@@ -155,20 +157,28 @@ def preprocessor(features: list[Feature]) -> Any:
     categorical = [f.name for f in features if f.kind != NUMERIC]
     transformers = []
     if numeric:
-        transformers.append((
-            "numeric",
-            Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
-            numeric,
-        ))
+        transformers.append(
+            (
+                "numeric",
+                Pipeline(
+                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+                ),
+                numeric,
+            )
+        )
     if categorical:
-        transformers.append((
-            "categorical",
-            Pipeline([
-                ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
-                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-            ]),
-            categorical,
-        ))
+        transformers.append(
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                    ]
+                ),
+                categorical,
+            )
+        )
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 
@@ -180,20 +190,26 @@ def _estimator(config: Config) -> Any:
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except ImportError as exc:
-        raise ConfigError(f"{config.label}: model.estimator {dotted!r}: cannot import {exc.name or module_name!r}") from None
+        raise ConfigError(
+            f"{config.label}: model.estimator {dotted!r}: cannot import {exc.name or module_name!r}"
+        ) from None
     except AttributeError:
         raise ConfigError(
             f"{config.label}: model.estimator {dotted!r}: {module_name} has no {class_name!r}"
             f"{_suggest(class_name, dir(sys.modules[module_name]))}"
         ) from None
     if not isinstance(cls, type) or not hasattr(cls, "fit"):
-        raise ConfigError(f"{config.label}: model.estimator {dotted!r} is not a scikit-learn estimator class")
+        raise ConfigError(
+            f"{config.label}: model.estimator {dotted!r} is not a scikit-learn estimator class"
+        )
     estimator = cls()
     wrong_task = (config.task == "classification" and is_regressor(estimator)) or (
         config.task == "regression" and is_classifier(estimator)
     )
     if wrong_task:
-        raise ConfigError(f"{config.label}: model.estimator {dotted!r} does not fit task {config.task!r}")
+        raise ConfigError(
+            f"{config.label}: model.estimator {dotted!r} does not fit task {config.task!r}"
+        )
     params = dict(config.model.params)
     valid = estimator.get_params(deep=False)
     for key in params:
@@ -202,7 +218,9 @@ def _estimator(config: Config) -> Any:
                 f"{config.label}: model.params.{key} is not a parameter of {class_name}{_suggest(key, valid)}"
             )
     if "random_state" in valid and "random_state" not in params:
-        params["random_state"] = config.data.split.seed  # reproducible unless the user says otherwise
+        params["random_state"] = (
+            config.data.split.seed
+        )  # reproducible unless the user says otherwise
     estimator.set_params(**params)
     return estimator
 
@@ -218,12 +236,16 @@ def _call_factory(config: Config) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"{config.label}: model.factory: cannot import {exc.name or module_name!r}") from None
+        raise ConfigError(
+            f"{config.label}: model.factory: cannot import {exc.name or module_name!r}"
+        ) from None
     finally:
         sys.path.remove(str(config.root))
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise ConfigError(f"{config.label}: model.factory: {module_name} has no function {func_name!r}")
+        raise ConfigError(
+            f"{config.label}: model.factory: {module_name} has no function {func_name!r}"
+        )
     return func(**config.model.params)
 
 
@@ -235,7 +257,9 @@ def _fit(config: Config, pipeline: Any, x: Any, y: Any) -> None:
     except InvalidParameterError as exc:
         raise ConfigError(f"{config.label}: model.params: {exc}") from None
     except ValueError as exc:
-        raise ModelError(f"{config.label}: fitting {_estimator_name(pipeline)} failed: {exc}") from None
+        raise ModelError(
+            f"{config.label}: fitting {_estimator_name(pipeline)} failed: {exc}"
+        ) from None
 
 
 def _estimator_name(pipeline: Any) -> str:
@@ -245,7 +269,10 @@ def _estimator_name(pipeline: Any) -> str:
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
     """Params as JSON values; objects (kernels, sub-estimators) as their repr."""
-    return {k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v) for k, v in params.items()}
+    return {
+        k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+        for k, v in params.items()
+    }
 
 
 def build_lineage(config: Config, fingerprints: dict[str, Any]) -> dict[str, Any]:

@@ -95,14 +95,20 @@ class ValidateResult(StageResult):
                 if len(rows) >= self.max_annotations:
                     break
                 if line is None:
-                    rows.append({"level": "error", "message": f"row {row}: {what}", "file": item["file"]})
+                    rows.append(
+                        {"level": "error", "message": f"row {row}: {what}", "file": item["file"]}
+                    )
                 else:
-                    rows.append({"level": "error", "message": what, "file": item["file"], "line": line})
+                    rows.append(
+                        {"level": "error", "message": what, "file": item["file"], "line": line}
+                    )
         if total > len(rows):
-            rows.append({
-                "level": "warning",
-                "message": f"{total:,} failing row(s) in all, {len(rows)} annotated; see the step summary",
-            })
+            rows.append(
+                {
+                    "level": "warning",
+                    "message": f"{total:,} failing row(s) in all, {len(rows)} annotated; see the step summary",
+                }
+            )
         return whole + rows
 
 
@@ -143,11 +149,23 @@ def validate_data(
     hash_columns = _common_columns(sources)
     scans = []
     for source in sources:
-        scans.append(scan(source, schema=schema, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=keep))
+        scans.append(
+            scan(
+                source,
+                schema=schema,
+                kinds=kinds,
+                edges=edges,
+                hash_columns=hash_columns,
+                keep=keep,
+            )
+        )
         source.release()
 
     found = _dataset_checks(config, scans, set(schema.columns), keep)
-    profiles = {s.source.role: {"path": _shown(s.source.path), "sha256": _sha(s.source.path), **s.profile} for s in scans}
+    profiles = {
+        s.source.role: {"path": _shown(s.source.path), "sha256": _sha(s.source.path), **s.profile}
+        for s in scans
+    }
     diff = None
     if baseline:
         before, before_hashes = _baseline(config, baseline, scans, out, kinds, edges, hash_columns)
@@ -156,17 +174,27 @@ def validate_data(
             for role, old in before.items():
                 if old is not None and role in profiles:
                     found += dchecks.label_distribution(
-                        old, profiles[role], role=role, against=f"{baseline} ({role})",
-                        target=config.data.target, rules=rules,
+                        old,
+                        profiles[role],
+                        role=role,
+                        against=f"{baseline} ({role})",
+                        target=config.data.target,
+                        rules=rules,
                     )
 
-    lines = {s.source.role: _lines(s, [f.positions for f in s.failures] +
-                                   [c.positions for c in found if c.role == s.source.role])
-             for s in scans}
+    lines = {
+        s.source.role: _lines(
+            s,
+            [f.positions for f in s.failures]
+            + [c.positions for c in found if c.role == s.source.role],
+        )
+        for s in scans
+    }
     by_role = {s.source.role: s for s in scans}
     failures = [
         _failure_item(f, by_role[s.source.role], lines[s.source.role], samples)
-        for s in scans for f in s.failures
+        for s in scans
+        for f in s.failures
     ]
     check_items = [_check_item(c, by_role[c.role], lines[c.role]) for c in found]
     result = ValidateResult(
@@ -187,7 +215,9 @@ def validate_data(
     return write_result(result)
 
 
-def _dataset_checks(config: Config, scans: list[Any], schema_columns: set[str], keep: int) -> list[Any]:
+def _dataset_checks(
+    config: Config, scans: list[Any], schema_columns: set[str], keep: int
+) -> list[Any]:
     """Per file, then every other file against the first (the training file)."""
     from mlops_actions.validation import checks as dchecks
 
@@ -201,8 +231,12 @@ def _dataset_checks(config: Config, scans: list[Any], schema_columns: set[str], 
         found += dchecks.skew(reference, other, rules)
         if config.task == "classification":
             found += dchecks.label_distribution(
-                reference.profile, other.profile, role=other.source.role,
-                against=reference.source.path.name, target=config.data.target, rules=rules,
+                reference.profile,
+                other.profile,
+                role=other.source.role,
+                against=reference.source.path.name,
+                target=config.data.target,
+                rules=rules,
             )
     return found
 
@@ -226,12 +260,17 @@ def _write_inferred_schema(config: Config, paths: list[tuple[str, Path]], force:
 
     target = config.data.schema
     if target is None:
-        raise ConfigError(f"{config.label}: data.schema is not set; add 'schema: schema.yaml' under data:")
+        raise ConfigError(
+            f"{config.label}: data.schema is not set; add 'schema: schema.yaml' under data:"
+        )
     if target.exists() and not force:
         raise UsageError(
             f"{target.name} exists; edit it, or pass --force to replace it with a newly inferred one"
         )
-    frames = [read_table(p, delimiter=config.data.delimiter, encoding=config.data.encoding) for _, p in paths]
+    frames = [
+        read_table(p, delimiter=config.data.delimiter, encoding=config.data.encoding)
+        for _, p in paths
+    ]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     schema = sch.infer_schema(frame, target=config.data.target, task=config.task)
     source = " + ".join(_shown(p, config.root) for _, p in paths)
@@ -291,7 +330,13 @@ def _common_columns(sources: list[Any]) -> list[str]:
 
 
 def _baseline(
-    config: Config, spec: str, scans: list[Any], out: Path, kinds: dict, edges: dict, hash_columns: list[str]
+    config: Config,
+    spec: str,
+    scans: list[Any],
+    out: Path,
+    kinds: dict,
+    edges: dict,
+    hash_columns: list[str],
 ) -> tuple[dict[str, dict | None], dict[str, Any]]:
     """Profiles of the same files at the baseline, and for a git baseline the row hashes
     (now, then) to count rows added and removed."""
@@ -303,20 +348,26 @@ def _baseline(
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise UsageError(f"--baseline {spec}: file not found; give git:<ref> or a previous result.json") from None
+            raise UsageError(
+                f"--baseline {spec}: file not found; give git:<ref> or a previous result.json"
+            ) from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UsageError(f"--baseline {spec}: not a readable result.json ({exc})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("profiles"), dict):
-            raise UsageError(f"--baseline {spec}: has no 'profiles'; give a result.json written by validate-data")
+            raise UsageError(
+                f"--baseline {spec}: has no 'profiles'; give a result.json written by validate-data"
+            )
         return {s.source.role: doc["profiles"].get(s.source.role) for s in scans}, {}
-    ref = spec[len(GIT_PREFIX):]
+    ref = spec[len(GIT_PREFIX) :]
     if not ref:
         raise UsageError("--baseline git:<ref> needs a ref, e.g. git:main or git:HEAD~1")
     top = gitrepo.toplevel(config.root)
     if top is None:
         raise UsageError(f"--baseline {spec}: {config.root} is not inside a git repository")
     if not gitrepo.is_commit(top, ref):
-        raise UsageError(f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first")
+        raise UsageError(
+            f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first"
+        )
     profiles: dict[str, dict | None] = {}
     hashes: dict[str, Any] = {}
     for current in scans:
@@ -328,9 +379,18 @@ def _baseline(
             continue
         copy = out / "baseline" / f"{source.role}{''.join(source.path.suffixes)}"
         atomic_write_bytes(copy, content)
-        old = Source(source.role, copy, source.delimiter, source.encoding, source.string_columns, source.chunksize)
+        old = Source(
+            source.role,
+            copy,
+            source.delimiter,
+            source.encoding,
+            source.string_columns,
+            source.chunksize,
+        )
         try:
-            old_scan = scan(old, schema=None, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=0)
+            old_scan = scan(
+                old, schema=None, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=0
+            )
         except DataError as exc:
             raise DataError(f"--baseline {spec}: {relative} at {ref}: {exc}") from None
         profiles[source.role] = {"path": relative, "sha256": _sha(copy), **old_scan.profile}
@@ -348,10 +408,12 @@ def _row_hashes(source: Any, columns: list[str]) -> Any:
     from mlops_actions.validation.profile import ColumnView
     from mlops_actions.validation.scan import hash_rows
 
-    return np.concatenate([
-        hash_rows({c: ColumnView(chunk[c]) for c in columns}, columns, len(chunk))
-        for chunk in source.chunks(columns=columns)
-    ])
+    return np.concatenate(
+        [
+            hash_rows({c: ColumnView(chunk[c]) for c in columns}, columns, len(chunk))
+            for chunk in source.chunks(columns=columns)
+        ]
+    )
 
 
 def _diff(
@@ -383,11 +445,17 @@ def _lines(file_scan: Any, groups: list[list[int]]) -> dict[int, int]:
         return {}
     positions = {p for group in groups for p in group}
     return record_lines(
-        source.path, positions, rows=file_scan.rows, delimiter=source.delimiter, encoding=source.encoding
+        source.path,
+        positions,
+        rows=file_scan.rows,
+        delimiter=source.delimiter,
+        encoding=source.encoding,
     )
 
 
-def _failure_item(failure: Any, file_scan: Any, lines: dict[int, int], samples: int) -> dict[str, Any]:
+def _failure_item(
+    failure: Any, file_scan: Any, lines: dict[int, int], samples: int
+) -> dict[str, Any]:
     rows = [p + 1 for p in failure.positions]
     line_list = [lines[p] for p in failure.positions if p in lines]
     shown = []
@@ -437,7 +505,9 @@ def _notes(chunksize: int | None, schema: Any) -> list[str]:
 
     notes = []
     if chunksize is not None:
-        notes.append(f"read in chunks of {chunksize:,} rows; every count and line number covers the whole file")
+        notes.append(
+            f"read in chunks of {chunksize:,} rows; every count and line number covers the whole file"
+        )
         if sch.unique_columns(schema):
             notes.append(
                 "uniqueness (" + ", ".join(sch.unique_columns(schema)) + ") checked across chunks "

@@ -32,34 +32,64 @@ class DatasetCheck:
     positions: list[int] = field(default_factory=list)
 
 
-def per_file(scan: FileScan, rules: ValidationConfig, schema_columns: set[str] | None, keep: int) -> list[DatasetCheck]:
+def per_file(
+    scan: FileScan, rules: ValidationConfig, schema_columns: set[str] | None, keep: int
+) -> list[DatasetCheck]:
     role = scan.source.role
     checks = [
         DatasetCheck(
-            "min_rows", role, scan.rows >= rules.min_rows, scan.rows, rules.min_rows,
+            "min_rows",
+            role,
+            scan.rows >= rules.min_rows,
+            scan.rows,
+            rules.min_rows,
             f"{scan.rows:,} rows (at least {rules.min_rows:,} required)",
         )
     ]
     for name, column in scan.profile["columns"].items():
         limit = rules.column_max_missing_share.get(name, rules.max_missing_share)
         share = column["missing_share"]
-        checks.append(DatasetCheck(
-            "max_missing_share", role, share <= limit, share, limit,
-            f"{column['missing']:,} of {scan.rows:,} values missing", column=name,
-        ))
+        checks.append(
+            DatasetCheck(
+                "max_missing_share",
+                role,
+                share <= limit,
+                share,
+                limit,
+                f"{column['missing']:,} of {scan.rows:,} values missing",
+                column=name,
+            )
+        )
     repeated = _repeated_rows(scan.row_hashes)
     share = len(repeated) / scan.rows if scan.rows else 0.0
-    checks.append(DatasetCheck(
-        "max_duplicate_share", role, share <= rules.max_duplicate_share, share, rules.max_duplicate_share,
-        f"{len(repeated):,} row(s) repeat an earlier row", count=len(repeated), positions=repeated[:keep].tolist(),
-    ))
+    checks.append(
+        DatasetCheck(
+            "max_duplicate_share",
+            role,
+            share <= rules.max_duplicate_share,
+            share,
+            rules.max_duplicate_share,
+            f"{len(repeated):,} row(s) repeat an earlier row",
+            count=len(repeated),
+            positions=repeated[:keep].tolist(),
+        )
+    )
     if schema_columns is not None:
         new = [c for c in scan.columns if c not in schema_columns]
-        checks.append(DatasetCheck(
-            "new_columns", role, rules.allow_new_columns or not new, len(new), None,
-            (f"not in the schema: {', '.join(new)}; add them to the schema or set validation.allow_new_columns"
-             if new else "every column is in the schema"),
-        ))
+        checks.append(
+            DatasetCheck(
+                "new_columns",
+                role,
+                rules.allow_new_columns or not new,
+                len(new),
+                None,
+                (
+                    f"not in the schema: {', '.join(new)}; add them to the schema or set validation.allow_new_columns"
+                    if new
+                    else "every column is in the schema"
+                ),
+            )
+        )
     return checks
 
 
@@ -69,20 +99,33 @@ def _repeated_rows(hashes: np.ndarray) -> np.ndarray:
     return np.flatnonzero(pd.Series(hashes).duplicated(keep="first").to_numpy())
 
 
-def leakage(reference: FileScan, other: FileScan, rules: ValidationConfig, keep: int) -> DatasetCheck:
+def leakage(
+    reference: FileScan, other: FileScan, rules: ValidationConfig, keep: int
+) -> DatasetCheck:
     """Rows of ``other`` that are also rows of the reference (training) file."""
     inside = np.isin(other.row_hashes, reference.row_hashes)
     count = int(inside.sum())
     share = count / other.rows if other.rows else 0.0
     return DatasetCheck(
-        "max_leakage_share", other.source.role, share <= rules.max_leakage_share, share,
-        rules.max_leakage_share, f"{count:,} row(s) also in {reference.source.path.name}",
-        count=count, positions=np.flatnonzero(inside)[:keep].tolist(),
+        "max_leakage_share",
+        other.source.role,
+        share <= rules.max_leakage_share,
+        share,
+        rules.max_leakage_share,
+        f"{count:,} row(s) also in {reference.source.path.name}",
+        count=count,
+        positions=np.flatnonzero(inside)[:keep].tolist(),
     )
 
 
 def label_distribution(
-    reference: dict[str, Any], other: dict[str, Any], *, role: str, against: str, target: str, rules: ValidationConfig
+    reference: dict[str, Any],
+    other: dict[str, Any],
+    *,
+    role: str,
+    against: str,
+    target: str,
+    rules: ValidationConfig,
 ) -> list[DatasetCheck]:
     ref = reference["columns"].get(target)
     cur = other["columns"].get(target)
@@ -92,20 +135,38 @@ def label_distribution(
         return []
     checks = []
     vanished = [k for k in shares_ref if shares_cur.get(k, 0.0) == 0.0]
-    checks.append(DatasetCheck(
-        "label_vanished", role, rules.labels.allow_vanishing or not vanished, len(vanished), None,
-        f"class(es) {', '.join(map(repr, vanished))} in {against} but not here" if vanished
-        else f"every class of {against} is present", column=target,
-    ))
-    moves = {k: shares_cur.get(k, 0.0) - shares_ref.get(k, 0.0) for k in set(shares_ref) | set(shares_cur)}
+    checks.append(
+        DatasetCheck(
+            "label_vanished",
+            role,
+            rules.labels.allow_vanishing or not vanished,
+            len(vanished),
+            None,
+            f"class(es) {', '.join(map(repr, vanished))} in {against} but not here"
+            if vanished
+            else f"every class of {against} is present",
+            column=target,
+        )
+    )
+    moves = {
+        k: shares_cur.get(k, 0.0) - shares_ref.get(k, 0.0)
+        for k in set(shares_ref) | set(shares_cur)
+    }
     worst = max(sorted(moves), key=lambda k: abs(moves[k])) if moves else None
     change = abs(moves[worst]) if worst is not None else 0.0
-    checks.append(DatasetCheck(
-        "label_share_change", role, change <= rules.labels.max_share_change, change,
-        rules.labels.max_share_change,
-        f"class {worst!r}: {shares_ref.get(worst, 0.0):.1%} in {against}, {shares_cur.get(worst, 0.0):.1%} here"
-        if worst is not None else "no labels", column=target,
-    ))
+    checks.append(
+        DatasetCheck(
+            "label_share_change",
+            role,
+            change <= rules.labels.max_share_change,
+            change,
+            rules.labels.max_share_change,
+            f"class {worst!r}: {shares_ref.get(worst, 0.0):.1%} in {against}, {shares_cur.get(worst, 0.0):.1%} here"
+            if worst is not None
+            else "no labels",
+            column=target,
+        )
+    )
     return checks
 
 
@@ -133,5 +194,9 @@ def skew(reference: FileScan, other: FileScan, rules: ValidationConfig) -> list[
             detail = f"L-infinity distance {distance:.3f} against {reference.source.path.name}"
         else:
             continue
-        checks.append(DatasetCheck("skew", other.source.role, distance <= limit, distance, limit, detail, column=name))
+        checks.append(
+            DatasetCheck(
+                "skew", other.source.role, distance <= limit, distance, limit, detail, column=name
+            )
+        )
     return checks

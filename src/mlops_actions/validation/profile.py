@@ -70,7 +70,9 @@ class ColumnAccumulator:
             return
         finite = values if present == len(values) else values[finite_mask]
         self.total += float(finite.sum())
-        self.total_sq += float(np.einsum("i,i->", finite, finite))  # np.dot goes through BLAS threads: slower
+        self.total_sq += float(
+            np.einsum("i,i->", finite, finite)
+        )  # np.dot goes through BLAS threads: slower
         self.minimum = min(self.minimum, float(finite.min()))
         self.maximum = max(self.maximum, float(finite.max()))
         self._add_histogram(finite)
@@ -113,7 +115,13 @@ class ColumnAccumulator:
                 std=_stable(float(np.sqrt(max(variance, 0.0)))) if variance is not None else None,
                 min=self.minimum if present else None,
                 max=self.maximum if present else None,
-                hist={"lo": lo, "hi": hi, "counts": hist.tolist(), "below": self.below, "above": self.above},
+                hist={
+                    "lo": lo,
+                    "hi": hi,
+                    "counts": hist.tolist(),
+                    "below": self.below,
+                    "above": self.above,
+                },
             )
             out["quantiles"] = histogram_quantiles(out["hist"])
         elif self.kind == CATEGORICAL:
@@ -150,7 +158,10 @@ class ColumnView:
 
         if self._factorized is None:
             codes, uniques = pd.factorize(self.series, use_na_sentinel=True)
-            self._factorized = (np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object))
+            self._factorized = (
+                np.asarray(codes, dtype=np.int64),
+                np.asarray(uniques, dtype=object),
+            )
         return self._factorized
 
 
@@ -229,8 +240,14 @@ def stored(profile: dict[str, Any]) -> dict[str, Any]:
 def diff_profiles(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
     """What changed in one file: rows, columns, and per column missing share, mean, median or shares."""
     if before is None:
-        return {"status": "new", "rows_before": None, "rows_after": after["rows"], "columns_added": [],
-                "columns_removed": [], "columns": []}
+        return {
+            "status": "new",
+            "rows_before": None,
+            "rows_after": after["rows"],
+            "columns_added": [],
+            "columns_removed": [],
+            "columns": [],
+        }
     names_before, names_after = list(before["columns"]), list(after["columns"])
     changes = []
     for name in names_after:
@@ -272,8 +289,12 @@ def diff_profiles(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[
 
 
 def _changed(change: dict[str, Any]) -> bool:
-    pairs = [("missing_before", "missing_after"), ("mean_before", "mean_after"),
-             ("p50_before", "p50_after"), ("share_before", "share_after")]
+    pairs = [
+        ("missing_before", "missing_after"),
+        ("mean_before", "mean_after"),
+        ("p50_before", "p50_after"),
+        ("share_before", "share_after"),
+    ]
     for old_key, new_key in pairs:
         old, new = change.get(old_key), change.get(new_key)
         if old is None and new is None:

@@ -157,7 +157,9 @@ def scan(
         "columns": {name: acc.to_dict() for name, acc in accumulators.items()},
     }
     ordered = sorted(failures.values(), key=lambda f: (f.column is None, f.column or "", f.check))
-    return FileScan(source, rows, columns, ordered, int(marked.sum()), np.concatenate(row_hashes), profile)
+    return FileScan(
+        source, rows, columns, ordered, int(marked.sum()), np.concatenate(row_hashes), profile
+    )
 
 
 def _kind_of(series: pd.Series) -> str:
@@ -206,7 +208,9 @@ def _conform(
         declared = sch.dtype_name(schema, name) or "float64"
         if pd.api.types.is_integer_dtype(series.dtype) and declared.startswith("float"):
             chunk[name] = series.astype("float64")
-        elif not pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        elif not pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+            series.dtype
+        ):
             numbers = pd.to_numeric(series, errors="coerce")
             bad = numbers.isna() & series.notna()
             if bad.any():
@@ -250,7 +254,9 @@ def _validate(
 
 
 def _failure(failures: dict, column: Any, check: str) -> Failure:
-    column = None if column is None or (isinstance(column, float) and column != column) else str(column)
+    column = (
+        None if column is None or (isinstance(column, float) and column != column) else str(column)
+    )
     key = (column, check)
     if key not in failures:
         failures[key] = Failure(column, check)

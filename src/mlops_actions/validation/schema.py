@@ -42,7 +42,9 @@ def load_schema(path: Path | None, *, config_label: str) -> pa.DataFrameSchema:
         text = path.read_text(encoding="utf-8")
         doc = yaml.safe_load(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path.name}: not a readable YAML schema: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(
+            f"{path.name}: not a readable YAML schema: {str(exc).splitlines()[0]}"
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("columns"), dict) or not doc["columns"]:
         raise ConfigError(
             f"{path.name}: not a pandera schema (expected a 'columns:' mapping); "
@@ -93,7 +95,9 @@ def schema_yaml(schema: pa.DataFrameSchema, *, source: str) -> str:
 def _is_number(series: pd.Series) -> bool:
     import pandas as pd
 
-    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+        series.dtype
+    )
 
 
 def _is_id(series: pd.Series, numeric: bool) -> bool:
