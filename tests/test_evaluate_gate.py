@@ -400,7 +400,8 @@ def test_model_size_budget(project):
 
 
 def test_registry_baseline_is_the_version_at_the_alias_with_a_trend(project):
-    from mlops_actions.registry.store import Registry, sha256_file
+    from mlops_actions.files import sha256_file
+    from mlops_actions.registry.store import Registry
 
     deploy = {"targets": {"local": {"type": "registry", "url": "registry"}}}
     gate = {"metrics": {"accuracy": {"max_drop": 0.02}, "roc_auc": {"min": 0.5}}}

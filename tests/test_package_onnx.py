@@ -125,7 +125,7 @@ def test_penguins_packages_with_parity_metadata_and_card(example, tmp_path):
         sample["expected"]["probabilities"], pipeline.predict_proba(sample_x), atol=1e-4
     )
     assert sample["expected"]["label"] == list(pipeline.predict(sample_x))
-    from mlops_actions.stages.deploy import replay
+    from mlops_actions.model import replay
 
     assert replay(OnnxModel(result.model_path), result.model_path)["matched"]  # what deploy checks
     profile = meta["mlops.drift_profile"]

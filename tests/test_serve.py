@@ -13,8 +13,9 @@ import pytest
 import requests
 
 from deploy_models import FEATURE_NAMES, flowers, make_model, running, write_config
+from mlops_actions.files import sha256_file
 from mlops_actions.model import OnnxModel
-from mlops_actions.registry.store import Registry, sha256_file
+from mlops_actions.registry.store import Registry
 from mlops_actions.serving.server import ModelServer, create_app
 
 
@@ -299,7 +300,7 @@ def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, mo
     work = tmp_path / "work"
     train(config, workdir=work)
     package_onnx(config, workdir=work)
-    result = deploy(config, workdir=work, target="models", stage="staging")
+    result = deploy(config, workdir=work, target="models", alias="staging")
     assert result.passed and result.checks["replay"]["rows"] == 20
     registry = Registry(tmp_path / "registry")
     server = ModelServer(
