@@ -177,7 +177,7 @@ def test_two_processes_racing_lose_nothing(tmp_path):
 
 KILLED = textwrap.dedent("""
     import sys
-from mlops_actions.registry.store import Registry
+    from mlops_actions.registry.store import Registry
     Registry(sys.argv[1]).register("iris", {"model.onnx": sys.argv[2]}, {"sha256": "fifo"})
 """)
 
