@@ -1,8 +1,8 @@
 """Deploy a packaged model to a target: a registry, a GitHub release or a serving endpoint.
 
 Before anything moves, the ONNX file is loaded in a fresh onnxruntime session and replays
-the test sample packaged inside it (as TFX's InfraValidator does), and ``production``
-needs a passed gate unless ``--force``. An ``http`` deploy is smoke-tested live and rolled
+the test sample packaged inside it (as TFX's InfraValidator does), and a protected alias
+(``deploy.protected_aliases``, default ``production``) needs a passed gate unless ``--force``. An ``http`` deploy is smoke-tested live and rolled
 back to the previous version when the answer is wrong or late.
 """
 
@@ -35,7 +35,6 @@ METRICS_FILE = "metrics.json"
 REPLAY_ATOL = 1e-4
 """Largest difference of a probability or value the replay and smoke checks accept when the
 packaged sample names none (package-onnx stores its parity ``atol`` with the sample)."""
-PRODUCTION = "production"
 
 
 @dataclasses.dataclass
@@ -114,13 +113,14 @@ def deploy(
         gate_passed=_gate_passed(onnx, Path(workdir)),
     )
     checks = {"replay": replay(onnx, path)}
-    gate = {"passed": candidate.gate_passed, "required": stage == PRODUCTION, "forced": False}
-    if stage == PRODUCTION and not candidate.gate_passed:
+    protected = stage in config.deploy.protected_aliases
+    gate = {"passed": candidate.gate_passed, "required": protected, "forced": False}
+    if protected and not candidate.gate_passed:
         if not force:
             why = "failed the gate" if candidate.gate_passed is False else "has no gate result"
             raise GateFailed(
-                f"{path}: the model {why}, so it cannot go to production; run "
-                "`mlops evaluate-gate` first, or pass --force (recorded in the audit log)"
+                f"{path}: the model {why}, so it cannot go to {stage} (deploy.protected_aliases); "
+                "run `mlops evaluate-gate` first, or pass --force (recorded in the audit log)"
             )
         gate["forced"] = True
     checks["gate"] = gate
@@ -366,7 +366,7 @@ def _to_release(
                 run_url=context.get("run_url"),
             ),
             target_commitish=os.environ.get("GITHUB_SHA"),
-            prerelease=stage != PRODUCTION,
+            prerelease=stage not in config.deploy.protected_aliases,
         )
         created = True
     metrics_path = out / METRICS_FILE
