@@ -1,4 +1,5 @@
-"""A versioned model registry on a local folder or an fsspec URL (``s3://…``).
+"""A versioned model registry on a local folder, an fsspec URL (``s3://…``) or the GitHub
+repository itself (``github://OWNER/REPO``, see ``github_store``).
 
 Layout, numbered like Triton and KServe model repositories::
 
@@ -9,13 +10,14 @@ Layout, numbered like Triton and KServe model repositories::
 Consistency without a database and without a lock:
 
 * a version number is claimed by creating ``<version>/.claim`` exclusively (a hard link
-  locally, ``If-None-Match: *`` on S3), so two deploys never share a number;
+  locally, ``If-None-Match: *`` on S3, a contents write without ``sha`` on GitHub), so two
+  deploys never share a number;
 * a version becomes visible only when its ``metadata.json`` is written, last, so a deploy
   killed mid-copy leaves an invisible, skipped number, never a half version; the next
   deploy deletes such a version's files once its claim is ``STALE_AFTER_S`` old, keeping
   the claim so the number is never reused;
 * an alias is one small object replaced by compare-and-swap (``If-Match`` on its ETag on
-  S3, a compare under ``flock`` locally): a move that finds the alias changed since it read
+  S3, the blob ``sha`` on GitHub, a compare under ``flock`` locally): a move that finds the alias changed since it read
   it reads again and retries, so no concurrent move is lost, and there is no lock for a
   killed deploy to leave behind or for another deploy to break;
 * the audit entry of a change is written *before* the change (the intent), with an id; an
@@ -48,6 +50,7 @@ from typing import Any, Protocol
 from mlops_actions import clock
 from mlops_actions.errors import ConfigError, UsageError
 from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
+from mlops_actions.registry.github_store import GitHubStore
 from mlops_actions.reports import render
 from mlops_actions.workdir import ONNX_FILE
 
@@ -130,11 +133,15 @@ class Registry:
     ) -> None:
         text = os.fspath(url)
         self.url = text.rstrip("/") or text
-        self._store: _Store = (
-            _FsspecStore(text, dict(storage_options or {}))
-            if "://" in text and not text.startswith("file://")
-            else _LocalStore(Path(text.removeprefix("file://")))
-        )
+        options = dict(storage_options or {})
+        self._store: _Store
+        if text.startswith("github://"):
+            self._store = GitHubStore(text, options)
+            self.url = self._store.url
+        elif "://" in text and not text.startswith("file://"):
+            self._store = _FsspecStore(text, options)
+        else:
+            self._store = _LocalStore(Path(text.removeprefix("file://")))
 
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
