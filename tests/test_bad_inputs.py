@@ -61,7 +61,7 @@ def _write(name: str, content: bytes) -> Callable[[Path], Path]:
 
 
 def _one_version(root: Path) -> None:
-    from mlops_actions.registry import Registry
+    from mlops_actions.registry.store import Registry
 
     (root.parent / "m.onnx").write_bytes(b"model")
     Registry(root).register("toy", {"model.onnx": root.parent / "m.onnx"}, {"sha256": "x"})

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops_actions import registry as registry_module
 from mlops_actions.errors import UsageError
-from mlops_actions.registry import Registry, sha256_file
+from mlops_actions.files import sha256_file
+from mlops_actions.registry import store as registry_module
+from mlops_actions.registry.store import Registry
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -156,7 +157,8 @@ RACER = textwrap.dedent("""
     import sys
     import time
     from pathlib import Path
-    from mlops_actions.registry import Registry, sha256_file
+    from mlops_actions.files import sha256_file
+    from mlops_actions.registry.store import Registry
 
     root, work, who, go, rounds = sys.argv[1:]
     registry = Registry(root)
@@ -230,7 +232,7 @@ def test_processes_racing_claim_every_number_once_and_lose_nothing(where, reques
 
 KILLED = textwrap.dedent("""
     import sys
-    from mlops_actions.registry import Registry
+    from mlops_actions.registry.store import Registry
     Registry(sys.argv[1]).register("iris", {"model.onnx": sys.argv[2]}, {"sha256": "fifo"})
 """)
 
@@ -266,7 +268,7 @@ def test_deploy_killed_mid_copy_leaves_no_visible_version(tmp_path):
 
 CRASHER = textwrap.dedent("""
     import os, signal, sys
-    from mlops_actions import registry as r
+    from mlops_actions.registry import store as r
 
     root, model, card, kill_at = sys.argv[1:]
     done = 0
@@ -285,7 +287,7 @@ CRASHER = textwrap.dedent("""
             setattr(store, name, counted(getattr(store, name)))
     registry = r.Registry(root)
     version, _ = registry.register(
-        "iris", {"model.onnx": model, "model-card.md": card}, {"sha256": r.sha256_file(model)}
+        "iris", {"model.onnx": model, "model-card.md": card}, {"sha256": "two"}
     )
     registry.set_alias("iris", "production", version.version)
     print(done)
@@ -356,7 +358,7 @@ def test_a_killed_lock_holder_does_not_block_the_next_deploy(tmp_path):
     version, _ = _register(registry, tmp_path, b"one")
     holder = textwrap.dedent("""
         import sys, time
-        from mlops_actions.registry import _flock
+        from mlops_actions.registry.store import _flock
         from pathlib import Path
         with _flock(Path(sys.argv[1]) / "iris" / "aliases" / ".staging.json.lock"):
             print("held", flush=True)
@@ -402,14 +404,14 @@ def test_deploy_to_s3_then_serve_from_it(s3_env, tmp_path, monkeypatch):
 
     from deploy_models import make_model, running, write_config
     from mlops_actions.config import load_config
-    from mlops_actions.serve import ModelServer, create_app
+    from mlops_actions.serving.server import ModelServer, create_app
     from mlops_actions.stages.deploy import deploy
 
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     config = load_config(write_config(tmp_path / "project"), [f"deploy.targets.local.url={s3_env}"])
     model = make_model(tmp_path / "model", seed=1)
     result = deploy(
-        config, workdir=tmp_path / "work", target="local", stage="production", model=model
+        config, workdir=tmp_path / "work", target="local", alias="production", model=model
     )
     assert result.location == f"{s3_env}/flowers/1"
     registry = Registry(s3_env)

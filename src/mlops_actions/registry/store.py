@@ -41,15 +41,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlops_actions import clock
 from mlops_actions.errors import ConfigError, UsageError
 from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
+from mlops_actions.reports import render
+from mlops_actions.workdir import ONNX_FILE
 
-MODEL_FILE = "model.onnx"
-CARD_FILE = "model-card.md"
 METADATA_FILE = "metadata.json"
 CLAIM_FILE = ".claim"
 WAIT_S = 60.0
@@ -61,10 +62,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RESERVED = {"aliases", "audit"}
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def actor() -> str:
     """Who is deploying: the GitHub user in Actions, else the local login."""
     name = os.environ.get("GITHUB_ACTOR")
@@ -74,14 +71,6 @@ def actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_COPY_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -232,12 +221,12 @@ class Registry:
 
     def local_copy(self, version: ModelVersion, dest: str | os.PathLike[str]) -> Path:
         """Path of the version's ``model.onnx`` on this machine (downloaded into ``dest`` if remote)."""
-        local = self._store.local_path(f"{version.model}/{version.version}/{MODEL_FILE}")
+        local = self._store.local_path(f"{version.model}/{version.version}/{ONNX_FILE}")
         if local is not None:
             return local
-        target = Path(dest) / version.model / str(version.version) / MODEL_FILE
+        target = Path(dest) / version.model / str(version.version) / ONNX_FILE
         if not target.exists():
-            atomic_write_bytes(target, self.read_file(version, MODEL_FILE))
+            atomic_write_bytes(target, self.read_file(version, ONNX_FILE))
         return target
 
     # -- writing -------------------------------------------------------------------------
@@ -256,8 +245,8 @@ class Registry:
         version. Returns ``(version, created)``.
         """
         _check_name(model, "model")
-        if MODEL_FILE not in files:
-            raise UsageError(f"registry {self.url}: a version needs {MODEL_FILE}")
+        if ONNX_FILE not in files:
+            raise UsageError(f"registry {self.url}: a version needs {ONNX_FILE}")
         sha = metadata.get("sha256")
         versions, incomplete = self._scan(model)
         for existing in versions:
@@ -273,7 +262,7 @@ class Registry:
             **metadata,
             "model": model,
             "version": number,
-            "created_at": utc_now(),
+            "created_at": clock.iso(),
             "files": sorted(files),
         }
         self.record(
@@ -330,13 +319,13 @@ class Registry:
     def record(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """Append one event, with a new id, to the model's audit log (changes record themselves)."""
         record = {
-            "at": utc_now(),
+            "at": clock.iso(),
             "actor": actor(),
             "model": model,
             **event,
             "id": uuid.uuid4().hex,
         }
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = clock.stamp()
         name = f"{model}/audit/{stamp}-{record['id']}.json"
         if not self._store.create(name, to_json(record).encode()):
             raise RuntimeError(f"audit entry {name} exists already")  # a uuid collision: a bug
@@ -370,7 +359,7 @@ class Registry:
                     **(context or {}),
                 },
             )
-            moved = Alias(alias, version, history, utc_now(), record["actor"], record["id"])
+            moved = Alias(alias, version, history, clock.iso(), record["actor"], record["id"])
             data = to_json(moved.to_dict()).encode()
             if self._store.replace(key, data, None if found is None else found[1]):
                 return Move(alias, record["from_version"], version, record)
@@ -402,7 +391,7 @@ class Registry:
             claimed = datetime.fromisoformat(json.loads(claim or b"{}")["at"])
         except (ValueError, KeyError, TypeError):
             return  # not a claim this code wrote: leave it to a human
-        if (datetime.now(UTC) - claimed).total_seconds() < STALE_AFTER_S:
+        if (clock.now() - claimed).total_seconds() < STALE_AFTER_S:
             return  # maybe still copying
         for name in self._store.list(prefix):
             if name != CLAIM_FILE:
@@ -455,7 +444,7 @@ def _check_alias(alias: str) -> None:
 
 def _owner() -> str:
     return json.dumps(
-        {"host": socket.gethostname(), "pid": os.getpid(), "at": utc_now(), "actor": actor()}
+        {"host": socket.gethostname(), "pid": os.getpid(), "at": clock.iso(), "actor": actor()}
     )
 
 
@@ -669,7 +658,6 @@ def _lost_race(exc: OSError) -> bool:
 
 def describe(registry: Registry, model: str, action: str = "list", ref: str | None = None) -> str:
     """Markdown for ``mlops registry list`` (versions, metrics, aliases) or ``show`` (one version, history)."""
-    from mlops_actions.reports import render
 
     versions = registry.versions(model)
     aliases = registry.aliases(model)
