@@ -159,6 +159,15 @@ CASES: list[tuple[str, Callable[[Path], object], list[str], str]] = [
         ["train"],
         "test.csv: column 'c1' not found",
     ),
+    (
+        "test file without a labelled row",
+        lambda r: (
+            _project(r, data__test="test.csv"),
+            _rows(10).assign(label=None).to_csv(r / "test.csv", index=False),
+        ),
+        ["train"],
+        "test.csv: no row has a value in target 'label'",
+    ),
     ("gate without a model", _project, ["evaluate-gate"], "model.joblib: no candidate model"),
     (
         "gate baseline not JSON",
