@@ -72,6 +72,8 @@ def compute_metrics(
         return result
     proba = _probabilities(proba)
     labels = list(classes)
+    if not set(np.unique(y_true)) <= set(labels):
+        return result  # a true class the model does not know: log_loss and AUC undefined
     result["log_loss"] = float(m.log_loss(y_true, proba, labels=labels))
     if len(np.unique(y_true)) < 2:
         return result

@@ -2,8 +2,9 @@
 
 Before anything moves, the ONNX file is loaded in a fresh onnxruntime session and replays
 the test sample packaged inside it (as TFX's InfraValidator does), and a protected alias
-(``deploy.protected_aliases``, default ``production``) needs a passed gate unless ``--force``. An ``http`` deploy is smoke-tested live and rolled
-back to the previous version when the answer is wrong or late.
+(``deploy.protected_aliases``, default ``production``) needs a passed gate unless ``--force``.
+An ``http`` deploy is smoke-tested live and rolled back to the previous version when the
+answer is wrong or late.
 """
 
 from __future__ import annotations
