@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from harness import median_seconds, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))

@@ -1,0 +1,149 @@
+"""drift-check with a packaged model as reference: prediction drift and performance."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import joblib
+import pandas as pd
+import pytest
+
+from mlops_actions.config import load_config
+from mlops_actions.drift.profile import build_profile, prediction_frame
+from mlops_actions.features import features_from_json
+from mlops_actions.files import atomic_write_bytes
+from mlops_actions.model import OnnxModel, to_onnx
+from mlops_actions.stages.drift_check import drift_check
+from mlops_actions.stages.train import train
+from support import EXAMPLES
+
+PENGUINS = EXAMPLES / "penguins"
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    """Penguins trained and converted to ONNX carrying the drift profile, as package-onnx does."""
+    root = tmp_path_factory.mktemp("packaged")
+    shutil.copytree(PENGUINS, root / "project")
+    config = load_config(root / "project/mlops.yaml")
+    result = train(config, workdir=root / "work")
+    pipeline = joblib.load(result.model_path)
+    features = features_from_json(result.features)
+    metadata = {
+        "features": result.features,
+        "target": {"task": "classification", "classes": list(pipeline.classes_)},
+    }
+    bare = atomic_write_bytes(root / "bare.onnx", to_onnx(pipeline, features, metadata=metadata))
+    train_frame = pd.read_csv(config.data.train)
+    outputs = prediction_frame(OnnxModel(bare).predict(train_frame))
+    metrics = {k: v for k, v in result.metrics.items() if v is not None}
+    profile = build_profile(
+        train_frame, task="classification", predictions=outputs, metrics=metrics
+    )
+    model = atomic_write_bytes(
+        root / "model.onnx",
+        to_onnx(pipeline, features, metadata={**metadata, "drift_profile": profile}),
+    )
+    return root / "project", model, metrics
+
+
+def test_prediction_drift_and_performance_on_labelled_data(packaged, tmp_path):
+    project, model, metrics = packaged
+    config = load_config(project / "mlops.yaml", ["drift.performance.accuracy=0.05"])
+    same = drift_check(
+        config, workdir=tmp_path / "a", current=str(project / "data/test.csv"), reference=model
+    )
+    assert same.predictions["columns"] and not same.predictions["drift"]
+    accuracy = next(m for m in same.performance["metrics"] if m["name"] == "accuracy")
+    assert accuracy["reference"] == metrics["accuracy"] and not accuracy["degraded"]
+
+    biscoe = pd.read_csv(project / "data/train.csv").query("island == 'Biscoe'")
+    biscoe.to_csv(tmp_path / "biscoe.csv", index=False)
+    moved = drift_check(
+        config, workdir=tmp_path / "b", current=str(tmp_path / "biscoe.csv"), reference=model
+    )
+    assert moved.predictions["drift"]  # nearly all Gentoo: the predicted species moved
+    assert {c["column"] for c in moved.predictions["columns"] if c["drifted"]} >= {"prediction"}
+
+
+def test_wrong_labels_show_as_degraded_performance(packaged, tmp_path):
+    project, model, _ = packaged
+    frame = pd.read_csv(project / "data/test.csv")
+    frame["species"] = frame["species"].map(
+        {"Adelie": "Gentoo", "Gentoo": "Chinstrap", "Chinstrap": "Adelie"}
+    )
+    frame.to_csv(tmp_path / "relabelled.csv", index=False)
+    config = load_config(project / "mlops.yaml", ["drift.performance.accuracy=0.05"])
+    result = drift_check(
+        config,
+        workdir=tmp_path / "w",
+        current=str(tmp_path / "relabelled.csv"),
+        reference=model,
+        fail_on_drift=True,
+    )
+    assert result.performance["degraded"] and not result.passed
+    assert "accuracy" in result.failure_message()
+    saved = json.loads((tmp_path / "w/drift-check/result.json").read_text())
+    assert saved["performance"]["degraded"] is True
+
+
+def test_unlabelled_logs_without_features_skip_the_model(packaged, tmp_path):
+    project, model, _ = packaged
+    frame = pd.read_csv(project / "data/test.csv").drop(columns=["species", "island"])
+    frame.to_csv(tmp_path / "partial.csv", index=False)
+    result = drift_check(
+        load_config(project / "mlops.yaml"),
+        workdir=tmp_path / "w",
+        current=str(tmp_path / "partial.csv"),
+        reference=model,
+    )
+    assert "island" in result.predictions["skipped"] and result.performance is None
+
+
+def _served_log(model, frame, folder):
+    """An inference log as the model server writes it: the features as the model takes them
+    (text missing as '') and the model's labels."""
+    from mlops_actions.serving.inference_log import InferenceLog
+
+    onnx = OnnxModel(model)
+    features = frame[[f.name for f in onnx.features]]
+    columns = {
+        name: (values if pd.api.types.is_float_dtype(values) else values.fillna("")).to_numpy()
+        for name, values in features.items()
+    }
+    log = InferenceLog(folder)
+    log.write(columns, onnx.predict(features).labels, "1")
+    log.close()
+    return folder
+
+
+def test_logged_predictions_feed_prediction_drift_without_the_model(packaged, tmp_path):
+    """With a saved profile (no model to run), the log's prediction column is compared with the
+    profiled outputs: the same verdicts and scores as re-running the model on the logged rows."""
+    project, model, _ = packaged
+    profile = OnnxModel(model).metadata["mlops.drift_profile"]
+    (tmp_path / "profile.json").write_text(json.dumps(profile))
+    config = load_config(project / "mlops.yaml")
+    biscoe = pd.read_csv(project / "data/train.csv").query("island == 'Biscoe'")
+    for name, frame, moved in (
+        ("test", pd.read_csv(project / "data/test.csv"), False),
+        ("biscoe", biscoe, True),
+    ):
+        log = _served_log(model, frame, tmp_path / name)
+        logged = drift_check(
+            config,
+            workdir=tmp_path / f"{name}-p",
+            current=str(log),
+            reference=tmp_path / "profile.json",
+            alert=False,
+        )
+        rerun = drift_check(
+            config, workdir=tmp_path / f"{name}-m", current=str(log), reference=model, alert=False
+        )
+        assert [c["column"] for c in logged.predictions["columns"]] == ["prediction"]
+        assert logged.predictions["columns"][0] == next(
+            c for c in rerun.predictions["columns"] if c["column"] == "prediction"
+        )
+        assert logged.predictions["columns"][0]["drifted"] is moved
+        assert logged.schema["new_columns"] == [] and logged.performance is None
