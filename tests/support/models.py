@@ -53,9 +53,15 @@ def make_model(
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
 
-    from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, features_to_json, model_frame
+    from mlops_actions.features import (
+        CATEGORICAL,
+        NUMERIC,
+        Feature,
+        features_to_json,
+        model_frame,
+        preprocessor,
+    )
     from mlops_actions.model import to_onnx
-    from mlops_actions.stages.train import preprocessor
 
     data = flowers(seed=seed)
     features = [

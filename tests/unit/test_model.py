@@ -113,8 +113,7 @@ def test_a_foreign_file_without_metadata_still_predicts(tmp_path):
     from sklearn.linear_model import LinearRegression
     from sklearn.pipeline import Pipeline
 
-    from mlops_actions.features import NUMERIC, Feature
-    from mlops_actions.stages.train import preprocessor
+    from mlops_actions.features import NUMERIC, Feature, preprocessor
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})

@@ -122,7 +122,7 @@ class GateResult(StageResult):
         return render(
             "evaluate_gate.md.j2",
             r=self,
-            v=report_view(self),
+            v=_report_view(self),
             describe=_describe_failure,
             version=__version__,
         )
@@ -179,7 +179,7 @@ def evaluate_gate(
                 "no confidence intervals: the baseline was not scored on these test rows "
                 "(use an ONNX or registry baseline)"
             )
-    rules = judge_metrics(
+    rules = _judge_metrics(
         config.task, gate, candidate_metrics, base.metrics if base.present else None, significance
     )
     slices = [
@@ -293,7 +293,7 @@ def _significance(
     }
 
 
-def judge_metrics(
+def _judge_metrics(
     task: str,
     gate: GateConfig,
     candidate: dict[str, float | None],
@@ -419,7 +419,7 @@ def _confusion(config: Config, y_true: Any, scores: Scores) -> dict[str, Any] | 
     return confusion(y_true, scores.predictions, scores.classes)
 
 
-def slice_values(column: pd.Series) -> pd.Series:
+def _slice_values(column: pd.Series) -> pd.Series:
     """Slice labels of a column: its values, quantile bins for a many-valued numeric one."""
     import pandas as pd
 
@@ -440,7 +440,7 @@ def _slice_table(
     import numpy as np
 
     require_columns(test, [rule.column], (config.data.test or config.data.train).name)
-    labels = slice_values(test[rule.column])
+    labels = _slice_values(test[rule.column])
     values, counts = np.unique(labels.to_numpy(dtype=str), return_counts=True)
     masks = labels.to_numpy(dtype=str)[None, :] == values[:, None]
     ours = weighted_metrics(config.task, y_true, *candidate.as_tuple(), masks)
@@ -543,7 +543,7 @@ def _budget_rules(gate: GateConfig, budgets: dict[str, Any]) -> list[dict[str, A
     return rules
 
 
-def report_view(result: GateResult) -> dict[str, Any]:
+def _report_view(result: GateResult) -> dict[str, Any]:
     """What the template shows, worked out here so the template only lays it out."""
 
     base = result.baseline
