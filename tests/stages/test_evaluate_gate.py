@@ -5,6 +5,7 @@ Expected numbers come from scikit-learn or pandas computed here, never from the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -66,7 +67,8 @@ def sklearn_metrics(root: Path, train_dir: Path) -> dict[str, float]:
 
 
 def rule(result, name: str, kind: str) -> dict:
-    return next(r for r in result.rules if r["name"] == name and r["rule"] == kind)
+    """The rule as result.json records it."""
+    return dataclasses.asdict(next(r for r in result.rules if r.name == name and r.rule == kind))
 
 
 def test_first_model_without_baseline_passes_on_absolute_rules_and_says_so(project):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_actions.gate.rules import Rule
 from mlops_actions.stages.evaluate_gate import COMMENT_LIMIT, GateResult, evaluate_gate
 from support import GOLDEN
 from support.gate import make_rows, trained
@@ -65,19 +66,17 @@ def big_result(tmp_path: Path, metrics: int, slices: int) -> GateResult:
     """A result with ``metrics`` gated metrics and ``slices`` slice tables of 50 values each."""
     names = [f"metric_{i:03d}_with_a_long_descriptive_name" for i in range(metrics)]
     rules = [
-        {
-            "kind": "metric",
-            "name": n,
-            "rule": "max_drop",
-            "threshold": 0.01,
-            "observed": 0.5,
-            "baseline": 0.52,
-            "change": 0.02,
-            "interval": {"low": -0.03, "high": -0.01},
-            "passed": False,
-            "status": "fail",
-            "note": "",
-        }
+        Rule(
+            "metric",
+            n,
+            "max_drop",
+            threshold=0.01,
+            observed=0.5,
+            baseline=0.52,
+            change=0.02,
+            interval={"low": -0.03, "high": -0.01},
+            status="fail",
+        )
         for n in names
     ]
     tables = [
