@@ -232,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="training data, saved profile .json or packaged model .onnx (default: drift.reference or data.train)",
     )
     drift.add_argument(
-        "--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted"
+        "--fail-on-drift",
+        action="store_true",
+        help="exit 1 on a drift verdict (not on too little data)",
     )
     drift.add_argument(
         "--calibrate",
