@@ -15,7 +15,7 @@ from deploy_models import make_model, running, write_config
 from mlops_actions.cli import main
 from mlops_actions.config import load_config
 from mlops_actions.errors import DeployFailed, GateFailed, ModelError, UsageError
-from mlops_actions.registry import Registry
+from mlops_actions.registry.store import Registry
 from mlops_actions.stages.deploy import deploy
 from mlops_actions.stages.rollback import rollback
 
@@ -236,7 +236,7 @@ def _http_config(tmp_path, url, monkeypatch, deadline=10):
 def test_http_deploy_to_mlops_serve_smoke_tests_then_promotes(models, tmp_path, monkeypatch):
     import requests
 
-    from mlops_actions.serve import ModelServer, create_app
+    from mlops_actions.serving.server import ModelServer, create_app
 
     server = ModelServer(
         "flowers", model_path=models["v1"], cache_dir=tmp_path / "cache", admin_token="s3cret"
@@ -314,7 +314,7 @@ def test_http_deploy_answering_late_is_rolled_back(models, tmp_path, monkeypatch
 
 
 def test_http_load_needs_the_token(models, tmp_path, monkeypatch):
-    from mlops_actions.serve import ModelServer, create_app
+    from mlops_actions.serving.server import ModelServer, create_app
 
     server = ModelServer(
         "flowers", model_path=models["v1"], cache_dir=tmp_path / "cache", admin_token="other"

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops_actions import cli, onnx_model
+from mlops_actions import cli
+from mlops_actions import model as onnx_model
 from mlops_actions.config import load_config
 from mlops_actions.errors import ConfigError, ModelError, ParityFailed
 from mlops_actions.features import features_from_json, model_frame
-from mlops_actions.onnx_model import OnnxModel
+from mlops_actions.model import OnnxModel
 from mlops_actions.stages.package_onnx import package_onnx
 from mlops_actions.stages.train import train
 

@@ -31,7 +31,7 @@ _EXPORTS = {
     "drift_check": "mlops_actions.stages.drift_check",
     "DriftResult": "mlops_actions.stages.drift_check",
     "build_profile": "mlops_actions.drift.profile",
-    "OnnxModel": "mlops_actions.onnx_model",
+    "OnnxModel": "mlops_actions.model",
 }
 
 __all__ = ["__version__", *_EXPORTS]

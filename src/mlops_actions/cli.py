@@ -330,7 +330,7 @@ def _package_onnx(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from mlops_actions.onnx_model import OnnxModel
+    from mlops_actions.model import OnnxModel
 
     model = OnnxModel(args.model)
     if args.json:
@@ -368,7 +368,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _registry(args: argparse.Namespace) -> int:
-    from mlops_actions.registry import describe
+    from mlops_actions.registry.store import describe
     from mlops_actions.stages.deploy import registry_for
 
     config = _config(args)
@@ -379,7 +379,7 @@ def _registry(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from mlops_actions.serve import serve
+    from mlops_actions.serving.server import serve
 
     serve(
         _config(args),

@@ -13,7 +13,7 @@ from mlops_actions.config import load_config
 from mlops_actions.drift.profile import build_profile, prediction_frame
 from mlops_actions.features import features_from_json
 from mlops_actions.files import atomic_write_bytes
-from mlops_actions.onnx_model import OnnxModel, to_onnx
+from mlops_actions.model import OnnxModel, to_onnx
 from mlops_actions.stages.train import train
 
 PENGUINS = Path(__file__).resolve().parents[2] / "examples" / "penguins"

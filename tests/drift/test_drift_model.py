@@ -10,7 +10,7 @@ import pytest
 from packaged_model import packaged_penguins
 
 from mlops_actions.config import load_config
-from mlops_actions.onnx_model import OnnxModel
+from mlops_actions.model import OnnxModel
 from mlops_actions.stages.drift_check import drift_check
 
 
@@ -86,7 +86,7 @@ def test_unlabelled_logs_without_features_skip_the_model(packaged, tmp_path):
 def _served_log(model, frame, folder):
     """An inference log as the model server writes it: the features as the model takes them
     (text missing as '') and the model's labels."""
-    from mlops_actions.inference_log import InferenceLog
+    from mlops_actions.serving.inference_log import InferenceLog
 
     onnx = OnnxModel(model)
     features = frame[[f.name for f in onnx.features]]

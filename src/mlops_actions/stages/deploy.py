@@ -22,14 +22,14 @@ from mlops_actions.config import Config, DeployTarget
 from mlops_actions.errors import DeployFailed, GateFailed, ModelError, UsageError
 from mlops_actions.files import atomic_write_json
 from mlops_actions.github.actions import in_actions, run_url
-from mlops_actions.registry import CARD_FILE, MODEL_FILE, ModelVersion, Registry, sha256_file
+from mlops_actions.registry.store import CARD_FILE, MODEL_FILE, ModelVersion, Registry, sha256_file
 from mlops_actions.stages._common import StageResult, stage_dir, write_result
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from mlops_actions.onnx_model import OnnxModel
+    from mlops_actions.model import OnnxModel
 
 METRICS_FILE = "metrics.json"
 REPLAY_ATOL = 1e-4
@@ -100,7 +100,7 @@ def deploy(
     force: bool = False,
 ) -> DeployResult:
     """Check the packaged model, then put it on ``target`` under the alias ``stage``."""
-    from mlops_actions.onnx_model import OnnxModel
+    from mlops_actions.model import OnnxModel
 
     spec = deploy_target(config, target)
     out = stage_dir(workdir, "deploy")
@@ -220,7 +220,7 @@ def test_sample(
     import numpy as np
     import pandas as pd
 
-    from mlops_actions.inference_protocol import LABEL, PROBABILITIES, VALUE
+    from mlops_actions.serving.protocol import LABEL, PROBABILITIES, VALUE
 
     sample = onnx.meta("test_sample")
     if (
@@ -237,7 +237,7 @@ def test_sample(
         if name == LABEL
         else np.asarray(values, dtype="float64")
         for name, values in sample["expected"].items()
-        if name in (LABEL, PROBABILITIES, VALUE)  # the names inference_protocol.outputs_of gives
+        if name in (LABEL, PROBABILITIES, VALUE)  # the names serving.protocol.outputs_of gives
     }
     return (
         pd.DataFrame.from_records(sample["rows"]),
@@ -248,7 +248,7 @@ def test_sample(
 
 def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
     """Replay the packaged sample in ``onnx``'s session; a mismatch stops the deploy."""
-    from mlops_actions.inference_protocol import mismatch, outputs_of
+    from mlops_actions.serving.protocol import mismatch, outputs_of
 
     frame, expected, atol = test_sample(onnx, source)
     problem = mismatch(expected, outputs_of(onnx.predict(frame, source=str(source))), atol=atol)
@@ -494,7 +494,7 @@ class HttpEndpoint:
         """The packaged test sample must come back right, from ``version``, within the deadline."""
         import requests
 
-        from mlops_actions.inference_protocol import mismatch, outputs_from_v2, v2_request
+        from mlops_actions.serving.protocol import mismatch, outputs_from_v2, v2_request
 
         frame, expected, atol = test_sample(onnx, candidate_source)
         url = f"{self.url}/v2/models/{self.model}/infer"

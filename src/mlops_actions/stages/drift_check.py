@@ -402,7 +402,7 @@ def _set_aside_bookkeeping(cur_columns: dict, cur_info: dict[str, Any], ref_colu
     columns: out of the tests and the schema skew, listed under ``bookkeeping``.
 
     A reference column of the same name stays a data column."""
-    from mlops_actions.inference_log import LOG_COLUMNS
+    from mlops_actions.serving.inference_log import LOG_COLUMNS
 
     cur_info["bookkeeping"] = [c for c in LOG_COLUMNS if c in cur_columns and c not in ref_columns]
     for column in cur_info["bookkeeping"]:
@@ -484,8 +484,8 @@ class _LoggedPredictions:
     def add(self, chunk: Any, *, source: str) -> None:
         from mlops_actions.drift.columns import ColumnAccumulator
         from mlops_actions.drift.profile import prediction_frame
-        from mlops_actions.inference_log import PREDICTION
-        from mlops_actions.onnx_model import Prediction
+        from mlops_actions.model import Prediction
+        from mlops_actions.serving.inference_log import PREDICTION
 
         if PREDICTION not in chunk.columns:
             return
@@ -511,7 +511,7 @@ def _model_watch(
         return _LoggedPredictions(profile.get("task") or config.task, config.drift.max_values)
     if not (profile.get("predictions") or profile.get("metrics")):
         return None
-    from mlops_actions.onnx_model import OnnxModel
+    from mlops_actions.model import OnnxModel
 
     return _ModelWatch(OnnxModel(ref_path), config.data.target, config.drift.max_values)
 

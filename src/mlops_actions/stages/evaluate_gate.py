@@ -15,10 +15,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_actions.baselines import Baseline, Scores, resolve_baseline, score_onnx
 from mlops_actions.config import Config, GateConfig
 from mlops_actions.errors import DataError, GateFailed, ModelError, UsageError
 from mlops_actions.files import atomic_write_json, atomic_write_text
+from mlops_actions.gate.baselines import Baseline, Scores, resolve_baseline, score_onnx
 from mlops_actions.github.actions import run_url
 from mlops_actions.metrics import METRICS
 from mlops_actions.stages._common import StageResult, stage_dir, write_result

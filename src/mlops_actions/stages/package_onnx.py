@@ -1,7 +1,7 @@
 """Package the trained pipeline as one self-describing ONNX file, proven equal to scikit-learn.
 
 Reads what ``train`` wrote (model.joblib, features/metrics/params/lineage.json), converts
-with ``onnx_model.to_onnx``, checks parity on the test rows, measures speed, embeds the
+with ``model.to_onnx``, checks parity on the test rows, measures speed, embeds the
 metadata that gate, deploy and drift-check read back, and writes ``model-card.md``.
 """
 
@@ -22,7 +22,7 @@ from mlops_actions.stages._common import StageResult, stage_dir, write_result
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_actions.onnx_model import OnnxModel
+    from mlops_actions.model import OnnxModel
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model-card.md"
@@ -105,7 +105,7 @@ def package_onnx(
     """Convert ``model`` (default: train's model.joblib in ``workdir``), prove parity, describe it."""
     import joblib
 
-    from mlops_actions import onnx_model
+    from mlops_actions import model as onnx_model
     from mlops_actions.data import load_splits
     from mlops_actions.features import features_from_json, model_frame
 
@@ -295,7 +295,7 @@ def _test_sample(
     config: Config, model: OnnxModel, test: pd.DataFrame, features: list[Any], rows: int
 ) -> dict[str, Any]:
     """Raw test rows and what this file predicts for them: deploy replays them before promotion."""
-    from mlops_actions.inference_protocol import outputs_of
+    from mlops_actions.serving.protocol import outputs_of
 
     sample = test[[f.name for f in features]].head(rows)
     expected = {
@@ -326,7 +326,7 @@ def _latency(
     """Batch-1 p50/p99 and 100,000-row throughput, ONNX Runtime vs scikit-learn, on prepared inputs."""
     import numpy as np
 
-    from mlops_actions.onnx_model import BATCH_ROWS
+    from mlops_actions.model import BATCH_ROWS
 
     sk_call = pipeline.predict_proba if hasattr(pipeline, "predict_proba") else pipeline.predict
     one_feed = model.feed(test.iloc[[0]])

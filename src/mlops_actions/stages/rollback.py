@@ -8,7 +8,7 @@ from typing import Any
 
 from mlops_actions.config import Config
 from mlops_actions.errors import UsageError
-from mlops_actions.registry import MODEL_FILE
+from mlops_actions.registry.store import MODEL_FILE
 from mlops_actions.stages._common import StageResult, stage_dir, write_result
 from mlops_actions.stages.deploy import (
     HttpEndpoint,

@@ -105,7 +105,7 @@ def score_onnx(path: Path, test: pd.DataFrame, task: str) -> tuple[Scores, Any]:
     ``OnnxModel`` makes a corrupt file a ``ModelError`` and columns the model reads but the
     data lacks a ``DataError`` naming them.
     """
-    from mlops_actions.onnx_model import OnnxModel
+    from mlops_actions.model import OnnxModel
 
     model = OnnxModel(path)
     if model.task != task:

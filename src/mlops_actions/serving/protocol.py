@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_actions.features import Feature
-    from mlops_actions.onnx_model import Prediction
+    from mlops_actions.model import Prediction
 
 LABEL = "label"
 PROBABILITIES = "probabilities"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_actions import __version__
 from mlops_actions.errors import ModelError, UsageError
 from mlops_actions.files import atomic_write_bytes
-from mlops_actions.inference_protocol import LABEL, PROBABILITIES, VALUE, RequestError
+from mlops_actions.serving.protocol import LABEL, PROBABILITIES, VALUE, RequestError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from starlette.responses import JSONResponse
 
     from mlops_actions.config import Config
-    from mlops_actions.inference_log import InferenceLog
-    from mlops_actions.onnx_model import OnnxModel
-    from mlops_actions.registry import Registry
+    from mlops_actions.model import OnnxModel
+    from mlops_actions.registry.store import Registry
+    from mlops_actions.serving.inference_log import InferenceLog
 
 log = logging.getLogger("mlops.serve")
 MAX_ROWS = 10_000
@@ -95,7 +95,7 @@ class ModelServer:
     def _swap(self, path: str | os.PathLike[str], version: str) -> None:
         import pandas as pd
 
-        from mlops_actions.onnx_model import OnnxModel
+        from mlops_actions.model import OnnxModel
 
         model = OnnxModel(path)  # built aside; the old one keeps serving meanwhile
         probe = pd.DataFrame({f.name: [None] for f in model.features})
@@ -214,7 +214,7 @@ class ModelServer:
         }
 
     def infer_v2(self, body: Any) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import columns_from_v2, v2_response
+        from mlops_actions.serving.protocol import columns_from_v2, v2_response
 
         loaded = self._loaded()  # this request's model, whatever reloads happen meanwhile
         outputs = self._predict(
@@ -233,7 +233,7 @@ class ModelServer:
         )
 
     def predict_records(self, body: Any) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import columns_from_records
+        from mlops_actions.serving.protocol import columns_from_records
 
         loaded = self._loaded()
         outputs = self._predict(
@@ -252,7 +252,7 @@ class ModelServer:
         return answer
 
     def _predict(self, loaded: Loaded, columns: dict[str, Any]) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import named_outputs
+        from mlops_actions.serving.protocol import named_outputs
 
         model = loaded.model
         feed = {
@@ -387,7 +387,7 @@ def serve(
         raise UsageError(
             "mlops serve needs the serve extra: pip install 'mlops-actions[serve]'"
         ) from None
-    from mlops_actions.inference_log import InferenceLog
+    from mlops_actions.serving.inference_log import InferenceLog
     from mlops_actions.stages.deploy import registry_for
 
     admin_token = None
