@@ -44,13 +44,14 @@ def test_no_drift_between_train_and_test(project, tmp_path):
     result = drift_check(
         config(project), workdir=tmp_path / "w", current=str(project / "data/test.csv")
     )
-    assert not result.dataset_drift
+    assert not result.dataset_drift and result.status == "no_drift" and not result.drift
     saved = json.loads((tmp_path / "w/drift-check/result.json").read_text())
-    assert (
-        saved["dataset_drift"] is False and len(saved["columns"]) == 7
-    )  # year is dropped by config
+    # six feature columns (year is dropped by config); the target is a signal of its own
+    assert saved["dataset_drift"] is False and len(saved["columns"]) == 6
+    assert saved["target"]["column"] == "species" and not saved["target"]["drifted"]
+    assert saved["status"] == "no_drift" and saved["drift"] is False
     summary = (tmp_path / "w/drift-check/summary.md").read_text()
-    assert "| column | test | statistic | threshold | drifted |" in summary
+    assert summary.startswith("## ✅ No drift")
     html = (tmp_path / "w/drift-check/report.html").read_text()
     assert html.count("<svg") == 7 and "http://" not in html.replace("http://www.w3.org", "")
 
@@ -62,8 +63,9 @@ def test_known_drift_one_island_only(project, tmp_path):
     result = drift_check(
         config(project), workdir=tmp_path / "w", current=str(tmp_path / "biscoe.csv")
     )
-    assert result.dataset_drift
-    assert {"species", "island", "flipper_length_mm"} <= set(result.drifted_columns)
+    assert result.dataset_drift and result.status == "drift"
+    assert {"island", "flipper_length_mm"} <= set(result.drifted_columns)
+    assert result.target["drifted"] and "species" not in result.drifted_columns
     assert result.columns[0]["drifted"]  # drifted columns come first
 
 
@@ -353,7 +355,7 @@ def test_outputs_for_actions(project, tmp_path, monkeypatch):
     )
     lines = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
     assert lines["drift"] == "true" and float(lines["drift-share"]) >= 0.5
-    assert "species" in json.loads(lines["drifted-columns"])
+    assert lines["status"] == "drift" and "island" in json.loads(lines["drifted-columns"])
 
 
 def test_nested_json_values_are_reported_untested(project, tmp_path):

@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
+import re
 
-import joblib
 import pandas as pd
 import pytest
 
 from mlops_actions.config import load_config
-from mlops_actions.drift.profile import build_profile, prediction_frame
-from mlops_actions.features import features_from_json
-from mlops_actions.files import atomic_write_bytes
-from mlops_actions.model import OnnxModel, to_onnx
+from mlops_actions.model import OnnxModel
 from mlops_actions.stages.drift_check import drift_check
-from mlops_actions.stages.train import train
-from support import EXAMPLES
-
-PENGUINS = EXAMPLES / "penguins"
+from support.packaged_model import packaged_penguins
 
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory):
-    """Penguins trained and converted to ONNX carrying the drift profile, as package-onnx does."""
-    root = tmp_path_factory.mktemp("packaged")
-    shutil.copytree(PENGUINS, root / "project")
-    config = load_config(root / "project/mlops.yaml")
-    result = train(config, workdir=root / "work")
-    pipeline = joblib.load(result.model_path)
-    features = features_from_json(result.features)
-    metadata = {
-        "features": result.features,
-        "target": {"task": "classification", "classes": list(pipeline.classes_)},
-    }
-    bare = atomic_write_bytes(root / "bare.onnx", to_onnx(pipeline, features, metadata=metadata))
-    train_frame = pd.read_csv(config.data.train)
-    outputs = prediction_frame(OnnxModel(bare).predict(train_frame))
-    metrics = {k: v for k, v in result.metrics.items() if v is not None}
-    profile = build_profile(
-        train_frame, task="classification", predictions=outputs, metrics=metrics
-    )
-    model = atomic_write_bytes(
-        root / "model.onnx",
-        to_onnx(pipeline, features, metadata={**metadata, "drift_profile": profile}),
-    )
-    return root / "project", model, metrics
+    return packaged_penguins(tmp_path_factory.mktemp("packaged"))
 
 
 def test_prediction_drift_and_performance_on_labelled_data(packaged, tmp_path):
@@ -67,14 +38,18 @@ def test_prediction_drift_and_performance_on_labelled_data(packaged, tmp_path):
     assert {c["column"] for c in moved.predictions["columns"] if c["drifted"]} >= {"prediction"}
 
 
-def test_wrong_labels_show_as_degraded_performance(packaged, tmp_path):
+def test_a_breached_performance_limit_is_the_verdict_not_only_the_exit_code(packaged, tmp_path):
+    """Once a limit changed only the exit code (with --fail-on-drift) under a ✅ headline.
+    Target drift is off here so that performance alone decides."""
     project, model, _ = packaged
     frame = pd.read_csv(project / "data/test.csv")
     frame["species"] = frame["species"].map(
         {"Adelie": "Gentoo", "Gentoo": "Chinstrap", "Chinstrap": "Adelie"}
     )
     frame.to_csv(tmp_path / "relabelled.csv", index=False)
-    config = load_config(project / "mlops.yaml", ["drift.performance.accuracy=0.05"])
+    config = load_config(
+        project / "mlops.yaml", ["drift.performance.accuracy=0.05", "drift.verdict.target=false"]
+    )
     result = drift_check(
         config,
         workdir=tmp_path / "w",
@@ -83,9 +58,16 @@ def test_wrong_labels_show_as_degraded_performance(packaged, tmp_path):
         fail_on_drift=True,
     )
     assert result.performance["degraded"] and not result.passed
-    assert "accuracy" in result.failure_message()
+    assert result.status == "drift" and [s["name"] for s in result.fired] == ["performance"]
+    assert "accuracy 1 -> 0" in result.failure_message()
     saved = json.loads((tmp_path / "w/drift-check/result.json").read_text())
-    assert saved["performance"]["degraded"] is True
+    assert saved["performance"]["degraded"] is True and saved["status"] == "drift"
+    summary = (tmp_path / "w/drift-check/summary.md").read_text()
+    assert summary.startswith("## 🚨 Drift detected") and "Drift from performance." in summary
+    # the limit is the only judged metric: the others are information, not a pass
+    assert re.search(r"\| accuracy \|.*\| 🔴 over the limit \|", summary)
+    assert re.search(r"\| balanced_accuracy \|.*\| ℹ️ no limit \|", summary)
+    assert "✅" not in summary.split("### Performance")[1]
 
 
 def test_unlabelled_logs_without_features_skip_the_model(packaged, tmp_path):
