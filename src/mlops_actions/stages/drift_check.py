@@ -232,7 +232,7 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
     )
     try:
         outcome = send_alerts(
-            GitHubClient.from_env(token_env=token_env),
+            GitHubClient.from_env(token_env=token_env, bot_login=config.github.bot_login),
             name=config.name,
             drift=result.dataset_drift,
             payload=payload,
