@@ -16,6 +16,21 @@ pytest_plugins = ["fakegithub.plugin"]
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 SRC = REPO / "src"
+# what a developer's shell or a CI runner exports that would point a test at the real GitHub
+_HOST_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_")
+_HOST_TOKENS = ("GH_TOKEN", "GH_ENTERPRISE_TOKEN")
+UNREACHABLE_API = "http://127.0.0.1:9/api/v3"  # the discard port: nothing listens there
+
+
+@pytest.fixture(autouse=True)
+def no_real_github(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test never reaches the real GitHub, whatever the shell exports: the GitHub and
+    runner variables are gone (so alerts are off unless ``fake_github`` sets them), and a
+    client a test builds without the fake points at a closed port, not api.github.com."""
+    for name in list(os.environ):
+        if name.startswith(_HOST_PREFIXES) or name in _HOST_TOKENS:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GITHUB_API_URL", UNREACHABLE_API)
 
 
 @pytest.fixture
@@ -42,6 +57,7 @@ def run_mlops(
 ) -> Run:
     """Run ``python -m mlops_actions ARGS`` as a user would, in a fresh process."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    full_env["GITHUB_API_URL"] = UNREACHABLE_API  # unless env names the fake
     full_env["PYTHONPATH"] = str(SRC) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
     proc = subprocess.run(
