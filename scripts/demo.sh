@@ -37,8 +37,8 @@ for example in penguins diabetes; do
     # Push to main: package, deploy to staging, promote to production
     step package-onnx "${common[@]}"
     step inspect "$work/package-onnx/model.onnx"
-    step deploy "${common[@]}" --target models --stage staging
-    step deploy "${common[@]}" --target models --stage production
+    step deploy "${common[@]}" --target models --alias staging
+    step deploy "${common[@]}" --target models --alias production
     step registry list "${common[@]}" --target models
     # The next pull request: a challenger with other hyperparameters, gated against production
     # (the ONNX model in the registry, scored on the same test rows)

@@ -54,7 +54,7 @@ def make_model(
     from sklearn.pipeline import Pipeline
 
     from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, features_to_json, model_frame
-    from mlops_actions.onnx_model import to_onnx
+    from mlops_actions.model import to_onnx
     from mlops_actions.stages.train import preprocessor
 
     data = flowers(seed=seed)

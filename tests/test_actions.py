@@ -359,7 +359,7 @@ def test_deploy_action_versions_promotes_and_rolls_back(penguins, fake_github):
     assert [d["environment"] for d in fake_github.deployments.values()] == ["staging", "staging"]
     back = runner.run_action(
         ".",
-        {"command": "rollback", "install": "false", "args": "--target\nregistry\n--stage\nstaging"},
+        {"command": "rollback", "install": "false", "args": "--target\nregistry\n--alias\nstaging"},
     )
     assert back.ok, back.log()
     assert back.outputs["version"] == versions[0]

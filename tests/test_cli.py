@@ -121,7 +121,7 @@ def test_wrong_hyperparameter_name_and_value(mlops, example):
 
 def test_missing_target_column(mlops, example):
     run = mlops("train", "--set", "data.target=specie", cwd=example("penguins"))
-    assert_one_line_error(run, "train.csv: column 'specie' not found; did you mean 'species'?")
+    assert_one_line_error(run, "train.csv: column 'specie' not found (did you mean 'species'?)")
 
 
 def test_empty_data_file(mlops, example):

@@ -15,7 +15,7 @@ from deploy_models import make_model, running, write_config
 from mlops_actions.cli import main
 from mlops_actions.config import load_config
 from mlops_actions.errors import DeployFailed, GateFailed, ModelError, UsageError
-from mlops_actions.registry import Registry
+from mlops_actions.registry.store import Registry
 from mlops_actions.stages.deploy import deploy
 from mlops_actions.stages.rollback import rollback
 
@@ -41,12 +41,12 @@ def config(tmp_path, monkeypatch):
 
 def test_promote_registers_once_and_moves_the_alias(config, models, tmp_path):
     work = tmp_path / "work"
-    first = deploy(config, workdir=work, target="local", stage="staging", model=models["v1"])
+    first = deploy(config, workdir=work, target="local", alias="staging", model=models["v1"])
     assert (first.version, first.from_version, first.created, first.passed) == (1, None, True, True)
     assert first.checks["replay"] == {"rows": 8, "matched": True, "atol": 1e-4}
-    rerun = deploy(config, workdir=work, target="local", stage="staging", model=models["v1"].parent)
+    rerun = deploy(config, workdir=work, target="local", alias="staging", model=models["v1"].parent)
     assert (rerun.version, rerun.created) == (1, False)
-    second = deploy(config, workdir=work, target="local", stage="staging", model=models["v2"])
+    second = deploy(config, workdir=work, target="local", alias="staging", model=models["v2"])
     assert (second.version, second.from_version) == (2, 1)
     registry = Registry(config.resolve("registry"))
     assert registry.resolve("flowers", "staging").version == 2
@@ -68,16 +68,16 @@ def test_promote_registers_once_and_moves_the_alias(config, models, tmp_path):
 def test_production_needs_a_passed_gate_unless_forced(config, models, tmp_path):
     for name, why in (("no-gate", "has no gate result"), ("failed-gate", "failed the gate")):
         with pytest.raises(GateFailed, match=f"{why}.*--force"):
-            deploy(config, workdir=tmp_path, target="local", stage="production", model=models[name])
+            deploy(config, workdir=tmp_path, target="local", alias="production", model=models[name])
     staging = deploy(
-        config, workdir=tmp_path, target="local", stage="staging", model=models["failed-gate"]
+        config, workdir=tmp_path, target="local", alias="staging", model=models["failed-gate"]
     )
     assert staging.passed and staging.forced is False
     forced = deploy(
         config,
         workdir=tmp_path,
         target="local",
-        stage="production",
+        alias="production",
         model=models["no-gate"],
         force=True,
     )
@@ -90,7 +90,7 @@ def test_the_gate_result_of_this_run_wins_over_the_packaged_one(config, models, 
     (tmp_path / "evaluate-gate").mkdir()
     (tmp_path / "evaluate-gate" / "result.json").write_text(json.dumps({"passed": True}))
     result = deploy(
-        config, workdir=tmp_path, target="local", stage="production", model=models["failed-gate"]
+        config, workdir=tmp_path, target="local", alias="production", model=models["failed-gate"]
     )
     assert result.passed and result.checks["gate"]["passed"] is True
 
@@ -236,7 +236,7 @@ def _http_config(tmp_path, url, monkeypatch, deadline=10):
 def test_http_deploy_to_mlops_serve_smoke_tests_then_promotes(models, tmp_path, monkeypatch):
     import requests
 
-    from mlops_actions.serve import ModelServer, create_app
+    from mlops_actions.serving.server import ModelServer, create_app
 
     server = ModelServer(
         "flowers", model_path=models["v1"], cache_dir=tmp_path / "cache", admin_token="s3cret"
@@ -244,16 +244,16 @@ def test_http_deploy_to_mlops_serve_smoke_tests_then_promotes(models, tmp_path, 
     with running(create_app(server)) as url:
         config = _http_config(tmp_path, url, monkeypatch)
         result = deploy(
-            config, workdir=tmp_path / "work", target="web", stage="production", model=models["v2"]
+            config, workdir=tmp_path / "work", target="web", alias="production", model=models["v2"]
         )
         assert result.passed and result.checks["smoke"]["passed"] and result.version == 1
         assert requests.get(f"{url}/v2/models/flowers", timeout=10).json()["versions"] == ["1"]
         result = deploy(
-            config, workdir=tmp_path / "work", target="web", stage="production", model=models["v1"]
+            config, workdir=tmp_path / "work", target="web", alias="production", model=models["v1"]
         )
         assert (result.version, result.from_version) == (2, 1)
         assert server.current.model.path.read_bytes() == models["v1"].read_bytes()
-        back = rollback(config, workdir=tmp_path / "work", target="web", stage="production")
+        back = rollback(config, workdir=tmp_path / "work", target="web", alias="production")
         assert (back.from_version, back.to_version) == (2, 1)
         assert server.current.version == "1"
         assert server.current.model.path.read_bytes() == models["v2"].read_bytes()
@@ -306,7 +306,7 @@ def test_http_deploy_answering_late_is_rolled_back(models, tmp_path, monkeypatch
     first = registry.register("flowers", {"model.onnx": models["v1"]}, {"sha256": "v1"})[0]
     registry.set_alias("flowers", "production", first.version)
     result = deploy(
-        config, workdir=tmp_path / "work", target="web", stage="production", model=models["v2"]
+        config, workdir=tmp_path / "work", target="web", alias="production", model=models["v2"]
     )
     assert not result.passed and result.rolled_back
     assert "no answer within 0.5 s" in result.problem
@@ -314,7 +314,7 @@ def test_http_deploy_answering_late_is_rolled_back(models, tmp_path, monkeypatch
 
 
 def test_http_load_needs_the_token(models, tmp_path, monkeypatch):
-    from mlops_actions.serve import ModelServer, create_app
+    from mlops_actions.serving.server import ModelServer, create_app
 
     server = ModelServer(
         "flowers", model_path=models["v1"], cache_dir=tmp_path / "cache", admin_token="other"
@@ -331,12 +331,12 @@ def test_http_load_needs_the_token(models, tmp_path, monkeypatch):
 
 def test_release_is_idempotent(config, models, tmp_path, fake_github):
     work = tmp_path / "work"
-    first = deploy(config, workdir=work, target="releases", stage="staging", model=models["v1"])
+    first = deploy(config, workdir=work, target="releases", alias="staging", model=models["v1"])
     assert (first.version, first.created) == (1, True)
     assert first.checks["release"]["uploaded"] == ["model.onnx", "metrics.json", "model-card.md"]
-    rerun = deploy(config, workdir=work, target="releases", stage="staging", model=models["v1"])
+    rerun = deploy(config, workdir=work, target="releases", alias="staging", model=models["v1"])
     assert (rerun.version, rerun.created, rerun.checks["release"]["uploaded"]) == (1, False, [])
-    second = deploy(config, workdir=work, target="releases", stage="production", model=models["v2"])
+    second = deploy(config, workdir=work, target="releases", alias="production", model=models["v2"])
     assert second.version == 2
     releases = {r["tag_name"]: r for r in fake_github.releases.values()}
     assert sorted(releases) == ["flowers-v1", "flowers-v2"]

@@ -74,7 +74,7 @@ def trained(root: Path, workdir: str, **kwargs) -> tuple[object, Path]:
 
 def export_onnx(train_dir: Path, dest: Path, task: str = "classification") -> Path:
     """The model in ``train_dir`` as ONNX, carrying the metadata package-onnx writes."""
-    from mlops_actions.onnx_model import to_onnx
+    from mlops_actions.model import to_onnx
 
     pipeline = joblib.load(train_dir / "model.joblib")
     features = features_from_json(json.loads((train_dir / "features.json").read_text()))
@@ -400,7 +400,8 @@ def test_model_size_budget(project):
 
 
 def test_registry_baseline_is_the_version_at_the_alias_with_a_trend(project):
-    from mlops_actions.registry import Registry, sha256_file
+    from mlops_actions.files import sha256_file
+    from mlops_actions.registry.store import Registry
 
     deploy = {"targets": {"local": {"type": "registry", "url": "registry"}}}
     gate = {"metrics": {"accuracy": {"max_drop": 0.02}, "roc_auc": {"min": 0.5}}}

@@ -184,7 +184,7 @@ def test_level3_loop(project: Path, fake_github):
         first["version"],
         second["version"],
     )
-    from mlops_actions.registry import Registry
+    from mlops_actions.registry.store import Registry
 
     registry = Registry(project.parent / "registry")
     assert registry.alias("penguins-species", "production").version == int(first["version"])

@@ -13,7 +13,7 @@ from mlops_actions.config import load_config
 from mlops_actions.errors import DataError, ModelError
 from mlops_actions.features import features_from_json, model_frame
 from mlops_actions.files import atomic_write_bytes
-from mlops_actions.onnx_model import OnnxModel, to_onnx, with_metadata
+from mlops_actions.model import OnnxModel, to_onnx, with_metadata
 from mlops_actions.stages.train import train
 
 

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops_actions import cli, onnx_model
+from mlops_actions import cli
+from mlops_actions import model as onnx_model
 from mlops_actions.config import load_config
 from mlops_actions.errors import ConfigError, ModelError, ParityFailed
 from mlops_actions.features import features_from_json, model_frame
-from mlops_actions.onnx_model import OnnxModel
+from mlops_actions.model import OnnxModel
 from mlops_actions.stages.package_onnx import package_onnx
 from mlops_actions.stages.train import train
 
@@ -124,7 +125,7 @@ def test_penguins_packages_with_parity_metadata_and_card(example, tmp_path):
         sample["expected"]["probabilities"], pipeline.predict_proba(sample_x), atol=1e-4
     )
     assert sample["expected"]["label"] == list(pipeline.predict(sample_x))
-    from mlops_actions.stages.deploy import replay
+    from mlops_actions.model import replay
 
     assert replay(OnnxModel(result.model_path), result.model_path)["matched"]  # what deploy checks
     profile = meta["mlops.drift_profile"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,33 @@ def test_every_stage_entry_function_is_exported():
     for stage in STAGES:
         module = importlib.import_module(f"mlops_actions.stages.{stage}")
         assert getattr(mlops_actions, stage) is getattr(module, stage), stage
+
+
+def test_every_error_class_and_stage_result_is_exported():
+    """Callers catch our errors and type our results by importing them from the package."""
+    from mlops_actions import errors
+    from mlops_actions.stages._common import StageResult
+
+    for stage in STAGES:
+        importlib.import_module(f"mlops_actions.stages.{stage}")
+    error_classes = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.MlopsError)
+    }
+    results = {cls.__name__ for cls in StageResult.__subclasses__()}
+    assert len(results) == len(STAGES)
+    assert (error_classes | results) <= set(mlops_actions.__all__)
+
+
+def test_importing_the_package_loads_no_stage():
+    """``mlops --help`` pays for what the package imports: the stages load on first use."""
+    code = (
+        "import sys, mlops_actions; "
+        "print(sorted(m for m in sys.modules if m.startswith('mlops_actions.stages')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_names_the_readme_imports_exist():

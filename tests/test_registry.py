@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.errors import UsageError
-from mlops_actions.registry import Registry, sha256_file
+from mlops_actions.files import sha256_file
+from mlops_actions.registry.store import Registry
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -129,7 +130,8 @@ RACER = textwrap.dedent("""
     import sys
     import time
     from pathlib import Path
-    from mlops_actions.registry import Registry, sha256_file
+    from mlops_actions.files import sha256_file
+    from mlops_actions.registry.store import Registry
 
     root, work, who, go = sys.argv[1:]
     registry = Registry(root)
@@ -175,7 +177,7 @@ def test_two_processes_racing_lose_nothing(tmp_path):
 
 KILLED = textwrap.dedent("""
     import sys
-    from mlops_actions.registry import Registry
+    from mlops_actions.registry.store import Registry
     Registry(sys.argv[1]).register("iris", {"model.onnx": sys.argv[2]}, {"sha256": "fifo"})
 """)
 
@@ -214,7 +216,7 @@ def test_a_killed_lock_holder_does_not_block_the_next_deploy(tmp_path):
     version, _ = _register(registry, tmp_path, b"one")
     holder = textwrap.dedent("""
         import sys, time
-        from mlops_actions.registry import _LocalStore
+        from mlops_actions.registry.store import _LocalStore
         from pathlib import Path
         with _LocalStore(Path(sys.argv[1])).lock("iris/.lock"):
             print("held", flush=True)
@@ -257,14 +259,14 @@ def test_deploy_to_s3_then_serve_from_it(s3_env, tmp_path, monkeypatch):
 
     from deploy_models import make_model, running, write_config
     from mlops_actions.config import load_config
-    from mlops_actions.serve import ModelServer, create_app
+    from mlops_actions.serving.server import ModelServer, create_app
     from mlops_actions.stages.deploy import deploy
 
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     config = load_config(write_config(tmp_path / "project"), [f"deploy.targets.local.url={s3_env}"])
     model = make_model(tmp_path / "model", seed=1)
     result = deploy(
-        config, workdir=tmp_path / "work", target="local", stage="production", model=model
+        config, workdir=tmp_path / "work", target="local", alias="production", model=model
     )
     assert result.location == f"{s3_env}/flowers/1"
     registry = Registry(s3_env)

@@ -13,9 +13,10 @@ import pytest
 import requests
 
 from deploy_models import FEATURE_NAMES, flowers, make_model, running, write_config
-from mlops_actions.onnx_model import OnnxModel
-from mlops_actions.registry import Registry, sha256_file
-from mlops_actions.serve import ModelServer, create_app
+from mlops_actions.files import sha256_file
+from mlops_actions.model import OnnxModel
+from mlops_actions.registry.store import Registry
+from mlops_actions.serving.server import ModelServer, create_app
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def registry(tmp_path, models):
 
 @pytest.fixture
 def served(tmp_path, registry):
-    from mlops_actions.inference_log import InferenceLog
+    from mlops_actions.serving.inference_log import InferenceLog
 
     server = ModelServer(
         "flowers",
@@ -255,7 +256,7 @@ def test_inference_log_is_read_back_by_drift_check(tmp_path, served, models):
 
 
 def test_inference_log_rotates_and_recovers_an_abandoned_file(tmp_path):
-    from mlops_actions.inference_log import InferenceLog
+    from mlops_actions.serving.inference_log import InferenceLog
 
     columns = {"length": np.array([1.0, np.nan]), "colour": np.array(["red", ""], dtype=object)}
     log = InferenceLog(tmp_path, max_rows=3)
@@ -282,7 +283,7 @@ def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, mo
     """The diabetes example through train, package-onnx and deploy, then served: the V2
     answer for the packaged test rows is what package-onnx recorded for them."""
     from mlops_actions.config import load_config
-    from mlops_actions.inference_protocol import v2_request
+    from mlops_actions.serving.protocol import v2_request
     from mlops_actions.stages.deploy import deploy
     from mlops_actions.stages.package_onnx import package_onnx
     from mlops_actions.stages.train import train
@@ -299,7 +300,7 @@ def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, mo
     work = tmp_path / "work"
     train(config, workdir=work)
     package_onnx(config, workdir=work)
-    result = deploy(config, workdir=work, target="models", stage="staging")
+    result = deploy(config, workdir=work, target="models", alias="staging")
     assert result.passed and result.checks["replay"]["rows"] == 20
     registry = Registry(tmp_path / "registry")
     server = ModelServer(

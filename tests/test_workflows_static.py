@@ -270,7 +270,7 @@ def test_workflow_permissions_checkout_and_concurrency(path):
                     group.get("group", "").startswith("mlops-deploy-")
                     and group.get("cancel-in-progress") is False
                 )
-                stage = step["with"]["stage"]
+                stage = step["with"]["alias"]
                 assert job.get("environment") == stage, (
                     f"{rel(path)}: {job_id}: deploy to {stage} needs environment: {stage}"
                 )

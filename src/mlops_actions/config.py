@@ -7,7 +7,6 @@ message has one shape: ``mlops.yaml: gate.metrics.accuracy.min must be a number,
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -16,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mlops_actions.errors import ConfigError, UsageError
+from mlops_actions.errors import ConfigError, UsageError, did_you_mean
 from mlops_actions.metrics import METRICS
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
@@ -335,7 +334,7 @@ def _validate(raw: dict[str, Any], label: str) -> None:
     known = [m for m, spec in METRICS.items() if spec.task == task]
     for where, name in named:
         if name not in known:
-            hint = _did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
+            hint = did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
             raise ConfigError(f"{label}: {where} is not a {task} metric{hint}")
     for name, rule in (gate.get("metrics") or {}).items():
         if rule.get("block_on") == "significant" and "confidence" not in gate:
@@ -349,7 +348,7 @@ def _validate(raw: dict[str, Any], label: str) -> None:
         ref = target.get("registry")
         if ref is not None and ref not in registries:
             hint = (
-                _did_you_mean(ref, registries)
+                did_you_mean(ref, registries)
                 or f" (registry targets: {', '.join(registries) or 'none'})"
             )
             raise ConfigError(
@@ -385,7 +384,7 @@ def _describe(error: Any) -> str:
         extras = [k for k in value if k not in allowed]
         key = str(extras[0])  # YAML allows non-string keys: `? ` is {None: None}
         full = f"{where}.{key}" if where else key
-        suggestion = _did_you_mean(key, allowed) or (
+        suggestion = did_you_mean(key, allowed) or (
             f" (allowed: {', '.join(allowed)})" if allowed else ""
         )
         return f"unknown key '{full}'{suggestion}"
@@ -396,7 +395,7 @@ def _describe(error: Any) -> str:
         options = [str(o) for o in error.validator_value]
         return (
             f"{subject} must be one of {', '.join(options)}, got {_show(value)}"
-            f"{_did_you_mean(str(value), options)}"
+            f"{did_you_mean(str(value), options)}"
         )
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[
@@ -414,11 +413,6 @@ def _describe(error: Any) -> str:
             else f"{subject}: {hint}"
         )
     return f"{subject}: {error.message}"
-
-
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _show(value: Any) -> str:

@@ -14,7 +14,7 @@ from mlops_actions.config import load_config
 from mlops_actions.drift.profile import build_profile, prediction_frame
 from mlops_actions.features import features_from_json
 from mlops_actions.files import atomic_write_bytes
-from mlops_actions.onnx_model import OnnxModel, to_onnx
+from mlops_actions.model import OnnxModel, to_onnx
 from mlops_actions.stages.drift_check import drift_check
 from mlops_actions.stages.train import train
 
@@ -104,7 +104,7 @@ def test_unlabelled_logs_without_features_skip_the_model(packaged, tmp_path):
 def _served_log(model, frame, folder):
     """An inference log as the model server writes it: the features as the model takes them
     (text missing as '') and the model's labels."""
-    from mlops_actions.inference_log import InferenceLog
+    from mlops_actions.serving.inference_log import InferenceLog
 
     onnx = OnnxModel(model)
     features = frame[[f.name for f in onnx.features]]

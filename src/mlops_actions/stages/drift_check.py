@@ -13,10 +13,25 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config
-from mlops_actions.errors import ConfigError, DataError, DriftDetected, ModelError, UsageError
-from mlops_actions.files import atomic_write_json, atomic_write_text
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
+from mlops_actions.data import fingerprint, read_config_table, schema_string_columns
+from mlops_actions.drift.alerts import AlertOutcome, dispatch_payload, send_alerts
+from mlops_actions.errors import (
+    ConfigError,
+    DataError,
+    DriftDetected,
+    GitHubError,
+    ModelError,
+    UsageError,
+)
+from mlops_actions.files import atomic_write_json, atomic_write_text, sha256_files
+from mlops_actions.github.actions import annotate, run_url
+from mlops_actions.metrics import METRICS, compute_metrics
+from mlops_actions.model import OnnxModel, Prediction
+from mlops_actions.reports import render
+from mlops_actions.serving.inference_log import LOG_COLUMNS, PREDICTION
+from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     from mlops_actions.drift.columns import ColumnSummary
@@ -31,7 +46,7 @@ TOP_CATEGORIES = 12
 
 @dataclasses.dataclass
 class DriftResult(StageResult):
-    stage = "drift-check"
+    stage = layout.DRIFT_CHECK
     failure = DriftDetected
     name: str
     reference: dict[str, Any]
@@ -82,7 +97,6 @@ class DriftResult(StageResult):
         }
 
     def summary_markdown(self) -> str:
-        from mlops_actions.reports import render
 
         return render("drift.md.j2", r=self)
 
@@ -129,7 +143,7 @@ def drift_check(
     from mlops_actions.drift.dataset import ColumnChoice, detect_drift
 
     settings = config.drift
-    out = stage_dir(workdir, "drift-check")
+    out = layout.stage_dir(workdir, layout.DRIFT_CHECK)
     source = current or settings.current
     if not source:
         raise UsageError(
@@ -146,7 +160,6 @@ def drift_check(
         from mlops_actions.drift.calibrate import calibrate_thresholds
 
         tests = {name: c.stattest for name, c in settings.columns.items() if c.stattest}
-        from mlops_actions.data import read_config_table
 
         profile["thresholds"] = calibrate_thresholds(
             read_config_table(config, ref_path),
@@ -215,9 +228,6 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
     """Alerts go out whenever a token and GITHUB_REPOSITORY are present; failures warn."""
     import os
 
-    from mlops_actions.drift.alerts import AlertOutcome, dispatch_payload, send_alerts
-    from mlops_actions.errors import GitHubError
-    from mlops_actions.github.actions import annotate, run_url
     from mlops_actions.github.client import GitHubClient
 
     token_env = config.github.token_env
@@ -252,7 +262,6 @@ def _load_reference(
 
     Summaries of the training file are exact; a profile's may be sketches.
     """
-    from mlops_actions.data import fingerprint, read_config_table
     from mlops_actions.drift.columns import summarize
     from mlops_actions.drift.profile import FORMAT, profile_from_summaries
 
@@ -316,7 +325,6 @@ def _read_current(
 ) -> tuple[dict[str, ColumnSummary], dict[str, Any]]:
     """One pass over the current data: column summaries and a description (and, with a
     model, its predictions on every chunk; with a profile's predictions, the logged ones)."""
-    from mlops_actions.data import files_sha256, schema_string_columns
     from mlops_actions.drift.columns import ColumnAccumulator
     from mlops_actions.drift.sources import is_url, iter_chunks, local_files
 
@@ -347,7 +355,7 @@ def _read_current(
                     raise DataError(
                         f"{source}: {exc}; make every file use one type per column"
                     ) from None
-        digest = files_sha256(files)
+        digest = sha256_files(files)
         names = [f.name for f in files]
     if rows == 0:
         raise DataError(f"{source}: current data has no rows; nothing to compare")
@@ -365,7 +373,6 @@ def _set_aside_bookkeeping(cur_columns: dict, cur_info: dict[str, Any], ref_colu
     columns: out of the tests and the schema skew, listed under ``bookkeeping``.
 
     A reference column of the same name stays a data column."""
-    from mlops_actions.inference_log import LOG_COLUMNS
 
     cur_info["bookkeeping"] = [c for c in LOG_COLUMNS if c in cur_columns and c not in ref_columns]
     for column in cur_info["bookkeeping"]:
@@ -447,8 +454,6 @@ class _LoggedPredictions:
     def add(self, chunk: Any, *, source: str) -> None:
         from mlops_actions.drift.columns import ColumnAccumulator
         from mlops_actions.drift.profile import prediction_frame
-        from mlops_actions.inference_log import PREDICTION
-        from mlops_actions.onnx_model import Prediction
 
         if PREDICTION not in chunk.columns:
             return
@@ -474,7 +479,6 @@ def _model_watch(
         return _LoggedPredictions(profile.get("task") or config.task, config.drift.max_values)
     if not (profile.get("predictions") or profile.get("metrics")):
         return None
-    from mlops_actions.onnx_model import OnnxModel
 
     return _ModelWatch(OnnxModel(ref_path), config.data.target, config.drift.max_values)
 
@@ -515,8 +519,6 @@ def _performance(
     """
     import numpy as np
 
-    from mlops_actions.metrics import METRICS, compute_metrics
-
     if not isinstance(watch, _ModelWatch) or not watch.y_true or not profile.get("metrics"):
         return None
     y_true = np.concatenate(watch.y_true)
@@ -549,7 +551,6 @@ def _performance(
 def _write_html(
     result: DriftResult, drift: DatasetDrift, ref_columns: dict, cur_columns: dict
 ) -> None:
-    from mlops_actions.reports import render
 
     charts = {
         c.column: _histogram(ref_columns[c.column], cur_columns[c.column]) for c in drift.columns

@@ -15,13 +15,18 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_actions.baselines import Baseline, Scores, resolve_baseline, score_onnx
+from mlops_actions import __version__
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config, GateConfig
+from mlops_actions.data import load_splits, require_columns
 from mlops_actions.errors import DataError, GateFailed, ModelError, UsageError
+from mlops_actions.features import features_from_json, model_frame, target_values
 from mlops_actions.files import atomic_write_json, atomic_write_text
+from mlops_actions.gate.baselines import Baseline, Scores, resolve_baseline, score_onnx
 from mlops_actions.github.actions import run_url
-from mlops_actions.metrics import METRICS
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
+from mlops_actions.metrics import METRICS, confusion, paired_bootstrap, weighted_metrics
+from mlops_actions.reports import cut_markdown, flatten_params, fmt, pct, render, signed
+from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,14 +38,12 @@ COMMENT_BUDGET = COMMENT_LIMIT - 1_536
 SLICE_BINS = 5
 MAX_SLICE_VALUES = 20
 """A numeric column with more distinct values is cut into SLICE_BINS quantile bins."""
-PACKAGED_ONNX = ("package-onnx", "model.onnx")
-VALIDATE_RESULT = ("validate-data", "result.json")
 MB = 1_000_000
 
 
 @dataclasses.dataclass
 class GateResult(StageResult):
-    stage = "evaluate-gate"
+    stage = layout.EVALUATE_GATE
     failure = GateFailed
     task: str
     model: str
@@ -84,7 +87,6 @@ class GateResult(StageResult):
     def status_line(self) -> str:
         """The commit status description (GitHub keeps 140 characters): rules met and the
         first failed (else first gated) metric with its change, e.g. '3 of 5 rules met; accuracy 0.93 (-0.01)'."""
-        from mlops_actions.reports import fmt, signed
 
         met = sum(rule["status"] == "pass" for rule in self.rules)
         text = f"{met} of {len(self.rules)} rules met"
@@ -116,8 +118,6 @@ class GateResult(StageResult):
     @functools.cached_property
     def full_report(self) -> str:
         """The whole report, rendered once (``report.md``)."""
-        from mlops_actions import __version__
-        from mlops_actions.reports import render
 
         return render(
             "evaluate_gate.md.j2",
@@ -129,7 +129,6 @@ class GateResult(StageResult):
 
     def summary_markdown(self) -> str:
         """The report, cut to fit one GitHub comment; the uncut one is ``report.md``."""
-        from mlops_actions.reports import cut_markdown
 
         pointer = f"the full report is `report.md` in `{self.out_dir}`"
         if self.run_url:
@@ -155,13 +154,11 @@ def evaluate_gate(
     comment.md (= summary.md) to ``<workdir>/evaluate-gate``. A failed gate is a result with
     ``passed`` False, not an exception: the caller decides whether it blocks.
     """
-    from mlops_actions.data import load_splits
-    from mlops_actions.features import target_values
 
     workdir = Path(workdir)
-    out = stage_dir(workdir, "evaluate-gate")
+    out = layout.stage_dir(workdir, layout.EVALUATE_GATE)
     gate = config.gate
-    model_path = Path(model) if model else workdir / "train" / "model.joblib"
+    model_path = Path(model) if model else layout.trained_model(workdir)
     splits = load_splits(config)
     test = splits.test
     y_true = target_values(config, test)
@@ -210,7 +207,7 @@ def evaluate_gate(
         slices=slices,
         confusion=_confusion(config, y_true, candidate_scores),
         budgets=budgets,
-        data_diff=(_read_json(workdir.joinpath(*VALIDATE_RESULT)) or {}).get("diff"),
+        data_diff=(_read_json(layout.result_file(workdir, layout.VALIDATE_DATA)) or {}).get("diff"),
         commit=os.environ.get("GITHUB_SHA")
         or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
         run_url=run_url(),
@@ -246,8 +243,6 @@ def _score_candidate(
         return score_onnx(path, test, config.task)[0], beside
     import joblib
 
-    from mlops_actions.features import features_from_json, model_frame
-
     if beside["features.json"] is None:
         raise UsageError(
             f"{path}: no features.json beside the model; run `mlops train` to write both"
@@ -277,7 +272,6 @@ def _read_json(path: Path) -> Any:
 def _significance(
     config: Config, y_true: Any, candidate: Scores, base: Baseline
 ) -> dict[str, Any] | None:
-    from mlops_actions.metrics import paired_bootstrap
 
     if base.scores is None:
         return None
@@ -404,7 +398,6 @@ def _significant_drop(interval: dict[str, float], higher: bool) -> bool:
 
 
 def _describe_failure(rule: dict[str, Any]) -> str:
-    from mlops_actions.reports import fmt, pct
 
     name, kind, threshold = rule["name"], rule["rule"], rule["threshold"]
     if kind in ("max_drop", "max_relative_drop") and rule["change"] is not None:
@@ -420,7 +413,6 @@ def _describe_failure(rule: dict[str, Any]) -> str:
 
 
 def _confusion(config: Config, y_true: Any, scores: Scores) -> dict[str, Any] | None:
-    from mlops_actions.metrics import confusion
 
     if config.task != "classification" or scores.classes is None:
         return None
@@ -446,9 +438,6 @@ def _slice_table(
 ) -> dict[str, Any]:
     """Every metric per value of one column (one weight row per slice), and the gated metric's gap."""
     import numpy as np
-
-    from mlops_actions.data import require_columns
-    from mlops_actions.metrics import weighted_metrics
 
     require_columns(test, [rule.column], (config.data.test or config.data.train).name)
     labels = slice_values(test[rule.column])
@@ -511,11 +500,13 @@ def _slice_rule(table: dict[str, Any]) -> dict[str, Any]:
 
 def _measure_budgets(gate: GateConfig, model_path: Path, workdir: Path) -> dict[str, Any]:
     """File size of the model (the ONNX file once packaged) and the batch-1 latency package-onnx measured."""
-    packaged = workdir.joinpath(*PACKAGED_ONNX)
+    packaged = layout.packaged_model(workdir)
     sized = packaged if packaged.exists() else model_path
     latency = None
     if packaged.exists():
-        measured = (_read_json(packaged.with_name("result.json")) or {}).get("latency") or {}
+        measured = (_read_json(layout.result_file(workdir, layout.PACKAGE_ONNX)) or {}).get(
+            "latency"
+        ) or {}
         p99_us = ((measured.get("batch1") or {}).get("onnx") or {}).get("p99_us")
         latency = None if p99_us is None else p99_us / 1000
     return {"model_file": sized, "model_mb": sized.stat().st_size / MB, "latency_ms": latency}
@@ -554,7 +545,6 @@ def _budget_rules(gate: GateConfig, budgets: dict[str, Any]) -> list[dict[str, A
 
 def report_view(result: GateResult) -> dict[str, Any]:
     """What the template shows, worked out here so the template only lays it out."""
-    from mlops_actions.reports import flatten_params
 
     base = result.baseline
     base_metrics = base["metrics"] if base["kind"] != "none" else {}
@@ -621,7 +611,6 @@ def _arrow(delta: float | None, higher: bool | None) -> str:
 
 
 def _rule_text(rule: dict[str, Any]) -> str:
-    from mlops_actions.reports import fmt
 
     threshold = rule["threshold"]
     shown = f"{100 * threshold:g}%" if rule["rule"] == "max_relative_drop" else fmt(threshold)

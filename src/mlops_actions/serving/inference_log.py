@@ -14,9 +14,10 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from mlops_actions import clock
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,7 +50,7 @@ class InferenceLog:
         self, columns: Mapping[str, np.ndarray], predictions: np.ndarray, version: str
     ) -> None:
         """Log one request: its feature columns (as the model took them) and the predictions."""
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        now = clock.iso()
         names = [*columns, PREDICTION]
         values = [_plain(a) for a in (*columns.values(), predictions)]
         stamp = {MODEL_VERSION: version, TIMESTAMP: now}
@@ -74,7 +75,7 @@ class InferenceLog:
 
     def _rotate(self) -> None:
         self._finish()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = clock.stamp()
         self._path = self.folder / f".inference-{stamp}-{os.getpid()}{OPEN_SUFFIX}"
         self._fh = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 - held open across writes
         self._rows = 0

@@ -19,16 +19,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_actions.errors import DataError, ModelError
-from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, features_from_json
+from mlops_actions.errors import DataError, DeployFailed, ModelError
+from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, features_from_json, model_frame
+from mlops_actions.files import _jsonable
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
 METADATA_PREFIX = "mlops."
-LABEL_OUTPUT = "label"
-PROBABILITY_OUTPUT = "probabilities"
+LABEL = "label"
+PROBABILITIES = "probabilities"
+VALUE = "value"
+"""Output names: the graph's for classification; regression's one output is served as ``value``."""
+REPLAY_ATOL = 1e-4
+"""Largest difference of a probability or value the replay and smoke checks accept when the
+packaged sample names none (package-onnx stores its parity ``atol`` with the sample)."""
 DEFAULT_OPSET = 18
 # From this many rows on, predict() uses the multi-threaded session; below it the
 # single-threaded one, whose lower per-call overhead wins for requests of a few rows.
@@ -55,7 +61,6 @@ class Prediction:
 
 def metadata_value(value: Any) -> str:
     """The one JSON form of a metadata value: sorted keys, compact, so bytes never vary."""
-    from mlops_actions.files import _jsonable
 
     return json.dumps(_jsonable(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
@@ -314,7 +319,7 @@ class OnnxModel:
         target = self.meta("target") or {}
         if target.get("task"):
             return target["task"]
-        return "classification" if PROBABILITY_OUTPUT in self.output_names else "regression"
+        return "classification" if PROBABILITIES in self.output_names else "regression"
 
     @property
     def classes(self) -> tuple[str, ...] | None:
@@ -324,8 +329,6 @@ class OnnxModel:
     def feed(self, frame: pd.DataFrame, *, source: str = "data") -> dict[str, np.ndarray]:
         """Graph inputs from a raw frame: one ``[n, 1]`` array per feature column."""
         import numpy as np
-
-        from mlops_actions.features import model_frame
 
         missing = [f.name for f in self.features if f.name not in frame.columns]
         if missing:
@@ -366,8 +369,94 @@ class OnnxModel:
             return Prediction(
                 "regression", values=next(iter(outputs.values())).reshape(-1).astype("float64")
             )
-        labels = outputs.get(LABEL_OUTPUT, next(iter(outputs.values()))).reshape(-1)
-        proba = outputs.get(PROBABILITY_OUTPUT)
+        labels = outputs.get(LABEL, next(iter(outputs.values()))).reshape(-1)
+        proba = outputs.get(PROBABILITIES)
         return Prediction(
             "classification", labels=labels, probabilities=proba, classes=self.classes
         )
+
+
+# -- the outputs a model gives, and the replay of its packaged test sample -------------------
+
+
+def outputs_of(prediction: Prediction) -> dict[str, np.ndarray]:
+    """A prediction as named output arrays: what the server sends and the checks compare."""
+    if prediction.task == "regression":
+        return {VALUE: prediction.values}
+    outputs = {LABEL: prediction.labels.astype(str)}
+    if prediction.probabilities is not None:
+        outputs[PROBABILITIES] = prediction.probabilities
+    return outputs
+
+
+def mismatch(
+    expected: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray], *, atol: float
+) -> str | None:
+    """Why ``got`` differs from ``expected`` (labels exactly, numbers within ``atol``), or None."""
+    import numpy as np
+
+    for name, want in expected.items():
+        have = got.get(name)
+        if have is None:
+            return f"output {name!r} is missing"
+        have = np.asarray(have).reshape(np.shape(want))
+        if want.dtype.kind in "OUS":
+            differ = np.asarray(want, dtype=str) != np.asarray(have, dtype=str)
+        else:
+            differ = ~np.isclose(
+                np.asarray(want, dtype="float64"),
+                np.asarray(have, dtype="float64"),
+                atol=atol,
+                rtol=0,
+            )
+        if differ.any():
+            at = np.argwhere(differ)[0]
+            row = int(at[0])
+            return (
+                f"output {name!r} differs on {int(differ.reshape(len(differ), -1).any(axis=1).sum())} of "
+                f"{len(differ)} row(s); first at row {row}: expected {want[tuple(at)]!r}, got {have[tuple(at)]!r}"
+            )
+    return None
+
+
+def packaged_sample(
+    onnx: OnnxModel, source: Path | str
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], float]:
+    """The packaged test rows, the outputs the model gave for them when packaged, and the tolerance."""
+    import numpy as np
+    import pandas as pd
+
+    sample = onnx.meta("test_sample")
+    if (
+        not isinstance(sample, dict)
+        or not sample.get("rows")
+        or not isinstance(sample.get("expected"), dict)
+    ):
+        raise ModelError(
+            f"{source}: the model carries no test sample (metadata mlops.test_sample) to replay; "
+            "package it with `mlops package-onnx`"
+        )
+    expected = {
+        name: np.asarray(values, dtype=object).astype(str)
+        if name == LABEL
+        else np.asarray(values, dtype="float64")
+        for name, values in sample["expected"].items()
+        if name in (LABEL, PROBABILITIES, VALUE)  # the names outputs_of gives
+    }
+    return (
+        pd.DataFrame.from_records(sample["rows"]),
+        expected,
+        float(sample.get("atol") or REPLAY_ATOL),
+    )
+
+
+def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
+    """Replay the packaged sample in ``onnx``'s session; a mismatch stops the deploy."""
+    frame, expected, atol = packaged_sample(onnx, source)
+    problem = mismatch(expected, outputs_of(onnx.predict(frame, source=str(source))), atol=atol)
+    if problem:
+        raise DeployFailed(
+            f"{source}: replaying the packaged test sample in a fresh onnxruntime session: {problem}; "
+            "re-package the model with this onnxruntime version"
+        )
+    return {"rows": len(frame), "matched": True, "atol": atol}

@@ -13,16 +13,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlops_actions.model import LABEL, PROBABILITIES, VALUE
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from mlops_actions.features import Feature
-    from mlops_actions.onnx_model import Prediction
 
-LABEL = "label"
-PROBABILITIES = "probabilities"
-VALUE = "value"
 NUMERIC_TYPES = {
     "FP16",
     "FP32",
@@ -165,16 +163,6 @@ def _names(features: Sequence[Feature]) -> str:
     return ", ".join(f.name for f in features)
 
 
-def outputs_of(prediction: Prediction) -> dict[str, np.ndarray]:
-    """A prediction as named output arrays: what the server sends and the checks compare."""
-    if prediction.task == "regression":
-        return {VALUE: prediction.values}
-    outputs = {LABEL: prediction.labels.astype(str)}
-    if prediction.probabilities is not None:
-        outputs[PROBABILITIES] = prediction.probabilities
-    return outputs
-
-
 def named_outputs(raw: Mapping[str, np.ndarray], task: str) -> dict[str, np.ndarray]:
     """Raw session outputs under the protocol's names, as ``OnnxModel.predict`` reads them."""
     first = next(iter(raw.values()))
@@ -240,33 +228,3 @@ def outputs_from_v2(body: Any) -> dict[str, np.ndarray]:
         dtype = object if tensor.get("datatype") == "BYTES" else "float64"
         found[tensor["name"]] = np.asarray(tensor["data"], dtype=dtype).reshape(tensor["shape"])
     return found
-
-
-def mismatch(
-    expected: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray], *, atol: float
-) -> str | None:
-    """Why ``got`` differs from ``expected`` (labels exactly, numbers within ``atol``), or None."""
-    import numpy as np
-
-    for name, want in expected.items():
-        have = got.get(name)
-        if have is None:
-            return f"output {name!r} is missing"
-        have = np.asarray(have).reshape(np.shape(want))
-        if want.dtype.kind in "OUS":
-            differ = np.asarray(want, dtype=str) != np.asarray(have, dtype=str)
-        else:
-            differ = ~np.isclose(
-                np.asarray(want, dtype="float64"),
-                np.asarray(have, dtype="float64"),
-                atol=atol,
-                rtol=0,
-            )
-        if differ.any():
-            at = np.argwhere(differ)[0]
-            row = int(at[0])
-            return (
-                f"output {name!r} differs on {int(differ.reshape(len(differ), -1).any(axis=1).sum())} of "
-                f"{len(differ)} row(s); first at row {row}: expected {want[tuple(at)]!r}, got {have[tuple(at)]!r}"
-            )
-    return None

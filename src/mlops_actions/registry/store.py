@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import hashlib
 import json
 import os
 import re
@@ -37,15 +36,15 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlops_actions import clock
 from mlops_actions.errors import ConfigError, UsageError
 from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
+from mlops_actions.reports import render
+from mlops_actions.workdir import ONNX_FILE
 
-MODEL_FILE = "model.onnx"
-CARD_FILE = "model-card.md"
 METADATA_FILE = "metadata.json"
 CLAIM_FILE = ".claim"
 LOCK_TTL_S = 120.0
@@ -53,10 +52,6 @@ LOCK_WAIT_S = 60.0
 _COPY_CHUNK = 1 << 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RESERVED = {"aliases", "audit"}
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def actor() -> str:
@@ -68,14 +63,6 @@ def actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_COPY_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -212,12 +199,12 @@ class Registry:
 
     def local_copy(self, version: ModelVersion, dest: str | os.PathLike[str]) -> Path:
         """Path of the version's ``model.onnx`` on this machine (downloaded into ``dest`` if remote)."""
-        local = self._store.local_path(f"{version.model}/{version.version}/{MODEL_FILE}")
+        local = self._store.local_path(f"{version.model}/{version.version}/{ONNX_FILE}")
         if local is not None:
             return local
-        target = Path(dest) / version.model / str(version.version) / MODEL_FILE
+        target = Path(dest) / version.model / str(version.version) / ONNX_FILE
         if not target.exists():
-            atomic_write_bytes(target, self.read_file(version, MODEL_FILE))
+            atomic_write_bytes(target, self.read_file(version, ONNX_FILE))
         return target
 
     # -- writing -------------------------------------------------------------------------
@@ -236,8 +223,8 @@ class Registry:
         version. Returns ``(version, created)``.
         """
         _check_name(model, "model")
-        if MODEL_FILE not in files:
-            raise UsageError(f"registry {self.url}: a version needs {MODEL_FILE}")
+        if ONNX_FILE not in files:
+            raise UsageError(f"registry {self.url}: a version needs {ONNX_FILE}")
         sha = metadata.get("sha256")
         for existing in self.versions(model):
             if sha and existing.sha256 == sha:
@@ -250,7 +237,7 @@ class Registry:
             **metadata,
             "model": model,
             "version": number,
-            "created_at": utc_now(),
+            "created_at": clock.iso(),
             "files": sorted(files),
         }
         self._store.write(
@@ -314,7 +301,7 @@ class Registry:
         context: Mapping[str, Any] | None,
     ) -> Move:
         who = actor()
-        moved = Alias(alias, version, history, utc_now(), who)
+        moved = Alias(alias, version, history, clock.iso(), who)
         self._store.write(f"{model}/aliases/{alias}.json", to_json(moved.to_dict()).encode())
         record = {
             "event": event,
@@ -327,8 +314,8 @@ class Registry:
 
     def record(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """Append one event to the model's audit log (moves and registrations record themselves)."""
-        record = {"at": utc_now(), "actor": actor(), "model": model, **event}
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        record = {"at": clock.iso(), "actor": actor(), "model": model, **event}
+        stamp = clock.stamp()
         name = f"{model}/audit/{stamp}-{uuid.uuid4().hex[:8]}.json"
         if not self._store.create(name, to_json(record).encode()):
             raise RuntimeError(f"audit entry {name} exists already")  # a uuid collision: a bug
@@ -379,7 +366,7 @@ def _check_alias(alias: str) -> None:
 
 def _owner() -> str:
     return json.dumps(
-        {"host": socket.gethostname(), "pid": os.getpid(), "at": utc_now(), "actor": actor()}
+        {"host": socket.gethostname(), "pid": os.getpid(), "at": clock.iso(), "actor": actor()}
     )
 
 
@@ -557,7 +544,6 @@ class _FsspecStore(_Store):
 
 def describe(registry: Registry, model: str, action: str = "list", ref: str | None = None) -> str:
     """Markdown for ``mlops registry list`` (versions, metrics, aliases) or ``show`` (one version, history)."""
-    from mlops_actions.reports import render
 
     versions = registry.versions(model)
     aliases = registry.aliases(model)

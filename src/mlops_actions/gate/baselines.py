@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions import gitrepo
+from mlops_actions import workdir as layout
 from mlops_actions.errors import DataError, ModelError, UsageError
 from mlops_actions.metrics import METRICS, compute_metrics, metric_names
+from mlops_actions.model import OnnxModel
+from mlops_actions.registry.targets import registry_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,7 +108,6 @@ def score_onnx(path: Path, test: pd.DataFrame, task: str) -> tuple[Scores, Any]:
     ``OnnxModel`` makes a corrupt file a ``ModelError`` and columns the model reads but the
     data lacks a ``DataError`` naming them.
     """
-    from mlops_actions.onnx_model import OnnxModel
 
     model = OnnxModel(path)
     if model.task != task:
@@ -144,13 +146,6 @@ def _from_registry(
 ) -> Baseline:
     """``registry:[TARGET:]ALIAS``: the version at an alias of a deploy registry target."""
     target, _, alias = spec[len("registry:") :].rpartition(":")
-    try:
-        from mlops_actions.stages.deploy import registry_for
-    except ImportError:
-        raise UsageError(
-            f"--baseline {spec}: the model registry is not available yet (issue 8); "
-            "pass the path of the production .onnx file instead"
-        ) from None
     if not target:
         registries = [name for name, t in config.deploy.targets.items() if t.type == "registry"]
         if len(registries) != 1:
@@ -167,7 +162,9 @@ def _from_registry(
             "none", spec, note=f"nothing at {registry.url} alias {alias!r} yet: first model"
         )
     version = registry.version(model, found.version)
-    path = registry.local_copy(version, workdir / "evaluate-gate" / "registry")
+    path = registry.local_copy(
+        version, layout.stage_dir(workdir, layout.EVALUATE_GATE) / "registry"
+    )
     note = f"version {version.version} of {registry.url}, scored with onnxruntime on the same test rows"
     baseline = _model_baseline(config, "registry", spec, path, note, test=test, y_true=y_true)
     aliases = registry.aliases(model)
@@ -186,16 +183,10 @@ def _from_registry(
 def _from_git(config: Config, spec: str, *, workdir: Path) -> Baseline:
     """``git:<ref>[:<path>]``: the metrics committed at a ref, as ``dvc metrics diff`` reads them."""
     ref, _, path = spec[len("git:") :].partition(":")
-    top = gitrepo.toplevel(config.root)
-    if top is None:
-        raise UsageError(f"--baseline {spec}: {config.root} is not inside a git repository")
-    if not gitrepo.is_commit(config.root, ref):
-        raise UsageError(
-            f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first"
-        )
+    top = gitrepo.repository_at_ref(config.root, spec, ref)
     if not path:
         try:
-            path = (Path(workdir).resolve() / "train" / "metrics.json").relative_to(top).as_posix()
+            path = layout.train_metrics(Path(workdir).resolve()).relative_to(top).as_posix()
         except ValueError:
             raise UsageError(
                 f"--baseline {spec}: the workdir is outside the repository; name the file: git:{ref}:PATH"

@@ -28,7 +28,19 @@ from typing import TYPE_CHECKING, Any
 from mlops_actions import __version__
 from mlops_actions.errors import ModelError, UsageError
 from mlops_actions.files import atomic_write_bytes
-from mlops_actions.inference_protocol import LABEL, PROBABILITIES, VALUE, RequestError
+from mlops_actions.model import OnnxModel
+from mlops_actions.registry.targets import registry_for
+from mlops_actions.serving.inference_log import InferenceLog
+from mlops_actions.serving.protocol import (
+    LABEL,
+    PROBABILITIES,
+    VALUE,
+    RequestError,
+    columns_from_records,
+    columns_from_v2,
+    named_outputs,
+    v2_response,
+)
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -36,9 +48,9 @@ if TYPE_CHECKING:
     from starlette.responses import JSONResponse
 
     from mlops_actions.config import Config
-    from mlops_actions.inference_log import InferenceLog
-    from mlops_actions.onnx_model import OnnxModel
-    from mlops_actions.registry import Registry
+    from mlops_actions.model import OnnxModel
+    from mlops_actions.registry.store import Registry
+    from mlops_actions.serving.inference_log import InferenceLog
 
 log = logging.getLogger("mlops.serve")
 MAX_ROWS = 10_000
@@ -94,8 +106,6 @@ class ModelServer:
 
     def _swap(self, path: str | os.PathLike[str], version: str) -> None:
         import pandas as pd
-
-        from mlops_actions.onnx_model import OnnxModel
 
         model = OnnxModel(path)  # built aside; the old one keeps serving meanwhile
         probe = pd.DataFrame({f.name: [None] for f in model.features})
@@ -214,7 +224,6 @@ class ModelServer:
         }
 
     def infer_v2(self, body: Any) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import columns_from_v2, v2_response
 
         loaded = self._loaded()  # this request's model, whatever reloads happen meanwhile
         outputs = self._predict(
@@ -233,7 +242,6 @@ class ModelServer:
         )
 
     def predict_records(self, body: Any) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import columns_from_records
 
         loaded = self._loaded()
         outputs = self._predict(
@@ -252,7 +260,6 @@ class ModelServer:
         return answer
 
     def _predict(self, loaded: Loaded, columns: dict[str, Any]) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import named_outputs
 
         model = loaded.model
         feed = {
@@ -387,8 +394,6 @@ def serve(
         raise UsageError(
             "mlops serve needs the serve extra: pip install 'mlops-actions[serve]'"
         ) from None
-    from mlops_actions.inference_log import InferenceLog
-    from mlops_actions.stages.deploy import registry_for
 
     admin_token = None
     if admin_token_env:
