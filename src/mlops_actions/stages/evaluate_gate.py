@@ -33,15 +33,20 @@ from mlops_actions.gate.rules import (
 )
 from mlops_actions.github.actions import run_url
 from mlops_actions.metrics import METRICS, confusion, paired_bootstrap, weighted_metrics
-from mlops_actions.reports import cut_markdown, flatten_params, fmt, render, signed
+from mlops_actions.reports import (
+    GITHUB_COMMENT_LIMIT,
+    cut_markdown,
+    flatten_params,
+    fmt,
+    render,
+    signed,
+)
 from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     import pandas as pd
 
-COMMENT_LIMIT = 65_536
-"""GitHub's limit on a comment body, in characters."""
-COMMENT_BUDGET = COMMENT_LIMIT - 1_536
+COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 1_536
 """What the report may use: the sticky-comment marker and header need the rest."""
 SLICE_BINS = 5
 MAX_SLICE_VALUES = 20
