@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
 from mlops_actions import workdir as layout
-from mlops_actions.config import Config, GateConfig
+from mlops_actions.config import Config
 from mlops_actions.data import load_splits, require_columns
 from mlops_actions.errors import DataError, GateFailed, ModelError, UsageError
 from mlops_actions.features import features_from_json, model_frame, target_values
@@ -202,7 +202,7 @@ def evaluate_gate(
         for rule in gate.slices
     ]
     rules += [slice_rule(table) for table in slices]
-    budgets = _measure_budgets(gate, model_path, workdir)
+    budgets = _measure_budgets(model_path, workdir)
     rules += budget_rules(gate, budgets, Path(budgets["model_file"]).name)
 
     result = GateResult(
@@ -374,7 +374,7 @@ def _number(value: Any) -> float | None:
     return None if value != value else value
 
 
-def _measure_budgets(gate: GateConfig, model_path: Path, workdir: Path) -> dict[str, Any]:
+def _measure_budgets(model_path: Path, workdir: Path) -> dict[str, Any]:
     """File size of the model (the ONNX file once packaged) and the batch-1 latency package-onnx measured."""
     packaged = layout.packaged_model(workdir)
     sized = packaged if packaged.exists() else model_path
