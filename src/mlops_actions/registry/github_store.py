@@ -254,22 +254,17 @@ class GitHubStore:
         release = self.client.get_release_by_tag(tag)
         if release is not None:
             return release
-        try:
-            return self.client.create_release(
-                tag,
-                name=f"{model} v{number} (model registry)",
-                body=(
-                    f"Version {number} of `{model}` in this repository's model registry "
-                    f"(branch `{self.branch}`): its files, each asset named by its sha256. "
-                    "Deleting this release deletes the version's model."
-                ),
-                target_commitish=self.branch,
-                prerelease=True,
-            )
-        except GitHubError as exc:
-            if exc.status != 422 or (release := self.client.get_release_by_tag(tag)) is None:
-                raise
-            return release  # an earlier try created it; its answer was lost
+        return self.client.create_release(
+            tag,
+            name=f"{model} v{number} (model registry)",
+            body=(
+                f"Version {number} of `{model}` in this repository's model registry "
+                f"(branch `{self.branch}`): its files, each asset named by its sha256. "
+                "Deleting this release deletes the version's model."
+            ),
+            target_commitish=self.branch,
+            prerelease=True,
+        )
 
     def _download(self, key: str, pointer: Mapping[str, Any]) -> bytes:
         data = self.client.download_release_asset(int(pointer["asset_id"]))
