@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from mlops_actions.errors import GitHubError
+from mlops_actions.registry import store as store_module
 from mlops_actions.registry.store import Registry, actor
 from support import SRC
 
@@ -121,6 +122,30 @@ def test_a_write_whose_answer_was_lost_lands_once(fake_github, tmp_path):
     assert moves == [(None, 1), (1, 2)]  # each move once
     refused = [e.status for e in fake_github.exchanges if e.status in (409, 422)]
     assert sorted(refused) == [409, 422, 422, 422]
+
+
+def test_a_dead_deploys_files_and_assets_go_once_its_claim_is_stale(
+    fake_github, tmp_path, monkeypatch
+):
+    registry = Registry("github://")
+    _register(registry, tmp_path, b"one")
+    died = tmp_path / "died.onnx"
+    died.write_bytes(b"copied, never completed")
+    number = registry._claim("iris", 1)  # as a deploy killed after copying its model
+    registry._store.copy_in(died, f"iris/{number}/model.onnx")
+    assert registry._store.list("iris/2") == [".claim", "model.onnx"]
+    assert len(fake_github.assets) == 3
+
+    monkeypatch.setattr(store_module, "STALE_AFTER_S", 0.0)
+    three = _register(registry, tmp_path, b"three")
+    assert three.version == 3  # number 2 stays claimed
+    assert registry._store.list("iris/2") == [".claim"]
+    assert sorted(a["label"] for a in fake_github.assets.values()) == [
+        "model-card.md",
+        "model-card.md",
+        "model.onnx",
+        "model.onnx",
+    ]  # versions 1 and 3; the dead deploy's asset is deleted with its pointer
 
 
 def test_a_replaced_asset_is_refused(fake_github, tmp_path):
