@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from harness import median_seconds, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -28,10 +27,15 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
-from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, model_frame  # noqa: E402
+from mlops_actions.features import (  # noqa: E402
+    CATEGORICAL,
+    NUMERIC,
+    Feature,
+    model_frame,
+    preprocessor,  # noqa: E402
+)
 from mlops_actions.files import atomic_write_bytes  # noqa: E402
 from mlops_actions.model import OnnxModel, to_onnx  # noqa: E402
-from mlops_actions.stages.train import preprocessor  # noqa: E402
 
 TRAIN_ROWS = 5_000
 BATCH_ROWS = 100_000

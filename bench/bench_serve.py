@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from harness import median_seconds, report
 
 REPO = Path(__file__).resolve().parents[1]

@@ -411,7 +411,11 @@ def _add_drift_check(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         help="training data, saved profile .json or packaged model .onnx "
         "(default: drift.reference or data.train)",
     )
-    p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted")
+    p.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        help="exit 1 on a drift verdict (not on too little data)",
+    )
     p.add_argument(
         "--calibrate",
         action="store_true",
@@ -515,7 +519,12 @@ def _post_comment(
 
     config = _config(args)
     result = post_sticky_comment(
-        body, name=config.name, section=section, pr=pr, token_env=config.github.token_env
+        body,
+        name=config.name,
+        section=section,
+        pr=pr,
+        token_env=config.github.token_env,
+        bot_login=config.github.bot_login,
     )
     if result.action != "skipped":
         sys.stdout.write(f"PR comment {result.action}: {result.url}\n")

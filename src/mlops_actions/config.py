@@ -19,6 +19,7 @@ from mlops_actions.errors import ConfigError, UsageError, did_you_mean
 from mlops_actions.metrics import METRICS
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
+BOT_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN writes as
 DEFAULT_ESTIMATORS = {
     "classification": "sklearn.ensemble.RandomForestClassifier",
     "regression": "sklearn.ensemble.RandomForestRegressor",
@@ -156,6 +157,7 @@ class PackageConfig:
 @dataclass(frozen=True)
 class GitHubConfig:
     token_env: str = "GITHUB_TOKEN"
+    bot_login: str = BOT_LOGIN
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,17 @@ class DriftAlertsConfig:
 
 
 @dataclass(frozen=True)
+class DriftVerdictConfig:
+    """Which signals make the drift verdict: "share" (the share of drifted columns reaches
+    drift_share), "any" (one drifted column), True (the signal fired) or False (shown only)."""
+
+    features: str | bool = "share"
+    target: bool = True
+    predictions: str | bool = "share"
+    performance: bool = True
+
+
+@dataclass(frozen=True)
 class DriftConfig:
     reference: Path | None = None
     current: str | None = None
@@ -189,6 +202,10 @@ class DriftConfig:
     threshold: float | None = None
     columns: Mapping[str, DriftColumnConfig] = field(default_factory=dict)
     drift_share: float = 0.5
+    min_rows: int = 30
+    """Fewer current rows give no verdict ("not enough data"); fewer labelled rows leave
+    target drift and performance unchecked."""
+    verdict: DriftVerdictConfig = field(default_factory=DriftVerdictConfig)
     chunk_rows: int = 200_000
     max_values: int = 1 << 20
     calibrate: DriftCalibrateConfig = field(default_factory=DriftCalibrateConfig)
@@ -331,6 +348,11 @@ def _validate(raw: dict[str, Any], label: str) -> None:
     named += [
         (f"gate.slices.{i}.metric", s["metric"]) for i, s in enumerate(gate.get("slices") or [])
     ]
+    # a misspelt limit would never fire: drift-check only compares the metrics it knows
+    named += [
+        (f"drift.performance.{name}", name)
+        for name in (raw.get("drift") or {}).get("performance") or {}
+    ]
     known = [m for m, spec in METRICS.items() if spec.task == task]
     for where, name in named:
         if name not in known:
@@ -392,7 +414,7 @@ def _describe(error: Any) -> str:
         missing = [k for k in error.validator_value if k not in value]
         return f"{subject} is missing the required key '{missing[0]}'"
     if kind == "enum":
-        options = [str(o) for o in error.validator_value]
+        options = [o if isinstance(o, str) else json.dumps(o) for o in error.validator_value]
         return (
             f"{subject} must be one of {', '.join(options)}, got {_show(value)}"
             f"{did_you_mean(str(value), options)}"
@@ -511,7 +533,9 @@ def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
 
 def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
     fields = {
-        k: v for k, v in raw.items() if k not in ("reference", "columns", "calibrate", "alerts")
+        k: v
+        for k, v in raw.items()
+        if k not in ("reference", "columns", "calibrate", "alerts", "verdict")
     }
     return DriftConfig(
         **fields,
@@ -521,4 +545,5 @@ def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
         },
         calibrate=DriftCalibrateConfig(**(raw.get("calibrate") or {})),
         alerts=DriftAlertsConfig(**(raw.get("alerts") or {})),
+        verdict=DriftVerdictConfig(**(raw.get("verdict") or {})),
     )

@@ -71,7 +71,7 @@ class DeployResult(StageResult):
 
 
 @dataclasses.dataclass(frozen=True)
-class Candidate:
+class _Candidate:
     """The model about to be deployed and what travels with it."""
 
     path: Path
@@ -95,7 +95,7 @@ def deploy(
     out = layout.stage_dir(workdir, layout.DEPLOY)
     path = _model_path(Path(workdir), model)
     onnx = OnnxModel(path)  # a fresh session, as the server will build
-    candidate = Candidate(
+    candidate = _Candidate(
         path=path,
         card=path.with_name(layout.CARD_FILE)
         if path.with_name(layout.CARD_FILE).is_file()
@@ -186,7 +186,7 @@ def _gate_passed(onnx: OnnxModel, workdir: Path) -> bool | None:
 def _register(
     config: Config,
     registry: Registry,
-    candidate: Candidate,
+    candidate: _Candidate,
     onnx: OnnxModel,
     context: Mapping[str, Any],
 ) -> tuple[ModelVersion, bool]:
@@ -238,7 +238,7 @@ def _result(
 def _to_release(
     config: Config,
     spec: DeployTarget,
-    candidate: Candidate,
+    candidate: _Candidate,
     onnx: OnnxModel,
     out: Path,
     alias: str,

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import fingerprint, read_config_table, schema_string_columns
+from mlops_actions.drift import verdict
 from mlops_actions.drift.alerts import AlertOutcome, dispatch_payload, send_alerts
+from mlops_actions.drift.verdict import DRIFT, NOT_ENOUGH_DATA
 from mlops_actions.errors import (
     ConfigError,
     DataError,
@@ -35,7 +37,6 @@ from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     from mlops_actions.drift.columns import ColumnSummary
-    from mlops_actions.drift.dataset import DatasetDrift
 
 PROFILE_METADATA_KEY = "mlops.drift_profile"
 PROFILE_FILE = "profile.json"
@@ -46,9 +47,17 @@ TOP_CATEGORIES = 12
 
 @dataclasses.dataclass
 class DriftResult(StageResult):
+    """``status`` and ``drift`` are the verdict from every signal in ``signals``;
+    ``dataset_drift``, ``drift_share`` and ``columns`` are the feature columns' (Evidently's
+    dataset drift), ``target`` the target column's test."""
+
     stage = layout.DRIFT_CHECK
     failure = DriftDetected
     name: str
+    status: str  # drift | no_drift | not_enough_data
+    drift: bool
+    signals: list[dict[str, Any]]
+    min_rows: int
     reference: dict[str, Any]
     current: dict[str, Any]
     dataset_drift: bool
@@ -61,27 +70,23 @@ class DriftResult(StageResult):
     calibrated: bool
     fail_on_drift: bool
     report_path: Path
+    target: dict[str, Any] | None = None
     predictions: dict[str, Any] | None = None
     performance: dict[str, Any] | None = None
     alerts: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
-    def degraded(self) -> bool:
-        """Performance on labelled current data fell by more than drift.performance allows."""
-        return bool(self.performance and self.performance["degraded"])
+    def passed(self) -> bool:
+        return not (self.fail_on_drift and self.drift)
 
     @property
-    def passed(self) -> bool:
-        return not (self.fail_on_drift and (self.dataset_drift or self.degraded))
+    def fired(self) -> list[dict[str, Any]]:
+        """The signals that made the verdict drift."""
+        return [s for s in self.signals if s["decides"] and s["fired"]]
 
     def failure_message(self) -> str:
-        if not self.dataset_drift:
-            worse = [m["name"] for m in self.performance["metrics"] if m["degraded"]]
-            return f"model performance dropped on current data ({', '.join(worse)}); see {self.report_path}"
-        return (
-            f"data drift: {len(self.drifted_columns)} of {len(self.columns)} columns drifted "
-            f"({self.drift_share:.0%} >= {self.drift_share_threshold:.0%}); see {self.report_path}"
-        )
+        reasons = "; ".join(f"{s['label']}: {s['detail']}" for s in self.fired)
+        return f"drift ({reasons}); see {self.report_path}"
 
     @property
     def approximate(self) -> list[dict[str, Any]]:
@@ -90,7 +95,8 @@ class DriftResult(StageResult):
     def outputs(self) -> dict[str, Any]:
         return {
             **super().outputs(),
-            "drift": self.dataset_drift,
+            "drift": self.drift,
+            "status": self.status,
             "drift-share": round(self.drift_share, 6),
             "drifted-columns": json.dumps(self.drifted_columns),
             "report-path": self.report_path,
@@ -102,8 +108,10 @@ class DriftResult(StageResult):
 
     def annotations(self) -> list[dict[str, Any]]:
         notes = []
-        if self.dataset_drift:
+        if self.drift:
             notes.append({"level": "warning", "message": self.failure_message()})
+        if self.status == NOT_ENOUGH_DATA:
+            notes.append({"level": "notice", "message": self.not_enough_data()})
         if (
             self.schema["missing_columns"]
             or self.schema["new_columns"]
@@ -116,6 +124,12 @@ class DriftResult(StageResult):
                 }
             )
         return notes
+
+    def not_enough_data(self) -> str:
+        return (
+            f"not enough data for a drift verdict: {self.current['rows']:,} current rows, "
+            f"fewer than drift.min_rows ({self.min_rows})"
+        )
 
 
 def _skew_text(schema: dict[str, Any]) -> str:
@@ -195,10 +209,29 @@ def drift_check(
             f"{config.label}: drift: {exc}; pick a test for that kind of column"
         ) from None
     drift.missing_columns = [c for c in drift.missing_columns if c != target]
+    # the target is a signal of its own, not one of the features whose share decides
+    target_result = next((c.to_dict() for c in drift.columns if c.column == target), None)
+    drift.columns = [c for c in drift.columns if c.column != target]
     predictions = _prediction_drift(config, profile, watch)
+    performance = _performance(config, profile, watch)
+    signals = verdict.signals(
+        settings,
+        features=[c.to_dict() for c in drift.columns],
+        target=target,
+        target_result=target_result,
+        target_untested=next((u["reason"] for u in drift.untested if u["column"] == target), None),
+        labelled_rows=cur_columns[target].count if target in cur_columns else 0,
+        predictions=predictions,
+        performance=performance,
+    )
+    status = verdict.decide(signals, rows=cur_info["rows"], min_rows=settings.min_rows)
     result = DriftResult(
         out_dir=out,
         name=config.name,
+        status=status,
+        drift=status == DRIFT,
+        signals=[s.to_dict() for s in signals],
+        min_rows=settings.min_rows,
         reference=ref_info,
         current=cur_info,
         dataset_drift=drift.dataset_drift,
@@ -215,10 +248,11 @@ def drift_check(
         calibrated="thresholds" in profile,
         fail_on_drift=fail_on_drift,
         report_path=out / REPORT_FILE,
+        target=target_result,
         predictions=predictions,
-        performance=_performance(config, profile, watch),
+        performance=performance,
     )
-    _write_html(result, drift, ref_columns, cur_columns)
+    _write_html(result, ref_columns, cur_columns)
     if alert:
         result.alerts = _send_alerts(config, result)
     return write_result(result)
@@ -230,6 +264,8 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
 
     from mlops_actions.github.client import GitHubClient
 
+    if result.status == NOT_ENOUGH_DATA:  # no verdict: neither raise nor clear an alert
+        return AlertOutcome(skipped=result.not_enough_data()).to_dict()
     token_env = config.github.token_env
     if not (os.environ.get(token_env) and os.environ.get("GITHUB_REPOSITORY")):
         return AlertOutcome(skipped=f"{token_env} or GITHUB_REPOSITORY not set").to_dict()
@@ -240,11 +276,12 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
         run_url=run_url(),
         fingerprint=result.current["sha256"],
     )
+    payload["signals"] = [s["name"] for s in result.fired]  # what the retraining is for
     try:
         outcome = send_alerts(
-            GitHubClient.from_env(token_env=token_env),
+            GitHubClient.from_env(token_env=token_env, bot_login=config.github.bot_login),
             name=config.name,
-            drift=result.dataset_drift,
+            drift=result.drift,
             payload=payload,
             report_markdown=result.summary_markdown(),
             settings=config.drift.alerts,
@@ -548,12 +585,11 @@ def _performance(
     return {"rows": int(y_true.size), "metrics": rows, "degraded": any(r["degraded"] for r in rows)}
 
 
-def _write_html(
-    result: DriftResult, drift: DatasetDrift, ref_columns: dict, cur_columns: dict
-) -> None:
+def _write_html(result: DriftResult, ref_columns: dict, cur_columns: dict) -> None:
 
+    tested = [*result.columns, *([result.target] if result.target else [])]
     charts = {
-        c.column: _histogram(ref_columns[c.column], cur_columns[c.column]) for c in drift.columns
+        c["column"]: _histogram(ref_columns[c["column"]], cur_columns[c["column"]]) for c in tested
     }
     atomic_write_text(result.report_path, render("drift.html.j2", r=result, charts=charts))
 

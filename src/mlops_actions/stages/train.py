@@ -18,10 +18,10 @@ from mlops_actions.config import Config
 from mlops_actions.data import load_splits
 from mlops_actions.errors import ConfigError, DataError, ModelError, did_you_mean
 from mlops_actions.features import (
-    NUMERIC,
     features_to_json,
     infer_features,
     model_frame,
+    preprocessor,
     target_values,
 )
 from mlops_actions.files import atomic_path, atomic_write_json
@@ -76,7 +76,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     splits = load_splits(config)
     target = config.data.target
     features = infer_features(config, splits.train)
-    pipeline = build_pipeline(config, features)
+    pipeline = _build_pipeline(config, features)
     x_train = model_frame(splits.train, features, source=config.data.train.name)
     x_test = model_frame(splits.test, features, source=(config.data.test or config.data.train).name)
     y_train, y_test = target_values(config, splits.train), target_values(config, splits.test)
@@ -103,7 +103,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
         "config": dict(config.model.params),
         "factory": config.model.factory,
     }
-    lineage = build_lineage(config, splits.fingerprints)
+    lineage = _build_lineage(config, splits.fingerprints)
     feature_items = features_to_json(features)
     warnings = []
     if splits.dropped_unlabelled:
@@ -132,7 +132,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     return write_result(result)
 
 
-def build_pipeline(config: Config, features: list[Feature]) -> Pipeline:
+def _build_pipeline(config: Config, features: list[Feature]) -> Pipeline:
     """Preprocessing from column kinds, then the configured estimator (or the user's factory)."""
     from sklearn.base import BaseEstimator
     from sklearn.pipeline import Pipeline
@@ -150,42 +150,6 @@ def build_pipeline(config: Config, features: list[Feature]) -> Pipeline:
     else:
         estimator = _estimator(config)
     return Pipeline([("preprocess", preprocessor(features)), ("model", estimator)])
-
-
-def preprocessor(features: list[Feature]) -> Any:
-    """Numbers: median impute + scale. Strings: fill '' with the most frequent + one-hot."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    numeric = [f.name for f in features if f.kind == NUMERIC]
-    categorical = [f.name for f in features if f.kind != NUMERIC]
-    transformers = []
-    if numeric:
-        transformers.append(
-            (
-                "numeric",
-                Pipeline(
-                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-                ),
-                numeric,
-            )
-        )
-    if categorical:
-        transformers.append(
-            (
-                "categorical",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
-                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-                    ]
-                ),
-                categorical,
-            )
-        )
-    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 
 def _estimator(config: Config) -> Any:
@@ -276,7 +240,7 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_lineage(config: Config, fingerprints: dict[str, Any]) -> dict[str, Any]:
+def _build_lineage(config: Config, fingerprints: dict[str, Any]) -> dict[str, Any]:
     """Where a model came from: data, config, code, run and library versions."""
     from importlib.metadata import PackageNotFoundError, version
 
