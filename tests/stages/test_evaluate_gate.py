@@ -268,7 +268,7 @@ def test_a_significant_improvement_never_blocks(project):
     result = evaluate_gate(config, workdir=strong, baseline=str(baseline))
     assert result.significance["intervals"]["accuracy"]["low"] > 0
     assert result.significance["intervals"]["log_loss"]["high"] < 0
-    assert [r["status"] for r in result.rules] == ["pass", "pass"] and result.passed
+    assert [r.status for r in result.rules] == ["pass", "pass"] and result.passed
 
 
 def regression_rows(rows: int, seed: int) -> pd.DataFrame:
