@@ -123,6 +123,7 @@ def validate_data(
     baseline: str | None = None,
     chunksize: int | None = None,
     max_samples: int | None = None,
+    scheduler: str | None = None,
 ) -> ValidateResult:
     """Validate the train/test files (or ``data``) against the schema; infer it first if asked."""
     from mlops_actions.validation import checks as dchecks
