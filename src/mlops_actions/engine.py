@@ -31,6 +31,7 @@ SCHEDULER_ENV = "MLOPS_SCHEDULER"
 FAN_IN = 8  # partials merged per tree task: log8(P) levels, each task holds 8 partials at most
 PARTITION_ROWS = 2_000_000  # a Parquet file larger than this is split at row-group borders
 CONNECT_TIMEOUT = "20s"
+CHUNK_ROWS = 200_000  # rows a worker reads at a time when the caller names no chunk size
 
 
 def scheduler_address(flag: str | None, config: Config) -> str | None:
@@ -74,6 +75,11 @@ def partitions(files: Sequence[Any], *, max_rows: int = PARTITION_ROWS) -> list[
             run += rows
         out.append(Partition(path, run, tuple(range(start, len(groups))), first))
     return out
+
+
+def known_rows(parts: Sequence[Partition]) -> int | None:
+    """All rows ahead of reading, when every partition's footer says how many."""
+    return sum(p.rows for p in parts) if all(p.rows is not None for p in parts) else None
 
 
 @contextmanager

@@ -394,7 +394,7 @@ def _read_current(
     )
     with local_files(source, token_env=settings.token_env) as files:
         parts = engine.partitions(files)
-        progress = Progress("drift-check", total=_known_rows(parts))
+        progress = Progress("drift-check", total=engine.known_rows(parts))
         if scheduler is None:
             table = TableAccumulator(settings.max_values, watch, source)
             for i, part in enumerate(parts):
@@ -427,11 +427,6 @@ def _read_current(
         "sha256": digest,
     }
     return {name: acc.summary() for name, acc in table.columns.items()}, info, table.watch
-
-
-def _known_rows(parts: list[engine.Partition]) -> int | None:
-    """All rows ahead of reading, when every partition's footer says how many."""
-    return sum(p.rows for p in parts) if all(p.rows is not None for p in parts) else None
 
 
 def _fingerprint(files: list[Path | str]) -> str:
