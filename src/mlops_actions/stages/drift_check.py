@@ -28,7 +28,7 @@ from mlops_actions.errors import (
     ModelError,
     UsageError,
 )
-from mlops_actions.files import atomic_write_json, atomic_write_text, sha256_files
+from mlops_actions.files import atomic_write_json, atomic_write_text, sha256_file, sha256_files
 from mlops_actions.github.actions import annotate, run_url
 from mlops_actions.metrics import METRICS, compute_metrics
 from mlops_actions.model import OnnxModel, Prediction
@@ -170,7 +170,7 @@ def drift_check(
             "drift-check: no current data; pass --current PATH|GLOB|URL or set drift.current"
         )
     ref_path = Path(reference) if reference is not None else settings.reference or config.data.train
-    profile, ref_info, ref_exact = _load_reference(config, ref_path)
+    profile, ref_info, ref_exact = _load_reference(config, ref_path, out)
     if calibrate:
         if ref_exact is None:
             raise UsageError(
@@ -301,13 +301,14 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
 
 
 def _load_reference(
-    config: Config, path: Path
+    config: Config, path: Path, out: Path
 ) -> tuple[dict, dict[str, Any], dict[str, ColumnSummary] | None]:
     """(profile, description, exact column summaries or None) from a table, profile or model.
 
-    Summaries of the training file are exact; a profile's may be sketches.
+    Summaries of the training file are exact; a profile's may be sketches. The training
+    file's are built once: kept in ``out`` as ``reference-<hash>.npz`` (every sorted value,
+    raw), so the next check with the same file neither parses nor sorts it again.
     """
-    from mlops_actions.drift.columns import summarize
     from mlops_actions.drift.profile import FORMAT, profile_from_summaries
 
     if not path.exists():
@@ -325,21 +326,57 @@ def _load_reference(
             raise DataError(f"{path}: not a JSON drift profile: {exc}") from None
         kind = "profile"
     else:
-        frame = read_config_table(config, path)
-        summaries = {str(c): summarize(frame[c]) for c in frame.columns}
-        profile = profile_from_summaries(summaries, rows=len(frame), task=config.task)
-        info = {
-            "source": str(path),
-            "kind": "training data",
-            "rows": len(frame),
-            **_fp(fingerprint(path, frame)),
-        }
+        summaries, info = _reference_summaries(config, path, out)
+        profile = profile_from_summaries(summaries, rows=info["rows"], task=config.task)
         return profile, info, summaries
     if not isinstance(profile, dict) or profile.get("format") != FORMAT:
         raise DataError(
             f"{path}: not a drift profile (expected format {FORMAT}); rebuild it with drift-check"
         )
     return profile, {"source": str(path), "kind": kind, "rows": profile["rows"]}, None
+
+
+def _reference_summaries(
+    config: Config, path: Path, out: Path
+) -> tuple[dict[str, ColumnSummary], dict[str, Any]]:
+    """Exact summaries of the training file: from the cache when the file and the way it is
+    read are unchanged, else read, sorted and cached."""
+    import hashlib
+
+    from mlops_actions.drift.columns import summarize
+    from mlops_actions.drift.profile import (
+        FORMAT,
+        load_binary,
+        profile_columns,
+        profile_from_summaries,
+        save_binary,
+    )
+
+    settings = [
+        FORMAT,
+        sha256_files([path]) if path.is_file() else sha256_file(path),
+        config.data.delimiter,
+        config.data.encoding,
+        sorted(schema_string_columns(config.data.schema)),
+    ]
+    key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
+    cache = out / f"reference-{key}.npz"
+    if cache.exists():
+        doc = load_binary(cache)
+        return profile_columns(doc), doc["info"]
+    frame = read_config_table(config, path)
+    summaries = {str(c): summarize(frame[c]) for c in frame.columns}
+    info = {
+        "source": str(path),
+        "kind": "training data",
+        "rows": len(frame),
+        **_fp(fingerprint(path, frame)),
+    }
+    for stale in out.glob("reference-*.npz"):
+        stale.unlink()
+    whole = profile_from_summaries(summaries, rows=len(frame), max_points=None)
+    save_binary(cache, {**whole, "info": info})
+    return summaries, info
 
 
 def _fp(fingerprint: dict[str, Any]) -> dict[str, Any]:
