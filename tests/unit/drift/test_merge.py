@@ -89,7 +89,9 @@ def test_merged_categories_equal_the_concatenation(data, words, tree):
     merged = _merge(_accumulate(series, data, 1 << 20), tree).summary()
     whole = _first_rows(series).summary()
     assert merged == whole  # counts, kind, missing
-    assert list((merged.categories or {}).items()) == list((whole.categories or {}).items())
+    # exact counts per category; the order of categories with equal counts may differ (each
+    # chunk ranks its own ties), and no statistic depends on it
+    assert (merged.categories or {}) == (whole.categories or {})
 
 
 @settings(max_examples=100, deadline=None)
