@@ -89,7 +89,8 @@ def _balanced_accuracy(y_true: Any, y_pred: Any) -> float:
     """Mean recall over the true classes; a predicted class absent from the truth does not count.
 
     That is scikit-learn's definition, and ``weighted_metrics``'; scikit-learn also warns about
-    it, but for a gate it is a normal case (a test set without one class), not a mistake.
+    it, and about truth and predictions of one single class, but for a gate both are normal
+    cases (a test set without some class), not mistakes.
     """
     import warnings
 
@@ -97,6 +98,7 @@ def _balanced_accuracy(y_true: Any, y_pred: Any) -> float:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "y_pred contains classes not in y_true", UserWarning)
+        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
         return float(m.balanced_accuracy_score(y_true, y_pred))
 
 
