@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 METADATA_PREFIX = "mlops."
 LABEL_OUTPUT = "label"
 PROBABILITY_OUTPUT = "probabilities"
+VALUE_OUTPUT = "value"
 DEFAULT_OPSET = 18
 # From this many rows on, predict() uses the multi-threaded session; below it the
 # single-threaded one, whose lower per-call overhead wins for requests of a few rows.
@@ -72,7 +73,8 @@ def to_onnx(
     """Convert a fitted Pipeline to checked, reproducible ONNX bytes.
 
     One graph input per raw feature column; classifiers output ``label`` and a plain
-    ``probabilities`` tensor (no ZipMap). ``metadata``: as ``with_metadata``.
+    ``probabilities`` tensor (no ZipMap), regressors ``value``. ``metadata``: as
+    ``with_metadata``.
 
     Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does;
     tree ensembles then read float32, as scikit-learn's trees do. Test data on a decimal grid puts
@@ -107,6 +109,8 @@ def to_onnx(
         )
     except Exception as exc:  # skl2onnx raises many unrelated classes
         raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
+    if not is_classifier(final):  # skl2onnx calls it "variable"; one name across every tool
+        _rename_output(model, model.graph.output[0].name, VALUE_OUTPUT)
     _sort_opset_imports(model)
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -204,6 +208,15 @@ def _trees_read_float32(pipeline: Any) -> Any:
     return Pipeline(steps)
 
 
+def _rename_output(model: Any, old: str, new: str) -> None:
+    for node in model.graph.node:
+        node.output[:] = [new if name == old else name for name in node.output]
+        node.input[:] = [new if name == old else name for name in node.input]
+    for value in (*model.graph.output, *model.graph.value_info):
+        if value.name == old:
+            value.name = new
+
+
 def _sort_opset_imports(model: Any) -> None:
     """skl2onnx emits opset imports in set iteration order, which varies with PYTHONHASHSEED."""
     opsets = sorted((o.domain, o.version) for o in model.opset_import)
@@ -230,6 +243,10 @@ def _conversion_problem(exc: Exception) -> str:
     return f"converting to ONNX failed: {type(exc).__name__}: {_first_line(exc)}"
 
 
+def _dims(shape: list[Any]) -> list[int]:
+    return [d if isinstance(d, int) and d >= 0 else -1 for d in shape]
+
+
 def _first_line(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
@@ -251,9 +268,13 @@ class OnnxModel:
         self._bytes = self.path.read_bytes()
         self._small = self._session(threads=1)
         self._large: Any = None
-        self.input_names = [i.name for i in self._small.get_inputs()]
-        self.output_names = [o.name for o in self._small.get_outputs()]
-        self.input_types = {i.name: i.type for i in self._small.get_inputs()}
+        inputs, outputs = self._small.get_inputs(), self._small.get_outputs()
+        self.input_names = [i.name for i in inputs]
+        self.output_names = [o.name for o in outputs]
+        self.input_types = {i.name: i.type for i in inputs}
+        self.output_types = {o.name: o.type for o in outputs}
+        self.shapes = {t.name: _dims(t.shape) for t in (*inputs, *outputs)}
+        """Graph input and output dimensions, -1 where a dimension varies (the batch)."""
 
     def _session(self, *, threads: int) -> Any:
         import onnxruntime as ort

@@ -6,6 +6,7 @@ Layout, numbered like Triton and KServe model repositories::
     <root>/<model>/aliases/<alias>.json     {"version": 3, "history": [2, 1], ...}
     <root>/<model>/audit/<utc>-<id>.json    one event per object, created once, never rewritten
     <root>/<model>/.lock                    held while an alias moves
+    <root>/<model>/config.pbtxt             Triton's config, serving the production version
 
 Consistency without a database:
 
@@ -43,6 +44,7 @@ from typing import Any, Protocol
 
 from mlops_actions.errors import ConfigError, UsageError
 from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
+from mlops_actions.triton_config import CONFIG_FILE, SERVED_ALIAS, model_config, to_pbtxt
 
 MODEL_FILE = "model.onnx"
 CARD_FILE = "model-card.md"
@@ -257,6 +259,8 @@ class Registry:
             f"{prefix}/{METADATA_FILE}", to_json(record).encode()
         )  # last: the version is complete
         version = self._version(model, number, to_json(record).encode())
+        if self._store.read(f"{model}/{CONFIG_FILE}") is None:  # Triton's first version
+            self._write_triton_config(model, number, Path(files[MODEL_FILE]).read_bytes())
         self.record(
             model, {"event": "register", "to_version": number, "sha256": sha, **(context or {})}
         )
@@ -316,6 +320,10 @@ class Registry:
         who = actor()
         moved = Alias(alias, version, history, utc_now(), who)
         self._store.write(f"{model}/aliases/{alias}.json", to_json(moved.to_dict()).encode())
+        if alias == SERVED_ALIAS:
+            self._write_triton_config(
+                model, version, self.read_file(self.version(model, version), MODEL_FILE)
+            )
         record = {
             "event": event,
             "alias": alias,
@@ -324,6 +332,14 @@ class Registry:
             **(context or {}),
         }
         return Move(alias, record["from_version"], version, self.record(model, record))
+
+    def _write_triton_config(self, model: str, version: int, onnx_bytes: bytes) -> None:
+        """``<model>/config.pbtxt``: Triton serves ``version`` of this folder (see triton_config)."""
+        try:
+            config = model_config(model, onnx_bytes, versions=[version])
+        except Exception:  # not an ONNX graph (onnx raises its own classes): nothing to serve
+            return
+        self._store.write(f"{model}/{CONFIG_FILE}", to_pbtxt(config).encode())
 
     def record(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """Append one event to the model's audit log (moves and registrations record themselves)."""

@@ -470,11 +470,18 @@ class HttpEndpoint:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def load(self, version: int, model_bytes: bytes) -> None:
-        """``POST /v2/repository/models/{name}/load`` with the file inline, as Triton takes it."""
+        """``POST /v2/repository/models/{name}/load`` with the file inline and the model
+        config Triton needs beside it (mlops serve reads the graph instead)."""
         import requests
 
+        from mlops_actions.triton_config import model_config
+
+        config = model_config(self.model, model_bytes, versions=[version])
         body = {
-            "parameters": {f"file:{version}/{MODEL_FILE}": base64.b64encode(model_bytes).decode()}
+            "parameters": {
+                "config": json.dumps(config),
+                f"file:{version}/{MODEL_FILE}": base64.b64encode(model_bytes).decode(),
+            }
         }
         url = f"{self.url}/v2/repository/models/{self.model}/load"
         try:
@@ -491,13 +498,21 @@ class HttpEndpoint:
             )
 
     def smoke(self, onnx: OnnxModel, version: int, *, candidate_source: str) -> dict[str, Any]:
-        """The packaged test sample must come back right, from ``version``, within the deadline."""
+        """The packaged test sample must come back right, from ``version``, within the deadline.
+
+        Asked of that version's route; the answer carries the graph's output names, read
+        by role (label, probabilities, value) as the sample stores them."""
         import requests
 
-        from mlops_actions.inference_protocol import mismatch, outputs_from_v2, v2_request
+        from mlops_actions.inference_protocol import (
+            mismatch,
+            named_outputs,
+            outputs_from_v2,
+            v2_request,
+        )
 
         frame, expected, atol = test_sample(onnx, candidate_source)
-        url = f"{self.url}/v2/models/{self.model}/infer"
+        url = f"{self.url}/v2/models/{self.model}/versions/{version}/infer"
         start = time.monotonic()
         try:
             resp = requests.post(
@@ -521,8 +536,8 @@ class HttpEndpoint:
             )
         try:
             body = resp.json()
-            outputs = outputs_from_v2(body)
-        except (ValueError, KeyError, TypeError) as exc:
+            outputs = named_outputs(outputs_from_v2(body), onnx.task)
+        except (ValueError, KeyError, TypeError, StopIteration) as exc:
             raise DeployFailed(f"smoke request to {url}: unreadable answer ({exc})") from None
         if str(body.get("model_version")) != str(version):
             raise DeployFailed(
