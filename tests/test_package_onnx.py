@@ -175,7 +175,7 @@ def test_diabetes_regression_measures_speed(example, tmp_path):
         and result.parity["max_abs_diff"] <= 1e-4
         and result.parity["label_agreement"] is None
     )
-    assert result.graph_outputs == ["variable"]
+    assert result.graph_outputs == ["value"]
     speed = result.latency
     assert speed["throughput"]["rows"] == 100_000
     for side in ("onnx", "sklearn"):

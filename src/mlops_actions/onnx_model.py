@@ -21,6 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_actions.errors import DataError, ModelError
 from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, features_from_json
+from mlops_actions.onnx_trees import (
+    ML_DOMAIN,
+    declare_float_probabilities,
+    double_tree_converters,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -76,10 +81,12 @@ def to_onnx(
     ``probabilities`` tensor (no ZipMap), regressors ``value``. ``metadata``: as
     ``with_metadata``.
 
-    Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does;
-    tree ensembles then read float32, as scikit-learn's trees do. Test data on a decimal grid puts
-    values exactly halfway between two training values, i.e. on a split threshold, so a
-    float32 pipeline (skl2onnx's default) flips whole trees on the last ulp.
+    Numbers enter as float64 and are imputed, scaled and fed to the estimator in float64,
+    as scikit-learn does; tree ensembles keep float64 thresholds (skl2onnx moves those of
+    scikit-learn's trees so that ``x <= w`` exactly when ``float32(x) <= t``, the comparison
+    those trees make), leaf values and sums (see ``onnx_trees``). Test data on a decimal
+    grid puts values exactly halfway between two training values, i.e. on a split
+    threshold, so a float32 pipeline (skl2onnx's default) flips whole trees on the last ulp.
     """
     import onnx
     from sklearn.base import is_classifier
@@ -95,20 +102,23 @@ def to_onnx(
         (f.name, DoubleTensorType([None, 1]) if f.kind == NUMERIC else StringTensorType([None, 1]))
         for f in features
     ]
-    pipeline = _trees_read_float32(pipeline)
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     options = {id(final): {"zipmap": False}} if is_classifier(final) else None
     try:
         model = convert_sklearn(
             pipeline,
             initial_types=initial_types,
-            target_opset=opset,
+            target_opset={"": opset, ML_DOMAIN: 3},  # 3: float64 tree attributes
             options=options,
             name=name,  # without a name skl2onnx puts a random uuid in the graph
-            custom_conversion_functions={SimpleImputer: _simple_imputer_in_double},
+            custom_conversion_functions={
+                SimpleImputer: _simple_imputer_in_double,
+                **double_tree_converters(),
+            },
         )
     except Exception as exc:  # skl2onnx raises many unrelated classes
         raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
+    declare_float_probabilities(model)
     if not is_classifier(final):  # skl2onnx calls it "variable"; one name across every tool
         _rename_output(model, model.graph.output[0].name, VALUE_OUTPUT)
     _sort_opset_imports(model)
@@ -163,49 +173,6 @@ def _simple_imputer_in_double(scope: Any, operator: Any, container: Any) -> None
     OnnxWhere(
         is_missing, fill, source, op_version=opset, output_names=[operator.outputs[0].full_name]
     ).add_to(scope, container)
-
-
-def _trees_read_float32(pipeline: Any) -> Any:
-    """A copy in which a tree ensemble reads float32, with thresholds that split float32 alike.
-
-    ONNX trees hold float32 thresholds, rounded to nearest, which can round up past a
-    float32 input x that scikit-learn sends the other way. Rounding down cannot: for a
-    float32 x, x <= t exactly when x <= the largest float32 not above t. scikit-learn's
-    trees compare float32 inputs themselves; HistGradientBoosting compares float64, where
-    float32 rounding only matters within an ulp of a threshold. (skl2onnx also mistypes
-    gradient boosting outputs when the input is float64.)
-    """
-    import copy
-
-    import numpy as np
-    from skl2onnx.sklapi import CastTransformer
-    from sklearn.pipeline import Pipeline
-
-    if not isinstance(pipeline, Pipeline):
-        return pipeline
-    final = copy.deepcopy(pipeline.steps[-1][1])
-    thresholds = [
-        e.tree_.threshold
-        for e in np.ravel(getattr(final, "estimators_", []))
-        if hasattr(e, "tree_")
-    ]
-    if hasattr(final, "tree_"):
-        thresholds.append(final.tree_.threshold)
-    for iteration in getattr(final, "_predictors", []):  # HistGradientBoosting
-        thresholds += [predictor.nodes["num_threshold"] for predictor in iteration]
-    if not thresholds:
-        return pipeline
-    for values in thresholds:  # writable views into the copied trees
-        rounded = values.astype(np.float32)
-        too_high = rounded.astype(np.float64) > values
-        rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
-        values[:] = rounded
-    steps = [
-        *pipeline.steps[:-1],
-        ("float32", CastTransformer(dtype=np.float32)),
-        (pipeline.steps[-1][0], final),
-    ]
-    return Pipeline(steps)
 
 
 def _rename_output(model: Any, old: str, new: str) -> None:
