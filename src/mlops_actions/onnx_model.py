@@ -132,11 +132,16 @@ def to_onnx(
     return with_metadata(converted, metadata) if metadata else converted
 
 
-def with_metadata(onnx_bytes: bytes, metadata: Mapping[str, Any]) -> bytes:
-    """The same graph with ``mlops.<key>`` metadata_props set (others kept), sorted by key."""
+def with_metadata(
+    onnx_bytes: bytes, metadata: Mapping[str, Any], *, doc_string: str | None = None
+) -> bytes:
+    """The same graph with ``mlops.<key>`` metadata_props set (others kept), sorted by key,
+    and ``doc_string`` (what the model is for, shown by Netron and ``onnx``) if given."""
     import onnx
 
     model = onnx.load_model_from_string(onnx_bytes)
+    if doc_string is not None:
+        model.doc_string = doc_string
     props = {p.key: p.value for p in model.metadata_props}
     props.update({METADATA_PREFIX + key: metadata_value(value) for key, value in metadata.items()})
     del model.metadata_props[:]
