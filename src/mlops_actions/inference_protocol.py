@@ -112,9 +112,9 @@ class InferRequest:
 
 
 def loads(raw: bytes | str, what: str = "body") -> Any:
-    """Strict JSON: no ``NaN``/``Infinity`` tokens, nesting that cannot blow the stack."""
+    """Strict UTF-8 JSON: no ``NaN``/``Infinity`` tokens, nesting that cannot blow the stack."""
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        return _DECODER.decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except RecursionError:
         raise RequestError(f"{what} is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
@@ -123,6 +123,9 @@ def loads(raw: bytes | str, what: str = "body") -> Any:
 
 def _no_constant(token: str) -> Any:
     raise ValueError(f"{token} is not a JSON number; send null for a missing value")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def parse_infer(
@@ -250,10 +253,13 @@ def _input_values(
         raise RequestError(
             f"input {name!r}: datatype {datatype!r} does not fit the model, which wants {want}"
         )
-    parameters = _parameters(tensor.get("parameters"), f"input {name!r} parameters")
-    _refuse_unsupported(parameters, f"input {name!r}")
+    parameters = tensor.get("parameters")
+    if parameters is not None:
+        _refuse_unsupported(
+            _parameters(parameters, f"input {name!r} parameters"), f"input {name!r}"
+        )
     count = math.prod(shape)
-    size = parameters.get("binary_data_size")
+    size = parameters.get("binary_data_size") if parameters else None
     if size is None:
         if "data" not in tensor:
             raise RequestError(f"input {name!r} has neither 'data' nor a binary_data_size")
@@ -438,21 +444,17 @@ def _names(features: Sequence[Feature]) -> str:
 
 def datatype_of(array: np.ndarray) -> str:
     """The protocol datatype of an output array."""
-    if array.dtype.kind in "OUS":
-        return "BYTES"
-    return _NUMPY_DATATYPES[array.dtype.name]
+    kind = array.dtype.kind
+    return "BYTES" if kind in "OUS" else _NUMPY_DATATYPES[kind, array.dtype.itemsize]
 
 
-_NUMPY_DATATYPES = {
-    "bool": "BOOL",
-    **{
-        f"{kind}{bits}": f"{kind.upper()}{bits}"
-        for kind in ("int", "uint")
-        for bits in (8, 16, 32, 64)
-    },
-    "float16": "FP16",
-    "float32": "FP32",
-    "float64": "FP64",
+_NUMPY_DATATYPES = {  # (numpy kind, item size) -> datatype; dtype.name is slow per request
+    ("b", 1): "BOOL",
+    **{("i", bits // 8): f"INT{bits}" for bits in (8, 16, 32, 64)},
+    **{("u", bits // 8): f"UINT{bits}" for bits in (8, 16, 32, 64)},
+    ("f", 2): "FP16",
+    ("f", 4): "FP32",
+    ("f", 8): "FP64",
 }
 
 

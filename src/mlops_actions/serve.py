@@ -37,7 +37,11 @@ from mlops_actions.inference_protocol import (
     PROBABILITIES,
     VALUE,
     RequestError,
+    columns_from_records,
+    encode_infer,
     loads,
+    named_outputs,
+    parse_infer,
 )
 
 if TYPE_CHECKING:
@@ -275,8 +279,6 @@ class ModelServer:
         self, raw: bytes, header_length: int | None, version: str | None = None
     ) -> tuple[bytes, int | None]:
         """A V2 ``infer`` body in, the answer body and its JSON header length out."""
-        from mlops_actions.inference_protocol import encode_infer, parse_infer
-
         loaded = self._loaded(version)  # this request's model, whatever reloads happen meanwhile
         request = parse_infer(raw, header_length, loaded.model.features, max_rows=self.max_rows)
         outputs = self._predict(loaded, request.columns)
@@ -296,8 +298,6 @@ class ModelServer:
         )
 
     def predict_records(self, raw: bytes) -> dict[str, Any]:
-        from mlops_actions.inference_protocol import columns_from_records, named_outputs
-
         loaded = self._loaded()
         columns = columns_from_records(loads(raw), loaded.model.features, max_rows=self.max_rows)
         outputs = named_outputs(self._predict(loaded, columns), loaded.model.task)
@@ -315,8 +315,6 @@ class ModelServer:
 
     def _predict(self, loaded: Loaded, columns: dict[str, Any]) -> dict[str, Any]:
         """The graph's outputs, by the graph's names, for checked feature columns."""
-        from mlops_actions.inference_protocol import named_outputs
-
         model = loaded.model
         feed = {
             name: columns[name].astype(dtype, copy=False).reshape(-1, 1)
@@ -480,7 +478,9 @@ def create_app(server: ModelServer) -> Starlette:
 
     model = "/v2/models/{name}"
     versioned = "/v2/models/{name}/versions/{version}"
-    routes = [
+    routes = [  # tried in order: the inference routes first
+        Route(f"{model}/infer", answering(infer), methods=["POST"]),
+        Route(f"{versioned}/infer", answering(infer), methods=["POST"]),
         Route("/v2/health/live", answering(live)),
         Route("/v2/health/ready", answering(ready)),
         Route("/v2", answering(server_metadata)),
@@ -488,8 +488,6 @@ def create_app(server: ModelServer) -> Starlette:
         Route(versioned, answering(model_metadata)),
         Route(f"{model}/ready", answering(model_ready)),
         Route(f"{versioned}/ready", answering(model_ready)),
-        Route(f"{model}/infer", answering(infer), methods=["POST"]),
-        Route(f"{versioned}/infer", answering(infer), methods=["POST"]),
         Route("/v2/repository/index", answering(index), methods=["POST"]),
         Route("/v2/repository/models/{name}/load", answering(load), methods=["POST"]),
         Route("/v2/repository/models/{name}/unload", answering(unload), methods=["POST"]),
