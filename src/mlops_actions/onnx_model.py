@@ -81,16 +81,18 @@ def to_onnx(
     ``probabilities`` tensor (no ZipMap), regressors ``value``. ``metadata``: as
     ``with_metadata``.
 
-    Numbers enter as float64 and are imputed, scaled and fed to the estimator in float64,
-    as scikit-learn does; tree ensembles keep float64 thresholds (skl2onnx moves those of
-    scikit-learn's trees so that ``x <= w`` exactly when ``float32(x) <= t``, the comparison
-    those trees make), leaf values and sums (see ``onnx_trees``). Test data on a decimal
-    grid puts values exactly halfway between two training values, i.e. on a split
-    threshold, so a float32 pipeline (skl2onnx's default) flips whole trees on the last ulp.
+    Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does.
+    Tree ensembles keep float64 thresholds (skl2onnx moves those of scikit-learn's trees so
+    that ``x <= w`` exactly when ``float32(x) <= t``, the comparison those trees make), leaf
+    values and sums (``onnx_trees``), except classifiers made of scikit-learn's trees,
+    which read float32 as those trees do (``_float32_trees``). Test data on a decimal grid
+    puts values exactly halfway between two training values, i.e. on a split threshold, so
+    a float32 pipeline (skl2onnx's default) flips whole trees on the last ulp.
     """
     import onnx
     from sklearn.base import is_classifier
     from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
 
     try:
         from skl2onnx import convert_sklearn
@@ -104,6 +106,13 @@ def to_onnx(
     ]
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     options = {id(final): {"zipmap": False}} if is_classifier(final) else None
+    trees = {} if _float32_trees(final) else double_tree_converters()
+    if not trees:
+        from skl2onnx.sklapi import CastTransformer
+
+        pipeline = Pipeline(
+            [*pipeline.steps[:-1], ("float32", CastTransformer()), (pipeline.steps[-1][0], final)]
+        )
     try:
         model = convert_sklearn(
             pipeline,
@@ -111,10 +120,7 @@ def to_onnx(
             target_opset={"": opset, ML_DOMAIN: 3},  # 3: float64 tree attributes
             options=options,
             name=name,  # without a name skl2onnx puts a random uuid in the graph
-            custom_conversion_functions={
-                SimpleImputer: _simple_imputer_in_double,
-                **double_tree_converters(),
-            },
+            custom_conversion_functions={SimpleImputer: _simple_imputer_in_double, **trees},
         )
     except Exception as exc:  # skl2onnx raises many unrelated classes
         raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
@@ -178,6 +184,21 @@ def _simple_imputer_in_double(scope: Any, operator: Any, container: Any) -> None
     OnnxWhere(
         is_missing, fill, source, op_version=opset, output_names=[operator.outputs[0].full_name]
     ).add_to(scope, container)
+
+
+def _float32_trees(final: Any) -> bool:
+    """A classifier made of scikit-learn's own classification trees (forests, extra trees,
+    a decision tree), which compare ``float32(x) <= t``: fed
+    float32, skl2onnx's float32 thresholds (rounded down) split exactly alike, sums differ
+    by float32 rounding only (as the float32 probabilities would anyway), and float32
+    trees run faster. Every other tree ensemble runs in float64 (``onnx_trees``)."""
+    import numpy as np
+    from sklearn.base import is_classifier
+
+    trees = [
+        e for e in [final, *np.ravel(getattr(final, "estimators_", []))] if hasattr(e, "tree_")
+    ]
+    return bool(trees) and all(is_classifier(e) for e in trees)  # not boosting's regression trees
 
 
 def _rename_output(model: Any, old: str, new: str) -> None:

@@ -1,4 +1,5 @@
-"""Tree ensembles converted in float64, as scikit-learn computes them.
+"""Tree ensembles converted in float64, as scikit-learn computes them (regressors, boosting;
+forests that classify read float32 instead, see ``onnx_model._float32_trees``).
 
 skl2onnx computes thresholds and leaf values in float64, then writes them as float32
 attributes, and its ``TreeEnsembleRegressor`` returns float32: a regression value of
