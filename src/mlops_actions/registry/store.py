@@ -6,6 +6,7 @@ Layout, numbered like Triton and KServe model repositories::
     <root>/<model>/<version>/model.onnx, model-card.md, metadata.json, .claim
     <root>/<model>/aliases/<alias>.json     {"version": 3, "history": [2, 1], "move": "<id>", ...}
     <root>/<model>/audit/<utc>-<id>.json    one event per object, created once, never rewritten
+    <root>/<model>/config.pbtxt             Triton's config, serving the production version
 
 Consistency without a database and without a lock:
 
@@ -51,6 +52,7 @@ from mlops_actions import clock
 from mlops_actions.errors import ConfigError, UsageError
 from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
 from mlops_actions.registry.github_store import GitHubStore
+from mlops_actions.registry.triton import CONFIG_FILE, SERVED_ALIAS, model_config, to_pbtxt
 from mlops_actions.reports import render
 from mlops_actions.workdir import ONNX_FILE
 
@@ -277,6 +279,11 @@ class Registry:
         )
         raw = to_json(record).encode()
         self._store.write(f"{prefix}/{METADATA_FILE}", raw)  # last: the version is complete
+        config = f"{model}/{CONFIG_FILE}"
+        if self._store.read(config) is None:  # Triton's first version, unless one is served
+            data = _triton_config(model, number, Path(files[ONNX_FILE]).read_bytes())
+            if data is not None:
+                self._store.create(config, data)
         return self._version(model, number, raw), True
 
     def set_alias(
@@ -369,6 +376,8 @@ class Registry:
             moved = Alias(alias, version, history, clock.iso(), record["actor"], record["id"])
             data = to_json(moved.to_dict()).encode()
             if self._store.replace(key, data, None if found is None else found[1]):
+                if alias == SERVED_ALIAS:
+                    self._serve(model)
                 return Move(alias, record["from_version"], version, record)
             if time.monotonic() > deadline:
                 raise UsageError(
@@ -376,6 +385,20 @@ class Registry:
                     f"{WAIT_S:.0f} s; retry later"
                 )
             time.sleep(random.uniform(0.01, 0.1))  # apart, so racing deploys do not collide again
+
+    def _serve(self, model: str) -> None:
+        """Point Triton's ``config.pbtxt`` at the version at ``SERVED_ALIAS``: replaced by
+        compare-and-swap after reading the alias, so when moves race the last one's stands."""
+        key = f"{model}/{CONFIG_FILE}"
+        while True:
+            found = self._store.read_tagged(key)
+            served = self._alias(model, SERVED_ALIAS)
+            version = self.version(model, served.version)
+            data = _triton_config(model, version.version, self.read_file(version, ONNX_FILE))
+            if data is None or (found is not None and found[0] == data):
+                return
+            if self._store.replace(key, data, None if found is None else found[1]):
+                return
 
     def _scan(self, model: str) -> tuple[list[ModelVersion], list[int]]:
         """Complete versions (oldest first) and the numbers claimed by deploys not (yet) complete."""
@@ -419,6 +442,15 @@ class Registry:
     def _alias(self, model: str, alias: str) -> Alias | None:
         raw = self._store.read(f"{model}/aliases/{alias}.json")
         return None if raw is None else _parse_alias(alias, raw)
+
+
+def _triton_config(model: str, version: int, onnx_bytes: bytes) -> bytes | None:
+    """``config.pbtxt`` for Triton to serve ``version`` (see registry.triton); None if not ONNX."""
+    try:
+        config = model_config(model, onnx_bytes, versions=[version])
+    except Exception:  # not an ONNX graph (onnx raises its own classes): nothing to serve
+        return None
+    return to_pbtxt(config).encode()
 
 
 def _parse_alias(alias: str, raw: bytes) -> Alias:
