@@ -309,13 +309,8 @@ def test_drift_check_dispatches_the_event_ml_retrain_listens_for():
     from mlops_actions.config import load_config
 
     config = load_config(REPO / "examples" / "penguins" / "mlops.yaml")
-    alerts = getattr(getattr(config, "drift", None), "alerts", None)
-    if alerts is None:
-        pytest.skip(
-            "pending: drift.alerts (issue 6) is not on main yet, so there is no event_type default to compare"
-        )
     listened = load(REPO / "workflows" / "ml-retrain.yml")[True]["repository_dispatch"]["types"]
-    assert alerts.event_type in listened
+    assert config.drift.alerts.event_type in listened
 
 
 # ---- generated files stay in step with their sources ------------------------------------------
