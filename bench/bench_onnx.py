@@ -1,7 +1,7 @@
 """Packaged ONNX model vs the scikit-learn pipeline it came from: batch-1 latency and 100k-row throughput.
 
 Full pipelines (impute + scale + one-hot + estimator) over 20 features (16 numbers, 4
-strings, a few missing), converted by ``onnx_model.to_onnx`` and run by ``OnnxModel`` with
+strings, a few missing), converted by ``model.to_onnx`` and run by ``OnnxModel`` with
 its tuned sessions. Both sides get prepared inputs (ONNX: the feed of ``[n, 1]`` arrays;
 scikit-learn: the model frame), so the ratio is the model's own cost; a last line per model
 shows what turning a one-row DataFrame into the feed adds.
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from harness import median_seconds, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -28,10 +27,15 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
-from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, model_frame  # noqa: E402
+from mlops_actions.features import (  # noqa: E402
+    CATEGORICAL,
+    NUMERIC,
+    Feature,
+    model_frame,
+    preprocessor,  # noqa: E402
+)
 from mlops_actions.files import atomic_write_bytes  # noqa: E402
-from mlops_actions.onnx_model import OnnxModel, to_onnx  # noqa: E402
-from mlops_actions.stages.train import preprocessor  # noqa: E402
+from mlops_actions.model import OnnxModel, to_onnx  # noqa: E402
 
 TRAIN_ROWS = 5_000
 BATCH_ROWS = 100_000

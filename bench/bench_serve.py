@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from harness import median_seconds, report
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +37,7 @@ def build_model(folder: Path) -> Path:
     from mlops_actions.config import load_config
     from mlops_actions.features import features_from_json
     from mlops_actions.files import atomic_write_bytes
-    from mlops_actions.onnx_model import to_onnx
+    from mlops_actions.model import to_onnx
     from mlops_actions.stages.train import train
 
     config = load_config(EXAMPLE / "mlops.yaml")
@@ -61,8 +60,8 @@ def free_port() -> int:
 def main() -> None:
     import pandas as pd
 
-    from mlops_actions.inference_protocol import v2_request
-    from mlops_actions.onnx_model import OnnxModel
+    from mlops_actions.model import OnnxModel
+    from mlops_actions.serving.protocol import v2_request
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         path = build_model(Path(tmp))

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from harness import median_seconds, report
 
 ROWS = 1_000_000

@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 step() { printf '\n\033[1m$ mlops %s\033[0m\n' "$*"; "$MLOPS" "$@"; }
 
 # The fake GitHub: prints the environment that points mlops at it, holds PR #1.
-PYTHONPATH="$ROOT/tests" "$ROOT/.venv/bin/python" -m fakegithub --port 0 >"$OUT/fakegithub.env" 2>"$OUT/fakegithub.log" &
+PYTHONPATH="$ROOT/tests" "$ROOT/.venv/bin/python" -m support.fakegithub --port 0 >"$OUT/fakegithub.env" 2>"$OUT/fakegithub.log" &
 fake_pid=$!
 trap 'kill "$fake_pid" 2>/dev/null || true' EXIT
 until [[ -s "$OUT/fakegithub.env" ]]; do sleep 0.1; done
@@ -37,8 +37,8 @@ for example in penguins diabetes; do
     # Push to main: package, deploy to staging, promote to production
     step package-onnx "${common[@]}"
     step inspect "$work/package-onnx/model.onnx"
-    step deploy "${common[@]}" --target models --stage staging
-    step deploy "${common[@]}" --target models --stage production
+    step deploy "${common[@]}" --target models --alias staging
+    step deploy "${common[@]}" --target models --alias production
     step registry list "${common[@]}" --target models
     # The next pull request: a challenger with other hyperparameters, gated against production
     # (the ONNX model in the registry, scored on the same test rows)

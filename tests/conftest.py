@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["fakegithub.plugin"]
+from support import EXAMPLES, run_mlops
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"
-SRC = REPO / "src"
+pytest_plugins = ["support.fakegithub.plugin"]
 
 
 @pytest.fixture
@@ -28,31 +22,6 @@ def example(tmp_path: Path):
         return target
 
     return copy
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_mlops(
-    *args: str, cwd: Path | str, env: dict[str, str] | None = None, timeout: float = 300
-) -> Run:
-    """Run ``python -m mlops_actions ARGS`` as a user would, in a fresh process."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    full_env["PYTHONPATH"] = str(SRC) + os.pathsep + full_env.get("PYTHONPATH", "")
-    full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "mlops_actions", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
 @pytest.fixture

@@ -1,46 +1,106 @@
 """mlops-actions: composable GitHub Actions and one CLI for CI-native MLOps.
 
-Importing the package is cheap: the stage functions and their heavy dependencies
-(pandas, scikit-learn, onnx, pandera) load on first use.
+The public surface is what ``__all__`` lists: the six stages (and rollback) with their
+typed results, the config loader, the packaged model, the registry and every error class.
+Importing the package stays cheap, because every CLI step is a fresh process: the error
+classes load with it, the rest on first use, and pandas, scikit-learn, onnx and pandera only
+inside the functions that need them.
 """
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; every CLI step pays them
-if TYPE_CHECKING:
-    from typing import Any
-
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_EXPORTS = {
+from mlops_actions.errors import (
+    CheckFailed,
+    ConfigError,
+    DataError,
+    DeployFailed,
+    DriftDetected,
+    GateFailed,
+    GitHubError,
+    MlopsError,
+    ModelError,
+    ParityFailed,
+    UsageError,
+    ValidationFailed,
+)
+
+TYPE_CHECKING = False  # the typing module alone costs milliseconds of every CLI call
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads these
+    from mlops_actions.config import Config, load_config
+    from mlops_actions.model import OnnxModel
+    from mlops_actions.registry.store import Registry
+    from mlops_actions.stages.deploy import DeployResult, deploy
+    from mlops_actions.stages.drift_check import DriftResult, drift_check
+    from mlops_actions.stages.evaluate_gate import GateResult, evaluate_gate
+    from mlops_actions.stages.package_onnx import PackageResult, package_onnx
+    from mlops_actions.stages.rollback import RollbackResult, rollback
+    from mlops_actions.stages.train import TrainResult, train
+    from mlops_actions.stages.validate_data import ValidateResult, validate_data
+
+_LAZY = {
     "Config": "mlops_actions.config",
     "load_config": "mlops_actions.config",
-    "MlopsError": "mlops_actions.errors",
-    "validate_data": "mlops_actions.stages.validate_data",
-    "ValidateResult": "mlops_actions.stages.validate_data",
-    "train": "mlops_actions.stages.train",
-    "TrainResult": "mlops_actions.stages.train",
-    "evaluate_gate": "mlops_actions.stages.evaluate_gate",
-    "GateResult": "mlops_actions.stages.evaluate_gate",
-    "package_onnx": "mlops_actions.stages.package_onnx",
-    "PackageResult": "mlops_actions.stages.package_onnx",
-    "deploy": "mlops_actions.stages.deploy",
-    "DeployResult": "mlops_actions.stages.deploy",
-    "rollback": "mlops_actions.stages.rollback",
-    "drift_check": "mlops_actions.stages.drift_check",
-    "DriftResult": "mlops_actions.stages.drift_check",
-    "build_profile": "mlops_actions.drift.profile",
-    "OnnxModel": "mlops_actions.onnx_model",
+    "OnnxModel": "mlops_actions.model",
+    "Registry": "mlops_actions.registry.store",
+    **dict.fromkeys(("deploy", "DeployResult"), "mlops_actions.stages.deploy"),
+    **dict.fromkeys(("drift_check", "DriftResult"), "mlops_actions.stages.drift_check"),
+    **dict.fromkeys(("evaluate_gate", "GateResult"), "mlops_actions.stages.evaluate_gate"),
+    **dict.fromkeys(("package_onnx", "PackageResult"), "mlops_actions.stages.package_onnx"),
+    **dict.fromkeys(("rollback", "RollbackResult"), "mlops_actions.stages.rollback"),
+    **dict.fromkeys(("train", "TrainResult"), "mlops_actions.stages.train"),
+    **dict.fromkeys(("validate_data", "ValidateResult"), "mlops_actions.stages.validate_data"),
 }
+"""Loaded on first use: importing every stage up front would make ``mlops --help`` about
+six times slower than a bare interpreter (measured: 330 ms against 52 ms)."""
 
-__all__ = ["__version__", *_EXPORTS]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mlops_actions' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "__version__",
+    # configuration
+    "Config",
+    "load_config",
+    # the stages, in pipeline order, each with its result
+    "validate_data",
+    "ValidateResult",
+    "train",
+    "TrainResult",
+    "evaluate_gate",
+    "GateResult",
+    "package_onnx",
+    "PackageResult",
+    "deploy",
+    "DeployResult",
+    "rollback",
+    "RollbackResult",
+    "drift_check",
+    "DriftResult",
+    # what the stages hand each other
+    "OnnxModel",
+    "Registry",
+    # errors (see mlops_actions.errors for the tree and exit codes)
+    "MlopsError",
+    "UsageError",
+    "ConfigError",
+    "DataError",
+    "ModelError",
+    "GitHubError",
+    "CheckFailed",
+    "ValidationFailed",
+    "GateFailed",
+    "ParityFailed",
+    "DriftDetected",
+    "DeployFailed",
+]

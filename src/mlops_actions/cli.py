@@ -1,7 +1,8 @@
 """``mlops``: one subcommand per stage, each a thin layer over one library function.
 
-Only this module exits. Heavy libraries are imported inside the handlers, so
-``mlops --help`` starts in milliseconds.
+Each command has two small functions side by side, as DVC keeps them: ``_add_<command>``
+declares its flags and ``_<command>`` calls the library. Only this module exits. Heavy
+libraries are imported inside the handlers, so ``mlops --help`` starts in milliseconds.
 """
 
 from __future__ import annotations
@@ -10,12 +11,17 @@ import argparse
 import sys
 
 from mlops_actions import __version__
-from mlops_actions.errors import MlopsError, UsageError
+from mlops_actions.errors import MlopsError, UsageError, one_line
 
 TYPE_CHECKING = False  # importing typing would cost start-up time on every CLI call
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any
+
+    from mlops_actions.config import Config
+    from mlops_actions.stages._common import StageResult
+    from mlops_actions.stages.evaluate_gate import GateResult
+
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 PROG = "mlops"
 
@@ -28,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _common() -> argparse.ArgumentParser:
+def _common_flags() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config", default="mlops.yaml", metavar="PATH", help="config file (default: mlops.yaml)"
@@ -41,12 +47,44 @@ def _common() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key, e.g. --set model.params.max_depth=6; an empty value removes the key (repeatable)",
+        help="override a config key, e.g. --set model.params.max_depth=6; "
+        "an empty value removes the key (repeatable)",
     )
-    common.add_argument(
+    _debug_flag(common)
+    return common
+
+
+def _debug_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
-    return common
+
+
+def _command(
+    sub: Subparsers,
+    common: argparse.ArgumentParser,
+    name: str,
+    help: str,
+    handler: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=help, parents=[common])
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _alias_flag(parser: argparse.ArgumentParser, default: str, help: str) -> None:
+    """``--alias`` (the registry's word); ``--stage`` stays as a synonym for older workflows."""
+    parser.add_argument(
+        "--alias", "--stage", dest="alias", default=default, metavar="ALIAS", help=help
+    )
+
+
+def _comment_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--comment",
+        action="store_true",
+        help="also post the summary as this model's sticky PR comment (needs pull-requests: write)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,82 +96,160 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    common = _common()
+    common = _common_flags()  # built once: every command takes it as a parent
+    for add in (
+        _add_validate_data,
+        _add_train,
+        _add_evaluate_gate,
+        _add_package_onnx,
+        _add_deploy,
+        _add_rollback,
+        _add_registry,
+        _add_serve,
+        _add_drift_check,
+        _add_comment,
+        _add_inspect,
+    ):
+        add(sub, common)
+    return parser
 
-    def command(
-        name: str, help: str, handler: Callable[[argparse.Namespace], int]
-    ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, parents=[common])
-        p.set_defaults(handler=handler)
-        return p
 
-    validate = command("validate-data", "check data against its pandera contract", _validate_data)
-    validate.add_argument(
+# -- validate-data ----------------------------------------------------------------------------
+
+
+def _add_validate_data(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub, common, "validate-data", "check data against its pandera contract", _validate_data
+    )
+    p.add_argument(
         "--data",
         action="append",
         default=[],
         metavar="PATH",
         help="validate this file instead of data.train/data.test (repeatable; the first is the reference)",
     )
-    validate.add_argument(
+    p.add_argument(
         "--infer-schema", action="store_true", help="write data.schema inferred from the data first"
     )
-    validate.add_argument(
+    p.add_argument(
         "--force", action="store_true", help="let --infer-schema replace an existing schema"
     )
-    validate.add_argument(
+    p.add_argument(
         "--baseline",
         metavar="REF",
         help="diff against git:<ref> (the files at that ref) or a previous result.json",
     )
-    validate.add_argument(
+    p.add_argument(
         "--chunksize",
         type=int,
         metavar="N",
         help="read N rows at a time (files larger than memory)",
     )
-    validate.add_argument(
+    p.add_argument(
         "--max-samples", type=int, metavar="N", help="failing values listed per check (default 5)"
     )
-    validate.add_argument("--no-fail", action="store_true", help="exit 0 even when checks fail")
-    command("train", "train the configured scikit-learn pipeline", _train)
-    gate = command(
+    p.add_argument("--no-fail", action="store_true", help="exit 0 even when checks fail")
+    _comment_flag(p)
+
+
+def _validate_data(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.validate_data import validate_data
+
+    result = validate_data(
+        _config(args),
+        workdir=args.workdir,
+        data=args.data or None,
+        infer_schema=args.infer_schema,
+        force=args.force,
+        baseline=args.baseline,
+        chunksize=args.chunksize,
+        max_samples=args.max_samples,
+    )
+    return _report(result, args, fail=not args.no_fail)
+
+
+# -- train ------------------------------------------------------------------------------------
+
+
+def _add_train(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    _command(sub, common, "train", "train the configured scikit-learn pipeline", _train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.train import train
+
+    return _report(train(_config(args), workdir=args.workdir), args)
+
+
+# -- evaluate-gate ----------------------------------------------------------------------------
+
+
+def _add_evaluate_gate(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
         "evaluate-gate",
         "score the candidate against the baseline and pass or block it",
         _evaluate_gate,
     )
-    gate.add_argument(
+    p.add_argument(
         "--baseline",
         metavar="SPEC",
-        help="registry:[TARGET:]ALIAS, git:REF[:PATH], a path to a .onnx, metrics.json or result.json, "
-        "or none (default: gate.baseline; without one, the first model)",
+        help="registry:[TARGET:]ALIAS, git:REF[:PATH], a path to a .onnx, metrics.json or "
+        "result.json, or none (default: gate.baseline; without one, the first model)",
     )
-    gate.add_argument(
+    p.add_argument(
         "--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)"
     )
-    gate.add_argument(
+    p.add_argument(
         "--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)"
     )
-    gate.add_argument(
+    p.add_argument(
         "--status",
         action="store_true",
         help="also set commit status 'mlops/gate: NAME' on the commit under test (needs statuses: write)",
     )
-    for stage in (validate, gate):
-        stage.add_argument(
-            "--comment",
-            action="store_true",
-            help="also post the summary as this model's sticky PR comment (needs pull-requests: write)",
-        )
-    package = command(
+    _comment_flag(p)
+
+
+def _evaluate_gate(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.evaluate_gate import evaluate_gate
+
+    result = evaluate_gate(
+        _config(args), workdir=args.workdir, baseline=args.baseline, model=args.model
+    )
+    return _report(result, args, fail=not args.no_fail)
+
+
+# -- package-onnx -----------------------------------------------------------------------------
+
+
+def _add_package_onnx(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
         "package-onnx",
         "convert to ONNX, prove parity with scikit-learn, write the model card",
         _package_onnx,
     )
-    package.add_argument(
+    p.add_argument(
         "--model", metavar="PATH", help="trained model.joblib (default: WORKDIR/train/model.joblib)"
     )
-    p = command(
+
+
+def _package_onnx(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.package_onnx import package_onnx
+
+    return _report(package_onnx(_config(args), workdir=args.workdir, model=args.model), args)
+
+
+# -- deploy, rollback, registry, serve --------------------------------------------------------
+
+
+def _add_deploy(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
         "deploy",
         "check the packaged model, then version, promote and smoke-test it on a target",
         _deploy,
@@ -144,12 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="a target under deploy.targets in the config",
     )
-    p.add_argument(
-        "--stage",
-        default="staging",
-        metavar="ALIAS",
-        help="alias to move: staging, production or any name (default: staging)",
-    )
+    _alias_flag(p, "staging", "alias to move: staging, production or any name (default: staging)")
     p.add_argument(
         "--model",
         metavar="PATH",
@@ -160,15 +271,41 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let a model without a passed gate into production (recorded in the audit log)",
     )
-    p = command("rollback", "move an alias back to the version it pointed at before", _rollback)
-    p.add_argument("--target", required=True, metavar="NAME", help="a registry or http target")
-    p.add_argument(
-        "--stage",
-        default="production",
-        metavar="ALIAS",
-        help="alias to roll back (default: production)",
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.deploy import deploy
+
+    result = deploy(
+        _config(args),
+        workdir=args.workdir,
+        target=args.target,
+        alias=args.alias,
+        model=args.model,
+        force=args.force,
     )
-    p = command(
+    return _report(result, args)
+
+
+def _add_rollback(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub, common, "rollback", "move an alias back to the version it pointed at before", _rollback
+    )
+    p.add_argument("--target", required=True, metavar="NAME", help="a registry or http target")
+    _alias_flag(p, "production", "alias to roll back (default: production)")
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.rollback import rollback
+
+    result = rollback(_config(args), workdir=args.workdir, target=args.target, alias=args.alias)
+    return _report(result, args)
+
+
+def _add_registry(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
         "registry",
         "list a target's versions and aliases, or show one version and the history",
         _registry,
@@ -188,7 +325,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--target", required=True, metavar="NAME", help="a registry target (or one with a registry)"
     )
-    p = command(
+
+
+def _registry(args: argparse.Namespace) -> int:
+    from mlops_actions.registry.store import describe
+    from mlops_actions.registry.targets import registry_for
+
+    config = _config(args)
+    sys.stdout.write(
+        describe(registry_for(config, args.target), config.name, args.action, args.ref)
+    )
+    return 0
+
+
+def _add_serve(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
         "serve",
         "serve a registry alias over the Open Inference Protocol (needs the serve extra)",
         _serve,
@@ -218,128 +371,59 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often to check the alias (default: 5)",
     )
-    drift = command(
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mlops_actions.serving.server import serve
+
+    serve(
+        _config(args),
+        target=args.target,
+        alias=args.alias,
+        model=args.model,
+        workdir=args.workdir,
+        host=args.host,
+        port=args.port,
+        log_dir=args.log_dir,
+        admin_token_env=args.admin_token_env,
+        poll_s=args.poll,
+    )
+    return 0
+
+
+# -- drift-check ------------------------------------------------------------------------------
+
+
+def _add_drift_check(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
         "drift-check",
         "compare current data with the training reference; alert on drift",
         _drift_check,
     )
-    drift.add_argument(
+    p.add_argument(
         "--current", metavar="PATH|GLOB|URL", help="current data (default: drift.current)"
     )
-    drift.add_argument(
+    p.add_argument(
         "--reference",
         metavar="PATH",
-        help="training data, saved profile .json or packaged model .onnx (default: drift.reference or data.train)",
+        help="training data, saved profile .json or packaged model .onnx "
+        "(default: drift.reference or data.train)",
     )
-    drift.add_argument(
-        "--fail-on-drift", action="store_true", help="exit 1 when the dataset drifted"
+    p.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        help="exit 1 on a drift verdict (not on too little data)",
     )
-    drift.add_argument(
+    p.add_argument(
         "--calibrate",
         action="store_true",
         help="derive per-column thresholds from the reference and store them",
     )
-    drift.add_argument(
+    p.add_argument(
         "--no-alert", action="store_true", help="send no repository_dispatch and touch no issue"
     )
-    comment = command(
-        "comment", "create or update this model's sticky comment on the pull request", _comment
-    )
-    comment.add_argument(
-        "--body-file", required=True, metavar="FILE", help="markdown to post ('-' reads stdin)"
-    )
-    comment.add_argument(
-        "--pr",
-        type=int,
-        metavar="N",
-        help="pull request number (default: from the pull_request event)",
-    )
-    comment.add_argument(
-        "--section",
-        default="comment",
-        metavar="NAME",
-        help="part of the comment this body replaces, so stages share one comment (default: comment)",
-    )
-    inspect = sub.add_parser(
-        "inspect",
-        help="show what a packaged .onnx model carries",
-        description="show what a packaged .onnx model carries",
-    )
-    inspect.add_argument("model", metavar="MODEL.onnx")
-    inspect.add_argument(
-        "--json", action="store_true", help="print the metadata as JSON for machines"
-    )
-    inspect.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
-    )
-    inspect.set_defaults(handler=_inspect)
-    return parser
-
-
-def _validate_data(args: argparse.Namespace) -> int:
-    from mlops_actions.stages.validate_data import validate_data
-
-    result = validate_data(
-        _config(args),
-        workdir=args.workdir,
-        data=args.data or None,
-        infer_schema=args.infer_schema,
-        force=args.force,
-        baseline=args.baseline,
-        chunksize=args.chunksize,
-        max_samples=args.max_samples,
-    )
-    return _report(result, args, fail=not args.no_fail)
-
-
-def _train(args: argparse.Namespace) -> int:
-    from mlops_actions.stages.train import train
-
-    return _report(train(_config(args), workdir=args.workdir), args)
-
-
-def _evaluate_gate(args: argparse.Namespace) -> int:
-    from mlops_actions.stages.evaluate_gate import evaluate_gate
-
-    result = evaluate_gate(
-        _config(args), workdir=args.workdir, baseline=args.baseline, model=args.model
-    )
-    return _report(result, args, fail=not args.no_fail)
-
-
-def _deploy(args: argparse.Namespace) -> int:
-    from mlops_actions.stages.deploy import deploy
-
-    result = deploy(
-        _config(args),
-        workdir=args.workdir,
-        target=args.target,
-        stage=args.stage,
-        model=args.model,
-        force=args.force,
-    )
-    return _report(result, args)
-
-
-def _package_onnx(args: argparse.Namespace) -> int:
-    from mlops_actions.stages.package_onnx import package_onnx
-
-    return _report(package_onnx(_config(args), workdir=args.workdir, model=args.model), args)
-
-
-def _inspect(args: argparse.Namespace) -> int:
-    from mlops_actions.onnx_model import OnnxModel
-
-    model = OnnxModel(args.model)
-    if args.json:
-        from mlops_actions.files import to_json
-
-        sys.stdout.write(to_json(model.metadata))
-        return 0
-    from mlops_actions.reports import render
-
-    sys.stdout.write(render("inspect.md.j2", model=model, meta=model.metadata))
-    return 0
 
 
 def _drift_check(args: argparse.Namespace) -> int:
@@ -357,41 +441,32 @@ def _drift_check(args: argparse.Namespace) -> int:
     return _report(result, args)
 
 
-def _rollback(args: argparse.Namespace) -> int:
-    from mlops_actions.stages.rollback import rollback
+# -- comment, inspect -------------------------------------------------------------------------
 
-    return _report(
-        rollback(_config(args), workdir=args.workdir, target=args.target, stage=args.stage), args
+
+def _add_comment(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
+        "comment",
+        "create or update this model's sticky comment on the pull request",
+        _comment,
     )
-
-
-def _registry(args: argparse.Namespace) -> int:
-    from mlops_actions.registry import describe
-    from mlops_actions.stages.deploy import registry_for
-
-    config = _config(args)
-    sys.stdout.write(
-        describe(registry_for(config, args.target), config.name, args.action, args.ref)
+    p.add_argument(
+        "--body-file", required=True, metavar="FILE", help="markdown to post ('-' reads stdin)"
     )
-    return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from mlops_actions.serve import serve
-
-    serve(
-        _config(args),
-        target=args.target,
-        alias=args.alias,
-        model=args.model,
-        workdir=args.workdir,
-        host=args.host,
-        port=args.port,
-        log_dir=args.log_dir,
-        admin_token_env=args.admin_token_env,
-        poll_s=args.poll,
+    p.add_argument(
+        "--pr",
+        type=int,
+        metavar="N",
+        help="pull request number (default: from the pull_request event)",
     )
-    return 0
+    p.add_argument(
+        "--section",
+        default="comment",
+        metavar="NAME",
+        help="part of the comment this body replaces, so stages share one comment (default: comment)",
+    )
 
 
 def _comment(args: argparse.Namespace) -> int:
@@ -403,10 +478,36 @@ def _comment(args: argparse.Namespace) -> int:
                 body = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(
-                f"--body-file {args.body_file}: cannot read it ({exc.__class__.__name__}); pass a UTF-8 markdown file"
+                f"--body-file {args.body_file}: cannot read it ({exc.__class__.__name__}); "
+                "pass a UTF-8 markdown file"
             ) from None
     _post_comment(body, args, section=args.section, pr=args.pr)
     return 0
+
+
+def _add_inspect(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    what = "show what a packaged .onnx model carries"
+    p = sub.add_parser("inspect", help=what, description=what)
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("--json", action="store_true", help="print the metadata as JSON for machines")
+    _debug_flag(p)
+    p.set_defaults(handler=_inspect)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from mlops_actions.files import to_json
+    from mlops_actions.model import OnnxModel
+    from mlops_actions.reports import render
+
+    model = OnnxModel(args.model)
+    if args.json:
+        sys.stdout.write(to_json(model.metadata))
+    else:
+        sys.stdout.write(render("inspect.md.j2", model=model, meta=model.metadata))
+    return 0
+
+
+# -- shared by the handlers -------------------------------------------------------------------
 
 
 def _post_comment(
@@ -425,13 +526,16 @@ def _post_comment(
     actions.set_outputs({"comment-url": result.url or ""})
 
 
-def _post_status(result: Any, args: argparse.Namespace) -> None:
+def _post_status(result: GateResult, args: argparse.Namespace) -> None:
     """The gate verdict as a commit status; a fork PR only warns (see github.status)."""
     from mlops_actions.github.status import post_gate_status
 
     config = _config(args)
     posted = post_gate_status(
-        result.passed, result.status_line(), name=config.name, token_env=config.github.token_env
+        result.passed,
+        result.status_line(),
+        name=config.name,
+        token_env=config.github.token_env,
     )
     if posted.state:
         sys.stdout.write(
@@ -439,13 +543,13 @@ def _post_status(result: Any, args: argparse.Namespace) -> None:
         )
 
 
-def _config(args: argparse.Namespace) -> Any:
+def _config(args: argparse.Namespace) -> Config:
     from mlops_actions.config import load_config
 
     return load_config(args.config, args.set)
 
 
-def _report(result: Any, args: argparse.Namespace, *, fail: bool = True) -> int:
+def _report(result: StageResult, args: argparse.Namespace, *, fail: bool = True) -> int:
     """Show a stage result where the user looks (terminal or Actions), then pick the exit code."""
     from mlops_actions.github import actions
 
@@ -462,7 +566,7 @@ def _report(result: Any, args: argparse.Namespace, *, fail: bool = True) -> int:
     if getattr(args, "comment", False):  # before a failing verdict raises: the PR shows why
         _post_comment(summary, args, section=args.command)
     if getattr(args, "status", False):  # likewise: branch protection sees the failure
-        _post_status(result, args)
+        _post_status(result, args)  # type: ignore[arg-type]  # only evaluate-gate has --status
     if fail and not result.passed:
         raise result.failure(result.failure_message())
     return 0
@@ -492,8 +596,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
+    """One line on stderr; a message's own newlines are escaped, so a text from data or an
+    exception can never start a line the Actions runner reads as a workflow command."""
     from mlops_actions.github import actions
 
+    message = one_line(message)
     if actions.in_actions():
         actions.annotate("error", message, title=PROG)
     sys.stderr.write(f"{PROG}: error: {message}\n")

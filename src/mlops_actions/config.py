@@ -7,7 +7,6 @@ message has one shape: ``mlops.yaml: gate.metrics.accuracy.min must be a number,
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -16,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mlops_actions.errors import ConfigError, UsageError
+from mlops_actions.errors import ConfigError, UsageError, did_you_mean
 from mlops_actions.metrics import METRICS
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
@@ -179,6 +178,17 @@ class DriftAlertsConfig:
 
 
 @dataclass(frozen=True)
+class DriftVerdictConfig:
+    """Which signals make the drift verdict: "share" (the share of drifted columns reaches
+    drift_share), "any" (one drifted column), True (the signal fired) or False (shown only)."""
+
+    features: str | bool = "share"
+    target: bool = True
+    predictions: str | bool = "share"
+    performance: bool = True
+
+
+@dataclass(frozen=True)
 class DriftConfig:
     reference: Path | None = None
     current: str | None = None
@@ -188,6 +198,10 @@ class DriftConfig:
     threshold: float | None = None
     columns: Mapping[str, DriftColumnConfig] = field(default_factory=dict)
     drift_share: float = 0.5
+    min_rows: int = 30
+    """Fewer current rows give no verdict ("not enough data"); fewer labelled rows leave
+    target drift and performance unchecked."""
+    verdict: DriftVerdictConfig = field(default_factory=DriftVerdictConfig)
     chunk_rows: int = 200_000
     max_values: int = 1 << 20
     calibrate: DriftCalibrateConfig = field(default_factory=DriftCalibrateConfig)
@@ -330,10 +344,15 @@ def _validate(raw: dict[str, Any], label: str) -> None:
     named += [
         (f"gate.slices.{i}.metric", s["metric"]) for i, s in enumerate(gate.get("slices") or [])
     ]
+    # a misspelt limit would never fire: drift-check only compares the metrics it knows
+    named += [
+        (f"drift.performance.{name}", name)
+        for name in (raw.get("drift") or {}).get("performance") or {}
+    ]
     known = [m for m, spec in METRICS.items() if spec.task == task]
     for where, name in named:
         if name not in known:
-            hint = _did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
+            hint = did_you_mean(name, known) or f" (known for {task}: {', '.join(known)})"
             raise ConfigError(f"{label}: {where} is not a {task} metric{hint}")
     for name, rule in (gate.get("metrics") or {}).items():
         if rule.get("block_on") == "significant" and "confidence" not in gate:
@@ -347,7 +366,7 @@ def _validate(raw: dict[str, Any], label: str) -> None:
         ref = target.get("registry")
         if ref is not None and ref not in registries:
             hint = (
-                _did_you_mean(ref, registries)
+                did_you_mean(ref, registries)
                 or f" (registry targets: {', '.join(registries) or 'none'})"
             )
             raise ConfigError(
@@ -383,7 +402,7 @@ def _describe(error: Any) -> str:
         extras = [k for k in value if k not in allowed]
         key = str(extras[0])  # YAML allows non-string keys: `? ` is {None: None}
         full = f"{where}.{key}" if where else key
-        suggestion = _did_you_mean(key, allowed) or (
+        suggestion = did_you_mean(key, allowed) or (
             f" (allowed: {', '.join(allowed)})" if allowed else ""
         )
         return f"unknown key '{full}'{suggestion}"
@@ -391,10 +410,10 @@ def _describe(error: Any) -> str:
         missing = [k for k in error.validator_value if k not in value]
         return f"{subject} is missing the required key '{missing[0]}'"
     if kind == "enum":
-        options = [str(o) for o in error.validator_value]
+        options = [o if isinstance(o, str) else json.dumps(o) for o in error.validator_value]
         return (
             f"{subject} must be one of {', '.join(options)}, got {_show(value)}"
-            f"{_did_you_mean(str(value), options)}"
+            f"{did_you_mean(str(value), options)}"
         )
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[
@@ -412,11 +431,6 @@ def _describe(error: Any) -> str:
             else f"{subject}: {hint}"
         )
     return f"{subject}: {error.message}"
-
-
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _show(value: Any) -> str:
@@ -513,7 +527,9 @@ def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
 
 def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
     fields = {
-        k: v for k, v in raw.items() if k not in ("reference", "columns", "calibrate", "alerts")
+        k: v
+        for k, v in raw.items()
+        if k not in ("reference", "columns", "calibrate", "alerts", "verdict")
     }
     return DriftConfig(
         **fields,
@@ -523,4 +539,5 @@ def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
         },
         calibrate=DriftCalibrateConfig(**(raw.get("calibrate") or {})),
         alerts=DriftAlertsConfig(**(raw.get("alerts") or {})),
+        verdict=DriftVerdictConfig(**(raw.get("verdict") or {})),
     )

@@ -7,7 +7,6 @@ through ``load_splits`` so they all see the same rows.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -15,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_actions.errors import ConfigError, DataError
+from mlops_actions.errors import ConfigError, DataError, did_you_mean
+from mlops_actions.files import sha256_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -319,30 +319,13 @@ def _is_text(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)
 
 
-def file_sha256(path: str | Path) -> str:
-    """Content hash of a file, or of every file under a folder (a Parquet dataset)."""
-    path = Path(path)
-    return files_sha256(sorted(path.rglob("*")) if path.is_dir() else [path])
-
-
-def files_sha256(paths: Iterable[Path]) -> str:
-    """One content hash over the files, in the order given (folders' files sorted by caller)."""
-    digest = hashlib.sha256()
-    for part in paths:
-        if part.is_file():
-            with open(part, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()
-
-
 def fingerprint(path: str | Path, frame: pd.DataFrame) -> dict[str, Any]:
     """Content hash of the file plus the shape and schema of what was read from it."""
     path = Path(path)
     schema = [[str(c), str(t)] for c, t in frame.dtypes.items()]
     return {
         "path": path.name,
-        "sha256": file_sha256(path),
+        "sha256": sha256_file(path),
         "rows": int(len(frame)),
         "columns": int(frame.shape[1]),
         "schema_hash": hashlib.sha256(json.dumps(schema).encode()).hexdigest()[:16],
@@ -441,10 +424,5 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], path: Path | st
     present = [str(c) for c in frame.columns]
     for column in columns:
         if column not in frame.columns:
-            close = difflib.get_close_matches(column, present, n=1)
-            hint = (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else f"; columns are: {', '.join(present[:20])}"
-            )
+            hint = did_you_mean(column, present) or f"; columns are: {', '.join(present[:20])}"
             raise DataError(f"{Path(path).name}: column {column!r} not found{hint}")

@@ -22,12 +22,14 @@ where there is one, the fix.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class MlopsError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, exit_code: int | None = None) -> None:
-        message = _one_line(message)
+        message = one_line(message)
         super().__init__(message)
         self.message = message
         if exit_code is not None:
@@ -37,7 +39,16 @@ class MlopsError(Exception):
         return self.message
 
 
-def _one_line(text: str) -> str:
+def did_you_mean(word: object, options: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``options``, or nothing: every message that
+    rejects a name offers the nearest known one in the same words."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def one_line(text: str) -> str:
     """Escape newlines and other control characters (user keys and values can hold them)."""
     if text.isprintable():
         return text

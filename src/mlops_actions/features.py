@@ -111,3 +111,39 @@ def features_from_json(items: list[dict[str, Any]]) -> list[Feature]:
         )
         for i in items
     ]
+
+
+def preprocessor(features: list[Feature]) -> Any:
+    """Numbers: median impute + scale. Strings: fill '' with the most frequent + one-hot."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = [f.name for f in features if f.kind == NUMERIC]
+    categorical = [f.name for f in features if f.kind != NUMERIC]
+    transformers = []
+    if numeric:
+        transformers.append(
+            (
+                NUMERIC,
+                Pipeline(
+                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+                ),
+                numeric,
+            )
+        )
+    if categorical:
+        transformers.append(
+            (
+                CATEGORICAL,
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                    ]
+                ),
+                categorical,
+            )
+        )
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,20 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):  # numpy array or scalar (a scalar's tolist() is its Python value)
         return _jsonable(value.tolist())
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Content hash of a file, or of every file under a folder (a Parquet dataset)."""
+    path = Path(path)
+    return sha256_files(sorted(path.rglob("*")) if path.is_dir() else [path])
+
+
+def sha256_files(paths: Iterable[Path]) -> str:
+    """One content hash over the files, in the order given (folders' files sorted by caller)."""
+    digest = hashlib.sha256()
+    for part in paths:
+        if part.is_file():
+            with open(part, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from mlops_actions.errors import UsageError
+
 
 def git(where: Path | str, *args: str) -> bytes | None:
     """Standard output of ``git ARGS`` run in ``where``; None when git is missing or fails."""
@@ -24,6 +26,20 @@ def toplevel(where: Path | str) -> Path | None:
 
 def is_commit(where: Path | str, ref: str) -> bool:
     return git(where, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is not None
+
+
+def repository_at_ref(where: Path | str, spec: str, ref: str) -> Path:
+    """The repository root, once ``ref`` (from ``--baseline SPEC``) is known to be a commit there."""
+    if not ref:
+        raise UsageError(f"--baseline {spec}: needs a ref, e.g. git:main or git:HEAD~1")
+    top = toplevel(where)
+    if top is None:
+        raise UsageError(f"--baseline {spec}: {where} is not inside a git repository")
+    if not is_commit(top, ref):
+        raise UsageError(
+            f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first"
+        )
+    return top
 
 
 def show(top: Path | str, ref: str, path: str) -> bytes | None:

@@ -24,7 +24,9 @@ class ColumnResult:
     threshold: float
     drifted: bool
     statistic: float  # the raw test statistic (KS D, chi-square, z, the distance itself)
+    statistic_name: str
     p_value: float | None
+    drift_if: str  # score <= / < / >= threshold means drift (p-values: <=, <; distances: >=)
     effect_size: float  # normed Wasserstein (numbers) or total variation distance (categories)
     effect_name: str
     approximate: bool
@@ -87,7 +89,9 @@ def compare_column(
         threshold=float(threshold),
         drifted=bool(spec.drifted(score, threshold)),
         statistic=float(statistic),
+        statistic_name=spec.statistic,
         p_value=None if p_value is None else float(p_value),
+        drift_if=spec.drift_if,
         effect_size=float(effect),
         effect_name=effect_name,
         approximate=approximate,

@@ -24,7 +24,7 @@ import pandas as pd
 
 from mlops_actions.drift.columns import ColumnSummary, summarize
 from mlops_actions.drift.stattests import SortedSample
-from mlops_actions.inference_log import PREDICTION
+from mlops_actions.serving.inference_log import PREDICTION
 
 FORMAT = "mlops.drift_profile/1"
 MAX_POINTS = 2048
@@ -81,7 +81,7 @@ def _prediction_frame(predictions: Any) -> pd.DataFrame:
     """Model outputs as named columns: ``prediction`` and, for classifiers, ``proba_<class>``."""
     if isinstance(predictions, pd.DataFrame):
         return predictions
-    if hasattr(predictions, "task"):  # an onnx_model.Prediction
+    if hasattr(predictions, "task"):  # a model.Prediction
         return prediction_frame(predictions)
     if isinstance(predictions, pd.Series):
         return predictions.rename(PREDICTION).to_frame()

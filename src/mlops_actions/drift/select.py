@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NUMERICAL = "numerical"
-CATEGORICAL = "categorical"
+from mlops_actions.features import CATEGORICAL
+
+NUMERICAL = "numerical"  # Evidently's word, kept so the report reads like its reports
 TEXT = "text"
 UNTESTED = "untested"
 
@@ -35,7 +36,7 @@ class TestSpec:
     """A registered test: what it returns and which side of the threshold means drift."""
 
     name: str
-    display: str
+    statistic: str  # what the test computes, as reports name it (p-value tests: not the p-value)
     kinds: tuple[str, ...]
     default_threshold: float
     is_pvalue: bool
@@ -46,22 +47,29 @@ class TestSpec:
             return score <= threshold if self.drift_on_equal else score < threshold
         return score >= threshold
 
+    @property
+    def drift_if(self) -> str:
+        """How the score compares with the threshold when the column drifted."""
+        if self.is_pvalue:
+            return "<=" if self.drift_on_equal else "<"
+        return ">="
+
 
 _BOTH = (NUMERICAL, CATEGORICAL)
 TESTS: dict[str, TestSpec] = {
     t.name: t
     for t in (
-        TestSpec("ks", "K-S p_value", (NUMERICAL,), 0.05, True, True),
-        TestSpec("wasserstein", "Wasserstein distance (normed)", (NUMERICAL,), 0.1, False, True),
-        TestSpec("chisquare", "chi-square p_value", (CATEGORICAL,), 0.05, True, False),
-        TestSpec("z", "Z-test p_value", (CATEGORICAL,), 0.05, True, False),
+        TestSpec("ks", "KS D", (NUMERICAL,), 0.05, True, True),
+        TestSpec("wasserstein", "normed Wasserstein distance", (NUMERICAL,), 0.1, False, True),
+        TestSpec("chisquare", "chi-square", (CATEGORICAL,), 0.05, True, False),
+        TestSpec("z", "z", (CATEGORICAL,), 0.05, True, False),
         TestSpec("jensenshannon", "Jensen-Shannon distance", _BOTH, 0.1, False, True),
         TestSpec("psi", "PSI", _BOTH, 0.1, False, True),
         TestSpec("kl_div", "Kullback-Leibler divergence", _BOTH, 0.1, False, True),
         TestSpec("hellinger", "Hellinger distance", _BOTH, 0.1, False, True),
-        TestSpec("anderson", "Anderson-Darling p_value", (NUMERICAL,), 0.1, True, False),
-        TestSpec("cramer_von_mises", "Cramer-von Mises p_value", (NUMERICAL,), 0.1, True, True),
-        TestSpec("empirical_mmd", "empirical MMD p_value", (NUMERICAL,), 0.1, True, False),
+        TestSpec("anderson", "Anderson-Darling", (NUMERICAL,), 0.1, True, False),
+        TestSpec("cramer_von_mises", "Cramer-von Mises", (NUMERICAL,), 0.1, True, True),
+        TestSpec("empirical_mmd", "MMD", (NUMERICAL,), 0.1, True, False),
     )
 }
 

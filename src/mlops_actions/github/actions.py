@@ -48,9 +48,7 @@ def set_outputs(outputs: Mapping[str, object]) -> None:
             lines.append(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
         else:
             lines.append(f"{name}={text}\n")
-    if not _append("GITHUB_OUTPUT", "".join(lines)):
-        for line in lines:  # very old runners: the deprecated workflow command
-            sys.stdout.write(f"::set-output name={line.split('=', 1)[0]}::{line.split('=', 1)[-1]}")
+    _append("GITHUB_OUTPUT", "".join(lines))
 
 
 def _output_text(value: object) -> str:

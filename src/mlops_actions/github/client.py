@@ -1,6 +1,6 @@
 """The one GitHub REST client the stages post through.
 
-It calls only the operations of the project's API contract (``tests/fakegithub/spec``):
+It calls only the operations of the project's API contract (``tests/support/fakegithub/spec``):
 no GraphQL, no ``/user``, no ``GET /repos/{owner}/{repo}``. urllib3 retries connection
 errors and 5xx with backoff; rate limits are waited out when GitHub says the wait is
 short and reported otherwise; every failure becomes a one-line ``GitHubError`` that says

@@ -3,6 +3,7 @@ from the jinja2 templates beside this file, with the same filters."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,30 @@ def cell(value: Any, width: int = 60) -> str:
     return text.replace("|", "\\|")
 
 
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]()#+\-.!|~:$])")
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_ZWSP = "\u200b"
+
+
+def md(value: Any, width: int | None = None) -> str:
+    """A value from data or users (column, category, file name) as inert inline markdown.
+
+    One line (cut to ``width``); ``< > &`` as entities, so no HTML and no ``<!-- -->``
+    marker can be forged; every markdown punctuation character backslash-escaped, so no
+    link, image, emphasis, autolink or code-span breakout, and a ``|`` cannot split a table
+    cell; an invisible space after ``@`` and ``#`` so GitHub makes no @mention or issue
+    reference of it. For markdown templates only: HTML templates are autoescaped.
+    """
+    if value is None:
+        return "—"
+    text = " ".join(_INVISIBLE.sub(" ", str(value)).split())
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_PUNCTUATION.sub(r"\\\1", text)
+    return text.replace("@", "@" + _ZWSP).replace("\\#", "\\#" + _ZWSP)
+
+
 @cache
 def _environment() -> Any:
     import jinja2
@@ -55,7 +80,7 @@ def _environment() -> Any:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(fmt=fmt, signed=signed, pct=pct, cell=cell)
+    env.filters.update(fmt=fmt, signed=signed, pct=pct, cell=cell, md=md)
     return env
 
 

@@ -8,12 +8,7 @@ from typing import Any, ClassVar
 
 from mlops_actions.errors import CheckFailed
 from mlops_actions.files import atomic_write_json, atomic_write_text
-
-
-def stage_dir(workdir: str | Path, stage: str) -> Path:
-    path = Path(workdir) / stage
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+from mlops_actions.workdir import RESULT_FILE, SUMMARY_FILE
 
 
 @dataclasses.dataclass
@@ -29,7 +24,7 @@ class StageResult:
         return True
 
     def failure_message(self) -> str:
-        return f"{self.stage} failed; see {self.out_dir / 'summary.md'}"
+        return f"{self.stage} failed; see {self.out_dir / SUMMARY_FILE}"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -39,7 +34,7 @@ class StageResult:
 
     def outputs(self) -> dict[str, Any]:
         """Step outputs in kebab-case; every stage adds its own."""
-        return {"passed": self.passed, "result-file": self.out_dir / "result.json"}
+        return {"passed": self.passed, "result-file": self.out_dir / RESULT_FILE}
 
     def summary_markdown(self) -> str:
         raise NotImplementedError
@@ -51,6 +46,6 @@ class StageResult:
 
 def write_result(result: StageResult) -> StageResult:
     """Write ``summary.md`` then ``result.json``: a present result.json means the stage finished."""
-    atomic_write_text(result.out_dir / "summary.md", result.summary_markdown())
-    atomic_write_json(result.out_dir / "result.json", result.to_dict())
+    atomic_write_text(result.out_dir / SUMMARY_FILE, result.summary_markdown())
+    atomic_write_json(result.out_dir / RESULT_FILE, result.to_dict())
     return result

@@ -8,39 +8,32 @@ back to the previous version when the answer is wrong or late.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
 import json
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config, DeployTarget
-from mlops_actions.errors import DeployFailed, GateFailed, ModelError, UsageError
-from mlops_actions.files import atomic_write_json
-from mlops_actions.github.actions import in_actions, run_url
-from mlops_actions.registry import CARD_FILE, MODEL_FILE, ModelVersion, Registry, sha256_file
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
+from mlops_actions.errors import DeployFailed, GateFailed, UsageError
+from mlops_actions.files import atomic_write_json, sha256_file
+from mlops_actions.github.deployments import record_github_deployment
+from mlops_actions.github.releases import release_for_model, upload_assets
+from mlops_actions.model import OnnxModel, replay
+from mlops_actions.registry.store import ModelVersion, Registry
+from mlops_actions.registry.targets import audit_context, deploy_target, registry_for
+from mlops_actions.reports import render
+from mlops_actions.serving.endpoint import HttpEndpoint
+from mlops_actions.stages._common import StageResult, write_result
 
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-
-    from mlops_actions.onnx_model import OnnxModel
-
-METRICS_FILE = "metrics.json"
-REPLAY_ATOL = 1e-4
-"""Largest difference of a probability or value the replay and smoke checks accept when the
-packaged sample names none (package-onnx stores its parity ``atol`` with the sample)."""
 PRODUCTION = "production"
 
 
 @dataclasses.dataclass
 class DeployResult(StageResult):
-    stage = "deploy"
+    stage = layout.DEPLOY
     failure = DeployFailed
     target: str
     target_type: str
@@ -74,13 +67,12 @@ class DeployResult(StageResult):
         }
 
     def summary_markdown(self) -> str:
-        from mlops_actions.reports import render
 
         return render("deploy.md.j2", r=self)
 
 
 @dataclasses.dataclass(frozen=True)
-class Candidate:
+class _Candidate:
     """The model about to be deployed and what travels with it."""
 
     path: Path
@@ -95,27 +87,27 @@ def deploy(
     *,
     workdir: str | Path = ".mlops",
     target: str,
-    stage: str = "staging",
+    alias: str = "staging",
     model: str | Path | None = None,
     force: bool = False,
 ) -> DeployResult:
-    """Check the packaged model, then put it on ``target`` under the alias ``stage``."""
-    from mlops_actions.onnx_model import OnnxModel
-
+    """Check the packaged model, then put it on ``target`` under ``alias``."""
     spec = deploy_target(config, target)
-    out = stage_dir(workdir, "deploy")
+    out = layout.stage_dir(workdir, layout.DEPLOY)
     path = _model_path(Path(workdir), model)
     onnx = OnnxModel(path)  # a fresh session, as the server will build
-    candidate = Candidate(
+    candidate = _Candidate(
         path=path,
-        card=path.with_name(CARD_FILE) if path.with_name(CARD_FILE).is_file() else None,
+        card=path.with_name(layout.CARD_FILE)
+        if path.with_name(layout.CARD_FILE).is_file()
+        else None,
         sha256=sha256_file(path),
         metrics=_metrics(onnx, Path(workdir)),
         gate_passed=_gate_passed(onnx, Path(workdir)),
     )
     checks = {"replay": replay(onnx, path)}
-    gate = {"passed": candidate.gate_passed, "required": stage == PRODUCTION, "forced": False}
-    if stage == PRODUCTION and not candidate.gate_passed:
+    gate = {"passed": candidate.gate_passed, "required": alias == PRODUCTION, "forced": False}
+    if alias == PRODUCTION and not candidate.gate_passed:
         if not force:
             why = "failed the gate" if candidate.gate_passed is False else "has no gate result"
             raise GateFailed(
@@ -124,19 +116,19 @@ def deploy(
             )
         gate["forced"] = True
     checks["gate"] = gate
-    context = audit_context(config, target, stage, forced=gate["forced"])
+    context = audit_context(config, target, alias, forced=gate["forced"])
     if spec.type == "github-release":
-        result = _to_release(config, spec, candidate, onnx, out, stage, checks, context)
+        result = _to_release(config, spec, candidate, onnx, out, alias, checks, context)
     else:
         registry = registry_for(config, spec.name)
         version, created = _register(config, registry, candidate, onnx, context)
         if spec.type == "registry":
-            move = registry.set_alias(config.name, stage, version.version, context=context)
+            move = registry.set_alias(config.name, alias, version.version, context=context)
             result = _result(
                 spec,
                 config,
                 out,
-                stage,
+                alias,
                 version.version,
                 move.from_version,
                 created,
@@ -145,13 +137,13 @@ def deploy(
             )
         else:
             result = _to_http(
-                config, spec, registry, version, created, onnx, out, stage, checks, context
+                config, spec, registry, version, created, onnx, out, alias, checks, context
             )
     result.forced = gate["forced"]
     result.deployment_id = record_github_deployment(
         config,
         target=target,
-        alias=stage,
+        alias=alias,
         version=result.version,
         location=result.location,
         problem=result.problem,
@@ -159,32 +151,10 @@ def deploy(
     return write_result(result)
 
 
-def deploy_target(config: Config, name: str) -> DeployTarget:
-    spec = config.deploy.targets.get(name)
-    if spec is None:
-        known = ", ".join(config.deploy.targets) or "none"
-        raise UsageError(
-            f"{config.label}: no deploy target {name!r} (deploy.targets: {known}); add it under deploy.targets"
-        )
-    return spec
-
-
-def registry_for(config: Config, name: str) -> Registry:
-    """The registry a target keeps its versions in: itself, or the one its ``registry`` names."""
-    spec = deploy_target(config, name)
-    if spec.type != "registry":
-        if spec.registry is None:
-            raise UsageError(
-                f"{config.label}: deploy target {name!r} ({spec.type}) keeps no registry; set its registry key"
-            )
-        spec = deploy_target(config, spec.registry)
-    return Registry(spec.url, storage_options=spec.storage_options)
-
-
 def _model_path(workdir: Path, model: str | Path | None) -> Path:
-    path = Path(model) if model is not None else workdir / "package-onnx" / MODEL_FILE
+    path = Path(model) if model is not None else layout.packaged_model(workdir)
     if path.is_dir():
-        path = path / MODEL_FILE
+        path = path / layout.ONNX_FILE
     if not path.is_file():
         raise UsageError(
             f"{path}: no ONNX model to deploy; run `mlops package-onnx` first or pass --model PATH"
@@ -196,13 +166,13 @@ def _metrics(onnx: OnnxModel, workdir: Path) -> dict[str, Any]:
     stored = onnx.meta("metrics")
     if stored:
         return dict(stored)
-    train = workdir / "train" / METRICS_FILE
+    train = layout.train_metrics(workdir)
     return json.loads(train.read_text(encoding="utf-8")) if train.is_file() else {}
 
 
 def _gate_passed(onnx: OnnxModel, workdir: Path) -> bool | None:
     """The gate's verdict: from this run's evaluate-gate result, else the one packaged in the model."""
-    result = workdir / "evaluate-gate" / "result.json"
+    result = layout.result_file(workdir, layout.EVALUATE_GATE)
     if result.is_file():
         return bool(json.loads(result.read_text(encoding="utf-8")).get("passed"))
     packaged = onnx.meta("gate")
@@ -213,78 +183,16 @@ def _gate_passed(onnx: OnnxModel, workdir: Path) -> bool | None:
     )
 
 
-def test_sample(
-    onnx: OnnxModel, source: Path | str
-) -> tuple[pd.DataFrame, dict[str, np.ndarray], float]:
-    """The packaged test rows, the outputs the model gave for them when packaged, and the tolerance."""
-    import numpy as np
-    import pandas as pd
-
-    from mlops_actions.inference_protocol import LABEL, PROBABILITIES, VALUE
-
-    sample = onnx.meta("test_sample")
-    if (
-        not isinstance(sample, dict)
-        or not sample.get("rows")
-        or not isinstance(sample.get("expected"), dict)
-    ):
-        raise ModelError(
-            f"{source}: the model carries no test sample (metadata mlops.test_sample) to replay; "
-            "package it with `mlops package-onnx`"
-        )
-    expected = {
-        name: np.asarray(values, dtype=object).astype(str)
-        if name == LABEL
-        else np.asarray(values, dtype="float64")
-        for name, values in sample["expected"].items()
-        if name in (LABEL, PROBABILITIES, VALUE)  # the names inference_protocol.outputs_of gives
-    }
-    return (
-        pd.DataFrame.from_records(sample["rows"]),
-        expected,
-        float(sample.get("atol") or REPLAY_ATOL),
-    )
-
-
-def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
-    """Replay the packaged sample in ``onnx``'s session; a mismatch stops the deploy."""
-    from mlops_actions.inference_protocol import mismatch, outputs_of
-
-    frame, expected, atol = test_sample(onnx, source)
-    problem = mismatch(expected, outputs_of(onnx.predict(frame, source=str(source))), atol=atol)
-    if problem:
-        raise DeployFailed(
-            f"{source}: replaying the packaged test sample in a fresh onnxruntime session: {problem}; "
-            "re-package the model with this onnxruntime version"
-        )
-    return {"rows": len(frame), "matched": True, "atol": atol}
-
-
-def audit_context(
-    config: Config, target: str, stage: str, *, forced: bool = False
-) -> dict[str, Any]:
-    """What the audit log records beside who and when."""
-    from mlops_actions.gitrepo import commit_info
-
-    return {
-        "target": target,
-        "stage": stage,
-        "forced": forced,
-        "git_sha": commit_info(config.root)["commit"],
-        "run_url": run_url(),
-    }
-
-
 def _register(
     config: Config,
     registry: Registry,
-    candidate: Candidate,
+    candidate: _Candidate,
     onnx: OnnxModel,
     context: Mapping[str, Any],
 ) -> tuple[ModelVersion, bool]:
-    files = {MODEL_FILE: candidate.path}
+    files = {layout.ONNX_FILE: candidate.path}
     if candidate.card is not None:
-        files[CARD_FILE] = candidate.card
+        files[layout.CARD_FILE] = candidate.card
     metadata = {
         "sha256": candidate.sha256,
         "task": onnx.task,
@@ -302,7 +210,7 @@ def _result(
     spec: DeployTarget,
     config: Config,
     out: Path,
-    stage: str,
+    alias: str,
     version: int,
     from_version: int | None,
     created: bool,
@@ -314,7 +222,7 @@ def _result(
         target=spec.name,
         target_type=spec.type,
         model=config.name,
-        alias=stage,
+        alias=alias,
         version=version,
         from_version=from_version,
         created=created,
@@ -330,16 +238,15 @@ def _result(
 def _to_release(
     config: Config,
     spec: DeployTarget,
-    candidate: Candidate,
+    candidate: _Candidate,
     onnx: OnnxModel,
     out: Path,
-    stage: str,
+    alias: str,
     checks: dict[str, Any],
     context: Mapping[str, Any],
 ) -> DeployResult:
     """A release ``<model>-v<version>`` with the model, card and metrics; reruns replace assets."""
     from mlops_actions.github.client import GitHubClient
-    from mlops_actions.reports import render
 
     client = GitHubClient.from_env(token_env=config.github.token_env)
     created = False
@@ -350,7 +257,7 @@ def _to_release(
         number = version.version
         release = client.get_release_by_tag(f"{config.name}-v{number}")
     else:
-        number, release = _release_number(client, config.name, candidate.sha256)
+        number, release = release_for_model(client, config.name, candidate.sha256)
     tag = f"{config.name}-v{number}"
     if release is None:
         release = client.create_release(
@@ -362,42 +269,24 @@ def _to_release(
                 version=number,
                 sha256=candidate.sha256,
                 metrics=candidate.metrics,
-                stage=stage,
+                alias=alias,
                 run_url=context.get("run_url"),
             ),
             target_commitish=os.environ.get("GITHUB_SHA"),
-            prerelease=stage != PRODUCTION,
+            prerelease=alias != PRODUCTION,
         )
         created = True
-    metrics_path = out / METRICS_FILE
+    metrics_path = out / layout.METRICS_FILE
     atomic_write_json(metrics_path, candidate.metrics)
     assets = {
-        MODEL_FILE: (candidate.path, "application/octet-stream"),
-        METRICS_FILE: (metrics_path, "application/json"),
+        layout.ONNX_FILE: (candidate.path, "application/octet-stream"),
+        layout.METRICS_FILE: (metrics_path, "application/json"),
     }
     if candidate.card is not None:
-        assets[CARD_FILE] = (candidate.card, "text/markdown")
-    present = {a["name"]: a.get("digest") for a in release.get("assets") or []}
-    uploaded = []
-    for name, (path, content_type) in assets.items():
-        data = path.read_bytes()
-        if (
-            present.get(name) != f"sha256:{hashlib.sha256(data).hexdigest()}"
-        ):  # a rerun uploads nothing
-            client.upload_release_asset(release, name, data, content_type=content_type)
-            uploaded.append(name)
+        assets[layout.CARD_FILE] = (candidate.card, "text/markdown")
+    uploaded = upload_assets(client, release, assets)
     checks["release"] = {"tag": tag, "assets": sorted(assets), "uploaded": uploaded}
-    return _result(spec, config, out, stage, number, None, created, checks, release.get("html_url"))
-
-
-def _release_number(client: Any, model: str, sha256: str) -> tuple[int, dict[str, Any] | None]:
-    """The release already holding this model (its body names the sha256), else the next free number."""
-    number = 1
-    while (release := client.get_release_by_tag(f"{model}-v{number}")) is not None:
-        if sha256 in (release.get("body") or ""):
-            return number, release
-        number += 1
-    return number, None
+    return _result(spec, config, out, alias, number, None, created, checks, release.get("html_url"))
 
 
 # -- http ------------------------------------------------------------------------------------------
@@ -411,40 +300,40 @@ def _to_http(
     created: bool,
     onnx: OnnxModel,
     out: Path,
-    stage: str,
+    alias: str,
     checks: dict[str, Any],
     context: Mapping[str, Any],
 ) -> DeployResult:
     """Push, smoke-test within the deadline, then move the alias; on failure push the previous back."""
     endpoint = HttpEndpoint(spec, config)
-    current = registry.alias(config.name, stage)
+    current = registry.alias(config.name, alias)
     previous = current.version if current else None
     problem = None
     try:
-        endpoint.load(version.version, registry.read_file(version, MODEL_FILE))
+        endpoint.load(version.version, registry.read_file(version, layout.ONNX_FILE))
         checks["smoke"] = endpoint.smoke(onnx, version.version, candidate_source=version.location)
     except DeployFailed as exc:
         problem = exc.message
         checks["smoke"] = {"passed": False, "problem": problem}
     result = _result(
-        spec, config, out, stage, version.version, previous, created, checks, endpoint.url
+        spec, config, out, alias, version.version, previous, created, checks, endpoint.url
     )
     if problem is None:
         registry.set_alias(
-            config.name, stage, version.version, context={**context, "endpoint": endpoint.url}
+            config.name, alias, version.version, context={**context, "endpoint": endpoint.url}
         )
         return result
     result.problem = problem
     if previous is not None:
         endpoint.load(
-            previous, registry.read_file(registry.version(config.name, previous), MODEL_FILE)
+            previous, registry.read_file(registry.version(config.name, previous), layout.ONNX_FILE)
         )
         result.rolled_back = True
     registry.record(
         config.name,
         {
             "event": "rollback",
-            "alias": stage,
+            "alias": alias,
             "from_version": version.version,
             "to_version": previous,
             "reason": f"smoke test failed: {problem}",
@@ -453,130 +342,3 @@ def _to_http(
         },
     )
     return result
-
-
-class HttpEndpoint:
-    """A server speaking the Open Inference Protocol with the repository extension (``mlops serve``, Triton)."""
-
-    def __init__(self, spec: DeployTarget, config: Config) -> None:
-        self.url = str(spec.url).rstrip("/")
-        self.model = spec.model_name or config.name
-        self.deadline_s = spec.deadline_s
-        token = os.environ.get(spec.token_env, "") if spec.token_env else ""
-        if spec.token_env and not token:
-            raise UsageError(
-                f"{config.label}: deploy.targets.{spec.name}.token_env: ${spec.token_env} is not set"
-            )
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-
-    def load(self, version: int, model_bytes: bytes) -> None:
-        """``POST /v2/repository/models/{name}/load`` with the file inline, as Triton takes it."""
-        import requests
-
-        body = {
-            "parameters": {f"file:{version}/{MODEL_FILE}": base64.b64encode(model_bytes).decode()}
-        }
-        url = f"{self.url}/v2/repository/models/{self.model}/load"
-        try:
-            resp = requests.post(
-                url, json=body, headers=self.headers, timeout=max(self.deadline_s, 30)
-            )
-        except requests.RequestException as exc:
-            raise DeployFailed(
-                f"{url}: cannot hand over version {version}: {type(exc).__name__}"
-            ) from None
-        if resp.status_code != 200:
-            raise DeployFailed(
-                f"{url}: load of version {version} refused ({resp.status_code} {_error_text(resp)})"
-            )
-
-    def smoke(self, onnx: OnnxModel, version: int, *, candidate_source: str) -> dict[str, Any]:
-        """The packaged test sample must come back right, from ``version``, within the deadline."""
-        import requests
-
-        from mlops_actions.inference_protocol import mismatch, outputs_from_v2, v2_request
-
-        frame, expected, atol = test_sample(onnx, candidate_source)
-        url = f"{self.url}/v2/models/{self.model}/infer"
-        start = time.monotonic()
-        try:
-            resp = requests.post(
-                url,
-                json=v2_request(frame, onnx.features),
-                headers=self.headers,
-                timeout=self.deadline_s,
-            )
-        except requests.RequestException as exc:
-            raise DeployFailed(
-                f"smoke request to {url} got no answer within {self.deadline_s:g} s ({type(exc).__name__})"
-            ) from None
-        seconds = time.monotonic() - start
-        if seconds > self.deadline_s:
-            raise DeployFailed(
-                f"smoke request to {url} took {seconds:.2f} s, over the {self.deadline_s:g} s deadline"
-            )
-        if resp.status_code != 200:
-            raise DeployFailed(
-                f"smoke request to {url} answered {resp.status_code} {_error_text(resp)}"
-            )
-        try:
-            body = resp.json()
-            outputs = outputs_from_v2(body)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DeployFailed(f"smoke request to {url}: unreadable answer ({exc})") from None
-        if str(body.get("model_version")) != str(version):
-            raise DeployFailed(
-                f"smoke request to {url} was answered by version {body.get('model_version')!r}, not {version}"
-            )
-        problem = mismatch(expected, outputs, atol=atol)
-        if problem:
-            raise DeployFailed(f"smoke request to {url}: {problem}")
-        return {
-            "passed": True,
-            "rows": len(frame),
-            "seconds": round(seconds, 4),
-            "deadline_s": self.deadline_s,
-        }
-
-
-def _error_text(resp: Any) -> str:
-    try:
-        return str(resp.json().get("error", ""))[:200]
-    except ValueError:
-        return resp.text[:200]
-
-
-# -- GitHub Deployments ---------------------------------------------------------------------------
-
-
-def record_github_deployment(
-    config: Config,
-    *,
-    target: str,
-    alias: str,
-    version: int | None,
-    location: str | None,
-    problem: str | None = None,
-) -> int | None:
-    """In Actions with a token, list the promotion on the repository's Environments page."""
-    sha = os.environ.get("GITHUB_SHA")
-    if not (in_actions() and sha and os.environ.get(config.github.token_env)):
-        return None
-    from mlops_actions.github.client import GitHubClient
-
-    client = GitHubClient.from_env(token_env=config.github.token_env)
-    what = f"{config.name} v{version} to {alias} via {target}"
-    deployment = client.create_deployment(
-        sha,
-        environment=alias,
-        description=what[:140],
-        payload={"model": config.name, "version": version, "target": target},
-    )
-    client.create_deployment_status(
-        deployment["id"],
-        "failure" if problem else "success",
-        log_url=run_url(),
-        environment_url=location if str(location).startswith(("http://", "https://")) else None,
-        description=(f"{what}: {problem}" if problem else what)[:140],
-    )
-    return int(deployment["id"])

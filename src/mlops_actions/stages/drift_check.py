@@ -13,14 +13,30 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config
-from mlops_actions.errors import ConfigError, DataError, DriftDetected, ModelError, UsageError
-from mlops_actions.files import atomic_write_json, atomic_write_text
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
+from mlops_actions.data import fingerprint, read_config_table, schema_string_columns
+from mlops_actions.drift import verdict
+from mlops_actions.drift.alerts import AlertOutcome, dispatch_payload, send_alerts
+from mlops_actions.drift.verdict import DRIFT, NOT_ENOUGH_DATA
+from mlops_actions.errors import (
+    ConfigError,
+    DataError,
+    DriftDetected,
+    GitHubError,
+    ModelError,
+    UsageError,
+)
+from mlops_actions.files import atomic_write_json, atomic_write_text, sha256_files
+from mlops_actions.github.actions import annotate, run_url
+from mlops_actions.metrics import METRICS, compute_metrics
+from mlops_actions.model import OnnxModel, Prediction
+from mlops_actions.reports import render
+from mlops_actions.serving.inference_log import LOG_COLUMNS, PREDICTION
+from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     from mlops_actions.drift.columns import ColumnSummary
-    from mlops_actions.drift.dataset import DatasetDrift
 
 PROFILE_METADATA_KEY = "mlops.drift_profile"
 PROFILE_FILE = "profile.json"
@@ -31,9 +47,17 @@ TOP_CATEGORIES = 12
 
 @dataclasses.dataclass
 class DriftResult(StageResult):
-    stage = "drift-check"
+    """``status`` and ``drift`` are the verdict from every signal in ``signals``;
+    ``dataset_drift``, ``drift_share`` and ``columns`` are the feature columns' (Evidently's
+    dataset drift), ``target`` the target column's test."""
+
+    stage = layout.DRIFT_CHECK
     failure = DriftDetected
     name: str
+    status: str  # drift | no_drift | not_enough_data
+    drift: bool
+    signals: list[dict[str, Any]]
+    min_rows: int
     reference: dict[str, Any]
     current: dict[str, Any]
     dataset_drift: bool
@@ -46,27 +70,23 @@ class DriftResult(StageResult):
     calibrated: bool
     fail_on_drift: bool
     report_path: Path
+    target: dict[str, Any] | None = None
     predictions: dict[str, Any] | None = None
     performance: dict[str, Any] | None = None
     alerts: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
-    def degraded(self) -> bool:
-        """Performance on labelled current data fell by more than drift.performance allows."""
-        return bool(self.performance and self.performance["degraded"])
+    def passed(self) -> bool:
+        return not (self.fail_on_drift and self.drift)
 
     @property
-    def passed(self) -> bool:
-        return not (self.fail_on_drift and (self.dataset_drift or self.degraded))
+    def fired(self) -> list[dict[str, Any]]:
+        """The signals that made the verdict drift."""
+        return [s for s in self.signals if s["decides"] and s["fired"]]
 
     def failure_message(self) -> str:
-        if not self.dataset_drift:
-            worse = [m["name"] for m in self.performance["metrics"] if m["degraded"]]
-            return f"model performance dropped on current data ({', '.join(worse)}); see {self.report_path}"
-        return (
-            f"data drift: {len(self.drifted_columns)} of {len(self.columns)} columns drifted "
-            f"({self.drift_share:.0%} >= {self.drift_share_threshold:.0%}); see {self.report_path}"
-        )
+        reasons = "; ".join(f"{s['label']}: {s['detail']}" for s in self.fired)
+        return f"drift ({reasons}); see {self.report_path}"
 
     @property
     def approximate(self) -> list[dict[str, Any]]:
@@ -75,21 +95,23 @@ class DriftResult(StageResult):
     def outputs(self) -> dict[str, Any]:
         return {
             **super().outputs(),
-            "drift": self.dataset_drift,
+            "drift": self.drift,
+            "status": self.status,
             "drift-share": round(self.drift_share, 6),
             "drifted-columns": json.dumps(self.drifted_columns),
             "report-path": self.report_path,
         }
 
     def summary_markdown(self) -> str:
-        from mlops_actions.reports import render
 
         return render("drift.md.j2", r=self)
 
     def annotations(self) -> list[dict[str, Any]]:
         notes = []
-        if self.dataset_drift:
+        if self.drift:
             notes.append({"level": "warning", "message": self.failure_message()})
+        if self.status == NOT_ENOUGH_DATA:
+            notes.append({"level": "notice", "message": self.not_enough_data()})
         if (
             self.schema["missing_columns"]
             or self.schema["new_columns"]
@@ -102,6 +124,12 @@ class DriftResult(StageResult):
                 }
             )
         return notes
+
+    def not_enough_data(self) -> str:
+        return (
+            f"not enough data for a drift verdict: {self.current['rows']:,} current rows, "
+            f"fewer than drift.min_rows ({self.min_rows})"
+        )
 
 
 def _skew_text(schema: dict[str, Any]) -> str:
@@ -129,7 +157,7 @@ def drift_check(
     from mlops_actions.drift.dataset import ColumnChoice, detect_drift
 
     settings = config.drift
-    out = stage_dir(workdir, "drift-check")
+    out = layout.stage_dir(workdir, layout.DRIFT_CHECK)
     source = current or settings.current
     if not source:
         raise UsageError(
@@ -146,7 +174,6 @@ def drift_check(
         from mlops_actions.drift.calibrate import calibrate_thresholds
 
         tests = {name: c.stattest for name, c in settings.columns.items() if c.stattest}
-        from mlops_actions.data import read_config_table
 
         profile["thresholds"] = calibrate_thresholds(
             read_config_table(config, ref_path),
@@ -182,10 +209,29 @@ def drift_check(
             f"{config.label}: drift: {exc}; pick a test for that kind of column"
         ) from None
     drift.missing_columns = [c for c in drift.missing_columns if c != target]
+    # the target is a signal of its own, not one of the features whose share decides
+    target_result = next((c.to_dict() for c in drift.columns if c.column == target), None)
+    drift.columns = [c for c in drift.columns if c.column != target]
     predictions = _prediction_drift(config, profile, watch)
+    performance = _performance(config, profile, watch)
+    signals = verdict.signals(
+        settings,
+        features=[c.to_dict() for c in drift.columns],
+        target=target,
+        target_result=target_result,
+        target_untested=next((u["reason"] for u in drift.untested if u["column"] == target), None),
+        labelled_rows=cur_columns[target].count if target in cur_columns else 0,
+        predictions=predictions,
+        performance=performance,
+    )
+    status = verdict.decide(signals, rows=cur_info["rows"], min_rows=settings.min_rows)
     result = DriftResult(
         out_dir=out,
         name=config.name,
+        status=status,
+        drift=status == DRIFT,
+        signals=[s.to_dict() for s in signals],
+        min_rows=settings.min_rows,
         reference=ref_info,
         current=cur_info,
         dataset_drift=drift.dataset_drift,
@@ -202,10 +248,11 @@ def drift_check(
         calibrated="thresholds" in profile,
         fail_on_drift=fail_on_drift,
         report_path=out / REPORT_FILE,
+        target=target_result,
         predictions=predictions,
-        performance=_performance(config, profile, watch),
+        performance=performance,
     )
-    _write_html(result, drift, ref_columns, cur_columns)
+    _write_html(result, ref_columns, cur_columns)
     if alert:
         result.alerts = _send_alerts(config, result)
     return write_result(result)
@@ -215,11 +262,10 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
     """Alerts go out whenever a token and GITHUB_REPOSITORY are present; failures warn."""
     import os
 
-    from mlops_actions.drift.alerts import AlertOutcome, dispatch_payload, send_alerts
-    from mlops_actions.errors import GitHubError
-    from mlops_actions.github.actions import annotate, run_url
     from mlops_actions.github.client import GitHubClient
 
+    if result.status == NOT_ENOUGH_DATA:  # no verdict: neither raise nor clear an alert
+        return AlertOutcome(skipped=result.not_enough_data()).to_dict()
     token_env = config.github.token_env
     if not (os.environ.get(token_env) and os.environ.get("GITHUB_REPOSITORY")):
         return AlertOutcome(skipped=f"{token_env} or GITHUB_REPOSITORY not set").to_dict()
@@ -230,11 +276,12 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
         run_url=run_url(),
         fingerprint=result.current["sha256"],
     )
+    payload["signals"] = [s["name"] for s in result.fired]  # what the retraining is for
     try:
         outcome = send_alerts(
             GitHubClient.from_env(token_env=token_env),
             name=config.name,
-            drift=result.dataset_drift,
+            drift=result.drift,
             payload=payload,
             report_markdown=result.summary_markdown(),
             settings=config.drift.alerts,
@@ -252,7 +299,6 @@ def _load_reference(
 
     Summaries of the training file are exact; a profile's may be sketches.
     """
-    from mlops_actions.data import fingerprint, read_config_table
     from mlops_actions.drift.columns import summarize
     from mlops_actions.drift.profile import FORMAT, profile_from_summaries
 
@@ -316,7 +362,6 @@ def _read_current(
 ) -> tuple[dict[str, ColumnSummary], dict[str, Any]]:
     """One pass over the current data: column summaries and a description (and, with a
     model, its predictions on every chunk; with a profile's predictions, the logged ones)."""
-    from mlops_actions.data import files_sha256, schema_string_columns
     from mlops_actions.drift.columns import ColumnAccumulator
     from mlops_actions.drift.sources import is_url, iter_chunks, local_files
 
@@ -347,7 +392,7 @@ def _read_current(
                     raise DataError(
                         f"{source}: {exc}; make every file use one type per column"
                     ) from None
-        digest = files_sha256(files)
+        digest = sha256_files(files)
         names = [f.name for f in files]
     if rows == 0:
         raise DataError(f"{source}: current data has no rows; nothing to compare")
@@ -365,7 +410,6 @@ def _set_aside_bookkeeping(cur_columns: dict, cur_info: dict[str, Any], ref_colu
     columns: out of the tests and the schema skew, listed under ``bookkeeping``.
 
     A reference column of the same name stays a data column."""
-    from mlops_actions.inference_log import LOG_COLUMNS
 
     cur_info["bookkeeping"] = [c for c in LOG_COLUMNS if c in cur_columns and c not in ref_columns]
     for column in cur_info["bookkeeping"]:
@@ -447,8 +491,6 @@ class _LoggedPredictions:
     def add(self, chunk: Any, *, source: str) -> None:
         from mlops_actions.drift.columns import ColumnAccumulator
         from mlops_actions.drift.profile import prediction_frame
-        from mlops_actions.inference_log import PREDICTION
-        from mlops_actions.onnx_model import Prediction
 
         if PREDICTION not in chunk.columns:
             return
@@ -474,7 +516,6 @@ def _model_watch(
         return _LoggedPredictions(profile.get("task") or config.task, config.drift.max_values)
     if not (profile.get("predictions") or profile.get("metrics")):
         return None
-    from mlops_actions.onnx_model import OnnxModel
 
     return _ModelWatch(OnnxModel(ref_path), config.data.target, config.drift.max_values)
 
@@ -515,8 +556,6 @@ def _performance(
     """
     import numpy as np
 
-    from mlops_actions.metrics import METRICS, compute_metrics
-
     if not isinstance(watch, _ModelWatch) or not watch.y_true or not profile.get("metrics"):
         return None
     y_true = np.concatenate(watch.y_true)
@@ -546,13 +585,11 @@ def _performance(
     return {"rows": int(y_true.size), "metrics": rows, "degraded": any(r["degraded"] for r in rows)}
 
 
-def _write_html(
-    result: DriftResult, drift: DatasetDrift, ref_columns: dict, cur_columns: dict
-) -> None:
-    from mlops_actions.reports import render
+def _write_html(result: DriftResult, ref_columns: dict, cur_columns: dict) -> None:
 
+    tested = [*result.columns, *([result.target] if result.target else [])]
     charts = {
-        c.column: _histogram(ref_columns[c.column], cur_columns[c.column]) for c in drift.columns
+        c["column"]: _histogram(ref_columns[c["column"]], cur_columns[c["column"]]) for c in tested
     }
     atomic_write_text(result.report_path, render("drift.html.j2", r=result, charts=charts))
 

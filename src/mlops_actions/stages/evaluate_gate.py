@@ -15,13 +15,26 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops_actions.baselines import Baseline, Scores, resolve_baseline, score_onnx
+from mlops_actions import __version__
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config, GateConfig
+from mlops_actions.data import load_splits, require_columns
 from mlops_actions.errors import DataError, GateFailed, ModelError, UsageError
+from mlops_actions.features import features_from_json, model_frame, target_values
 from mlops_actions.files import atomic_write_json, atomic_write_text
+from mlops_actions.gate.baselines import Baseline, Scores, resolve_baseline, score_onnx
+from mlops_actions.gate.rules import (
+    STATUSES,
+    Rule,
+    budget_rules,
+    metric_rules,
+    slice_rule,
+    worst_status,
+)
 from mlops_actions.github.actions import run_url
-from mlops_actions.metrics import METRICS
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
+from mlops_actions.metrics import METRICS, confusion, paired_bootstrap, weighted_metrics
+from mlops_actions.reports import cut_markdown, flatten_params, fmt, render, signed
+from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,21 +46,19 @@ COMMENT_BUDGET = COMMENT_LIMIT - 1_536
 SLICE_BINS = 5
 MAX_SLICE_VALUES = 20
 """A numeric column with more distinct values is cut into SLICE_BINS quantile bins."""
-PACKAGED_ONNX = ("package-onnx", "model.onnx")
-VALIDATE_RESULT = ("validate-data", "result.json")
 MB = 1_000_000
 
 
 @dataclasses.dataclass
 class GateResult(StageResult):
-    stage = "evaluate-gate"
+    stage = layout.EVALUATE_GATE
     failure = GateFailed
     task: str
     model: str
     candidate: dict[str, Any]
     """path, metrics, params, data fingerprints and test rows of the model being judged."""
     baseline: dict[str, Any]
-    rules: list[dict[str, Any]]
+    rules: list[Rule]
     """Every rule: kind, name, rule, observed, threshold, baseline, passed, status, note."""
     significance: dict[str, Any] | None
     slices: list[dict[str, Any]]
@@ -61,19 +72,19 @@ class GateResult(StageResult):
 
     @property
     def passed(self) -> bool:
-        return all(rule["passed"] for rule in self.rules)
+        return all(rule.passed for rule in self.rules)
 
     @property
-    def failed_rules(self) -> list[dict[str, Any]]:
-        return [rule for rule in self.rules if not rule["passed"]]
+    def failed_rules(self) -> list[Rule]:
+        return [rule for rule in self.rules if not rule.passed]
 
     def one_line(self) -> str:
         failed = self.failed_rules
         if failed:
-            shown = "; ".join(_describe_failure(rule) for rule in failed[:3])
+            shown = "; ".join(rule.describe_failure() for rule in failed[:3])
             more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
             return f"Gate failed: {shown}{more}"
-        counts = {status: sum(r["status"] == status for r in self.rules) for status in STATUS}
+        counts = {status: sum(r.status == status for r in self.rules) for status in STATUSES}
         parts = [f"{counts['pass']} of {len(self.rules)} rule(s) met"]
         if counts["not significant"]:
             parts.append(f"{counts['not significant']} drop(s) within noise")
@@ -84,17 +95,16 @@ class GateResult(StageResult):
     def status_line(self) -> str:
         """The commit status description (GitHub keeps 140 characters): rules met and the
         first failed (else first gated) metric with its change, e.g. '3 of 5 rules met; accuracy 0.93 (-0.01)'."""
-        from mlops_actions.reports import fmt, signed
 
-        met = sum(rule["status"] == "pass" for rule in self.rules)
+        met = sum(rule.status == "pass" for rule in self.rules)
         text = f"{met} of {len(self.rules)} rules met"
-        metric_rules = [rule for rule in self.rules if rule["kind"] == "metric"]
+        metric_rules = [rule for rule in self.rules if rule.kind == "metric"]
         shown = next(
-            (r for r in metric_rules if not r["passed"]), metric_rules[0] if metric_rules else None
+            (r for r in metric_rules if not r.passed), metric_rules[0] if metric_rules else None
         )
         if shown is None:
             return text
-        name = shown["name"]
+        name = shown.name
         value = self.candidate["metrics"].get(name)
         before = (
             (self.baseline["metrics"] or {}).get(name) if self.baseline["kind"] != "none" else None
@@ -116,20 +126,16 @@ class GateResult(StageResult):
     @functools.cached_property
     def full_report(self) -> str:
         """The whole report, rendered once (``report.md``)."""
-        from mlops_actions import __version__
-        from mlops_actions.reports import render
 
         return render(
             "evaluate_gate.md.j2",
             r=self,
-            v=report_view(self),
-            describe=_describe_failure,
+            v=_report_view(self),
             version=__version__,
         )
 
     def summary_markdown(self) -> str:
         """The report, cut to fit one GitHub comment; the uncut one is ``report.md``."""
-        from mlops_actions.reports import cut_markdown
 
         pointer = f"the full report is `report.md` in `{self.out_dir}`"
         if self.run_url:
@@ -138,7 +144,7 @@ class GateResult(StageResult):
 
     def annotations(self) -> list[dict[str, Any]]:
         return [
-            {"level": "error", "message": _describe_failure(rule)} for rule in self.failed_rules
+            {"level": "error", "message": rule.describe_failure()} for rule in self.failed_rules
         ]
 
 
@@ -155,13 +161,11 @@ def evaluate_gate(
     comment.md (= summary.md) to ``<workdir>/evaluate-gate``. A failed gate is a result with
     ``passed`` False, not an exception: the caller decides whether it blocks.
     """
-    from mlops_actions.data import load_splits
-    from mlops_actions.features import target_values
 
     workdir = Path(workdir)
-    out = stage_dir(workdir, "evaluate-gate")
+    out = layout.stage_dir(workdir, layout.EVALUATE_GATE)
     gate = config.gate
-    model_path = Path(model) if model else workdir / "train" / "model.joblib"
+    model_path = Path(model) if model else layout.trained_model(workdir)
     splits = load_splits(config)
     test = splits.test
     y_true = target_values(config, test)
@@ -182,16 +186,19 @@ def evaluate_gate(
                 "no confidence intervals: the baseline was not scored on these test rows "
                 "(use an ONNX or registry baseline)"
             )
-    rules = judge_metrics(
-        config.task, gate, candidate_metrics, base.metrics if base.present else None, significance
+    rules = metric_rules(
+        gate,
+        candidate_metrics,
+        base.metrics if base.present else None,
+        (significance or {}).get("intervals"),
     )
     slices = [
         _slice_table(config, test, y_true, candidate_scores, base.scores, rule)
         for rule in gate.slices
     ]
-    rules += [_slice_rule(table) for table in slices]
+    rules += [slice_rule(table) for table in slices]
     budgets = _measure_budgets(gate, model_path, workdir)
-    rules += _budget_rules(gate, budgets)
+    rules += budget_rules(gate, budgets, Path(budgets["model_file"]).name)
 
     result = GateResult(
         out_dir=out,
@@ -210,7 +217,7 @@ def evaluate_gate(
         slices=slices,
         confusion=_confusion(config, y_true, candidate_scores),
         budgets=budgets,
-        data_diff=(_read_json(workdir.joinpath(*VALIDATE_RESULT)) or {}).get("diff"),
+        data_diff=(_read_json(layout.result_file(workdir, layout.VALIDATE_DATA)) or {}).get("diff"),
         commit=os.environ.get("GITHUB_SHA")
         or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
         run_url=run_url(),
@@ -246,8 +253,6 @@ def _score_candidate(
         return score_onnx(path, test, config.task)[0], beside
     import joblib
 
-    from mlops_actions.features import features_from_json, model_frame
-
     if beside["features.json"] is None:
         raise UsageError(
             f"{path}: no features.json beside the model; run `mlops train` to write both"
@@ -277,7 +282,6 @@ def _read_json(path: Path) -> Any:
 def _significance(
     config: Config, y_true: Any, candidate: Scores, base: Baseline
 ) -> dict[str, Any] | None:
-    from mlops_actions.metrics import paired_bootstrap
 
     if base.scores is None:
         return None
@@ -299,135 +303,14 @@ def _significance(
     }
 
 
-def judge_metrics(
-    task: str,
-    gate: GateConfig,
-    candidate: dict[str, float | None],
-    baseline: dict[str, float | None] | None,
-    significance: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """One entry per configured rule, in config order; ``baseline`` None means the first model."""
-    rules = []
-    for name, rule in gate.metrics.items():
-        higher = METRICS[name].higher_is_better
-        value = candidate.get(name)
-        before = None if baseline is None else baseline.get(name)
-        interval = ((significance or {}).get("intervals") or {}).get(name)
-        for kind in ("min", "max", "max_drop", "max_relative_drop"):
-            threshold = getattr(rule, kind)
-            if threshold is None:
-                continue
-            entry = {
-                "kind": "metric",
-                "name": name,
-                "rule": kind,
-                "threshold": threshold,
-                "observed": value,
-                "baseline": before,
-                "change": None,
-                "interval": interval,
-            }
-            entry.update(
-                _check(
-                    kind,
-                    threshold,
-                    value,
-                    before,
-                    baseline is None,
-                    higher,
-                    rule.block_on,
-                    interval,
-                )
-            )
-            rules.append(entry)
-    return rules
-
-
-def _check(
-    kind: str,
-    threshold: float,
-    value: float | None,
-    before: float | None,
-    first_model: bool,
-    higher: bool,
-    block_on: str,
-    interval: dict[str, float] | None,
-) -> dict[str, Any]:
-    if value is None:
-        return {
-            "passed": False,
-            "status": "fail",
-            "note": "the candidate has no value for this metric",
-        }
-    if kind == "min":
-        return _verdict(value >= threshold)
-    if kind == "max":
-        return _verdict(value <= threshold)
-    if first_model:
-        return {"passed": True, "status": "skipped", "note": "no baseline (first model)"}
-    if before is None:
-        return {
-            "passed": True,
-            "status": "skipped",
-            "note": "the baseline has no value for this metric",
-        }
-    drop = (before - value) if higher else (value - before)
-    if kind == "max_drop":
-        change, ok = drop, drop <= threshold
-    elif before == 0:  # a relative change of a zero baseline: any worsening is unbounded
-        change, ok = (None, drop <= 0)
-    else:
-        change = drop / abs(before)
-        ok = change <= threshold
-    verdict = {"change": change, **_verdict(ok)}
-    if before == 0 and kind == "max_relative_drop":
-        verdict["note"] = "baseline is 0: relative change undefined, any drop fails"
-    if not ok and block_on == "significant":
-        if interval is None:
-            verdict["note"] = "no confidence interval for this metric: blocks as block_on: any"
-        elif not _significant_drop(interval, higher):
-            verdict.update(
-                passed=True,
-                status="not significant",
-                note="drop within the bootstrap interval's noise: does not block",
-            )
-    return verdict
-
-
-def _verdict(ok: bool) -> dict[str, Any]:
-    return {"passed": ok, "status": "pass" if ok else "fail", "note": ""}
-
-
-def _significant_drop(interval: dict[str, float], higher: bool) -> bool:
-    """The whole interval of candidate minus baseline lies on the worse side of zero."""
-    return interval["high"] < 0 if higher else interval["low"] > 0
-
-
-def _describe_failure(rule: dict[str, Any]) -> str:
-    from mlops_actions.reports import fmt, pct
-
-    name, kind, threshold = rule["name"], rule["rule"], rule["threshold"]
-    if kind in ("max_drop", "max_relative_drop") and rule["change"] is not None:
-        relative = kind == "max_relative_drop"
-        change = pct(rule["change"]) if relative else fmt(rule["change"])
-        limit = pct(threshold) if relative else fmt(threshold)
-        return (
-            f"{name} worsened by {change} ({fmt(rule['baseline'])} → {fmt(rule['observed'])}), "
-            f"{kind} is {limit}"
-        )
-    note = f" ({rule['note']})" if rule.get("note") else ""
-    return f"{name} {kind} {fmt(threshold)}: observed {fmt(rule['observed'])}{note}"
-
-
 def _confusion(config: Config, y_true: Any, scores: Scores) -> dict[str, Any] | None:
-    from mlops_actions.metrics import confusion
 
     if config.task != "classification" or scores.classes is None:
         return None
     return confusion(y_true, scores.predictions, scores.classes)
 
 
-def slice_values(column: pd.Series) -> pd.Series:
+def _slice_values(column: pd.Series) -> pd.Series:
     """Slice labels of a column: its values, quantile bins for a many-valued numeric one."""
     import pandas as pd
 
@@ -447,11 +330,8 @@ def _slice_table(
     """Every metric per value of one column (one weight row per slice), and the gated metric's gap."""
     import numpy as np
 
-    from mlops_actions.data import require_columns
-    from mlops_actions.metrics import weighted_metrics
-
     require_columns(test, [rule.column], (config.data.test or config.data.train).name)
-    labels = slice_values(test[rule.column])
+    labels = _slice_values(test[rule.column])
     values, counts = np.unique(labels.to_numpy(dtype=str), return_counts=True)
     masks = labels.to_numpy(dtype=str)[None, :] == values[:, None]
     ours = weighted_metrics(config.task, y_true, *candidate.as_tuple(), masks)
@@ -489,80 +369,30 @@ def _number(value: Any) -> float | None:
     return None if value != value else value
 
 
-def _slice_rule(table: dict[str, Any]) -> dict[str, Any]:
-    gap = table["gap"]
-    entry = {
-        "kind": "slice",
-        "name": f"{table['metric']} by {table['column']}",
-        "rule": "max_gap",
-        "threshold": table["max_gap"],
-        "observed": gap,
-        "baseline": None,
-        "change": None,
-        "interval": None,
-    }
-    if gap is None:
-        note = (
-            f"fewer than two slices with at least {table['min_rows']} rows and a value: not gated"
-        )
-        return {**entry, "passed": True, "status": "skipped", "note": note}
-    return {**entry, **_verdict(gap <= table["max_gap"])}
-
-
 def _measure_budgets(gate: GateConfig, model_path: Path, workdir: Path) -> dict[str, Any]:
     """File size of the model (the ONNX file once packaged) and the batch-1 latency package-onnx measured."""
-    packaged = workdir.joinpath(*PACKAGED_ONNX)
+    packaged = layout.packaged_model(workdir)
     sized = packaged if packaged.exists() else model_path
     latency = None
     if packaged.exists():
-        measured = (_read_json(packaged.with_name("result.json")) or {}).get("latency") or {}
+        measured = (_read_json(layout.result_file(workdir, layout.PACKAGE_ONNX)) or {}).get(
+            "latency"
+        ) or {}
         p99_us = ((measured.get("batch1") or {}).get("onnx") or {}).get("p99_us")
         latency = None if p99_us is None else p99_us / 1000
     return {"model_file": sized, "model_mb": sized.stat().st_size / MB, "latency_ms": latency}
 
 
-def _budget_rules(gate: GateConfig, budgets: dict[str, Any]) -> list[dict[str, Any]]:
-    rules = []
-    for key, observed_key, name in (
-        ("max_model_mb", "model_mb", f"model size (MB, {Path(budgets['model_file']).name})"),
-        ("max_latency_ms", "latency_ms", "ONNX batch-1 latency (ms, p99)"),
-    ):
-        threshold = getattr(gate.budgets, key)
-        if threshold is None:
-            continue
-        observed = budgets.get(observed_key)
-        entry = {
-            "kind": "budget",
-            "name": name,
-            "rule": key,
-            "threshold": threshold,
-            "observed": observed,
-            "baseline": None,
-            "change": None,
-            "interval": None,
-        }
-        if observed is None:
-            note = (
-                "no latency measured: run mlops package-onnx (package.measure_latency: true) first"
-            )
-            entry.update(passed=True, status="skipped", note=note)
-        else:
-            entry.update(_verdict(observed <= threshold))
-        rules.append(entry)
-    return rules
-
-
-def report_view(result: GateResult) -> dict[str, Any]:
+def _report_view(result: GateResult) -> dict[str, Any]:
     """What the template shows, worked out here so the template only lays it out."""
-    from mlops_actions.reports import flatten_params
 
     base = result.baseline
     base_metrics = base["metrics"] if base["kind"] != "none" else {}
     intervals = (result.significance or {}).get("intervals") or {}
     by_metric: dict[str, list[dict[str, Any]]] = {}
     for rule in result.rules:
-        if rule["kind"] == "metric":
-            by_metric.setdefault(rule["name"], []).append(rule)
+        if rule.kind == "metric":
+            by_metric.setdefault(rule.name, []).append(rule)
     names = list(by_metric) + [n for n in result.candidate["metrics"] if n not in by_metric]
     names += [n for n in base_metrics if n not in names]
     rows = []
@@ -580,7 +410,7 @@ def report_view(result: GateResult) -> dict[str, Any]:
                 "arrow": _arrow(delta, spec.higher_is_better if spec else None),
                 "interval": intervals.get(name),
                 "rule": ", ".join(
-                    _rule_text(r) + (f" {STATUS[r['status']]}" if len(rules) > 1 else "")
+                    _rule_text(r) + (f" {STATUS[r.status]}" if len(rules) > 1 else "")
                     for r in rules
                 ),
                 "status": _status(rules),
@@ -596,7 +426,7 @@ def report_view(result: GateResult) -> dict[str, Any]:
         else None,
         "data": _data_diff(base.get("data"), result.candidate["data"]),
         "trend": _trend(base.get("history") or [], list(by_metric)),
-        "other_rules": [r for r in result.rules if r["kind"] != "metric"],
+        "other_rules": [r for r in result.rules if r.kind != "metric"],
     }
 
 
@@ -620,25 +450,16 @@ def _arrow(delta: float | None, higher: bool | None) -> str:
     return f"{direction}{ARROWS[(delta > 0) == higher]}"
 
 
-def _rule_text(rule: dict[str, Any]) -> str:
-    from mlops_actions.reports import fmt
+def _rule_text(rule: Rule) -> str:
+    shown = (
+        f"{100 * rule.threshold:g}%" if rule.rule == "max_relative_drop" else fmt(rule.threshold)
+    )
+    return RULE_SYMBOLS[rule.rule].format(shown)
 
-    threshold = rule["threshold"]
-    shown = f"{100 * threshold:g}%" if rule["rule"] == "max_relative_drop" else fmt(threshold)
-    return RULE_SYMBOLS[rule["rule"]].format(shown)
 
-
-def _status(rules: list[dict[str, Any]]) -> str:
-    if not rules:
-        return "—"
-    for status in (
-        "fail",
-        "not significant",
-        "pass",
-    ):  # the worst that happened; skipped only if all were
-        if any(r["status"] == status for r in rules):
-            return STATUS[status]
-    return STATUS["skipped"]
+def _status(rules: list[Rule]) -> str:
+    worst = worst_status(rules)
+    return STATUS[worst] if worst else "—"
 
 
 MAX_CHART_METRICS = 12

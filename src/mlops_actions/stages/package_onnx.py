@@ -1,7 +1,7 @@
 """Package the trained pipeline as one self-describing ONNX file, proven equal to scikit-learn.
 
 Reads what ``train`` wrote (model.joblib, features/metrics/params/lineage.json), converts
-with ``onnx_model.to_onnx``, checks parity on the test rows, measures speed, embeds the
+with ``model.to_onnx``, checks parity on the test rows, measures speed, embeds the
 metadata that gate, deploy and drift-check read back, and writes ``model-card.md``.
 """
 
@@ -14,19 +14,22 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_actions import model as onnx_model
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config
+from mlops_actions.data import load_splits
 from mlops_actions.errors import ModelError, ParityFailed
+from mlops_actions.features import features_from_json, model_frame
 from mlops_actions.files import atomic_path, atomic_write_text
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
+from mlops_actions.model import BATCH_ROWS, outputs_of
+from mlops_actions.reports import render
+from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops_actions.onnx_model import OnnxModel
+    from mlops_actions.model import OnnxModel
 
-MODEL_FILE = "model.onnx"
-CARD_FILE = "model-card.md"
-GATE_RESULT = ("evaluate-gate", "result.json")
 GATE_KEYS = ("passed", "rules", "slices", "significance", "commit", "run_url")
 THROUGHPUT_ROWS = 100_000
 LISTED_ROWS = 20
@@ -37,7 +40,7 @@ LATENCY_SECONDS = 0.5
 
 @dataclasses.dataclass
 class PackageResult(StageResult):
-    stage = "package-onnx"
+    stage = layout.PACKAGE_ONNX
     failure = ParityFailed
     task: str
     classes: list[str] | None
@@ -88,7 +91,6 @@ class PackageResult(StageResult):
         }
 
     def summary_markdown(self) -> str:
-        from mlops_actions.reports import render
 
         return render("package_onnx.md.j2", r=self)
 
@@ -105,13 +107,9 @@ def package_onnx(
     """Convert ``model`` (default: train's model.joblib in ``workdir``), prove parity, describe it."""
     import joblib
 
-    from mlops_actions import onnx_model
-    from mlops_actions.data import load_splits
-    from mlops_actions.features import features_from_json, model_frame
-
     settings = config.package
-    out = stage_dir(workdir, "package-onnx")
-    model_path = Path(model) if model else Path(workdir) / "train" / "model.joblib"
+    out = layout.stage_dir(workdir, layout.PACKAGE_ONNX)
+    model_path = Path(model) if model else layout.trained_model(workdir)
     train_outputs = _train_outputs(model_path)
     pipeline = _load_pipeline(model_path, joblib)
     features = features_from_json(train_outputs["features"])
@@ -135,7 +133,7 @@ def package_onnx(
         warnings.append(
             "evaluate-gate blocked this model; it is packaged, but deploy should not promote it"
         )
-    with atomic_path(out / MODEL_FILE) as tmp:
+    with atomic_path(out / layout.ONNX_FILE) as tmp:
         tmp.write_bytes(graph)
         converted = onnx_model.OnnxModel(tmp)
         x_test = model_frame(splits.test, features, source=test_source)
@@ -159,12 +157,12 @@ def package_onnx(
             metadata["gate"] = gate
         final = onnx_model.with_metadata(graph, metadata)
         tmp.write_bytes(final)
-    card_path = out / CARD_FILE
+    card_path = out / layout.CARD_FILE
     result = PackageResult(
         out_dir=out,
         task=config.task,
         classes=classes,
-        model_path=out / MODEL_FILE,
+        model_path=out / layout.ONNX_FILE,
         model_sha256=hashlib.sha256(final).hexdigest(),
         model_bytes=len(final),
         opsets=_opsets(final),
@@ -177,7 +175,6 @@ def package_onnx(
         gate=gate,
         warnings=warnings,
     )
-    from mlops_actions.reports import render
 
     atomic_write_text(
         card_path,
@@ -216,7 +213,7 @@ def _load_pipeline(model_path: Path, joblib: Any) -> Any:
 
 
 def _gate_result(workdir: Path) -> dict[str, Any] | None:
-    path = workdir.joinpath(*GATE_RESULT)
+    path = layout.result_file(workdir, layout.EVALUATE_GATE)
     if not path.is_file():
         return None
     try:
@@ -295,7 +292,6 @@ def _test_sample(
     config: Config, model: OnnxModel, test: pd.DataFrame, features: list[Any], rows: int
 ) -> dict[str, Any]:
     """Raw test rows and what this file predicts for them: deploy replays them before promotion."""
-    from mlops_actions.inference_protocol import outputs_of
 
     sample = test[[f.name for f in features]].head(rows)
     expected = {
@@ -325,8 +321,6 @@ def _latency(
 ) -> dict[str, Any]:
     """Batch-1 p50/p99 and 100,000-row throughput, ONNX Runtime vs scikit-learn, on prepared inputs."""
     import numpy as np
-
-    from mlops_actions.onnx_model import BATCH_ROWS
 
     sk_call = pipeline.predict_proba if hasattr(pipeline, "predict_proba") else pipeline.predict
     one_feed = model.feed(test.iloc[[0]])

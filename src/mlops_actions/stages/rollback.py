@@ -6,22 +6,19 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.errors import UsageError
-from mlops_actions.registry import MODEL_FILE
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
-from mlops_actions.stages.deploy import (
-    HttpEndpoint,
-    audit_context,
-    deploy_target,
-    record_github_deployment,
-    registry_for,
-)
+from mlops_actions.github.deployments import record_github_deployment
+from mlops_actions.registry.targets import audit_context, deploy_target, registry_for
+from mlops_actions.reports import render
+from mlops_actions.serving.endpoint import HttpEndpoint
+from mlops_actions.stages._common import StageResult, write_result
 
 
 @dataclasses.dataclass
 class RollbackResult(StageResult):
-    stage = "rollback"
+    stage = layout.ROLLBACK
     target: str
     model: str
     alias: str
@@ -38,15 +35,14 @@ class RollbackResult(StageResult):
         }
 
     def summary_markdown(self) -> str:
-        from mlops_actions.reports import render
 
         return render("rollback.md.j2", r=self)
 
 
 def rollback(
-    config: Config, *, workdir: str | Path = ".mlops", target: str, stage: str = "production"
+    config: Config, *, workdir: str | Path = ".mlops", target: str, alias: str = "production"
 ) -> RollbackResult:
-    """Move ``stage`` back one version in the target's registry (and on its server, for ``http``)."""
+    """Move ``alias`` back one version in the target's registry (and on its server, for ``http``)."""
     spec = deploy_target(config, target)
     if spec.type == "github-release":
         raise UsageError(
@@ -54,26 +50,26 @@ def rollback(
             "roll back the registry or http target that serves the model"
         )
     registry = registry_for(config, target)
-    alias = registry.alias(config.name, stage)
-    if spec.type == "http" and alias is not None and alias.history:
+    current = registry.alias(config.name, alias)
+    if spec.type == "http" and current is not None and current.history:
         # the server first: if it refuses, the registry still tells the truth about what is live
         endpoint = HttpEndpoint(spec, config)
-        previous = registry.version(config.name, alias.history[0])
-        endpoint.load(previous.version, registry.read_file(previous, MODEL_FILE))
+        previous = registry.version(config.name, current.history[0])
+        endpoint.load(previous.version, registry.read_file(previous, layout.ONNX_FILE))
         location = endpoint.url
     else:
         location = registry.url
-    move = registry.rollback(config.name, stage, context=audit_context(config, target, stage))
+    move = registry.rollback(config.name, alias, context=audit_context(config, target, alias))
     result = RollbackResult(
-        out_dir=stage_dir(workdir, "rollback"),
+        out_dir=layout.stage_dir(workdir, layout.ROLLBACK),
         target=target,
         model=config.name,
-        alias=stage,
+        alias=alias,
         from_version=move.from_version,
         to_version=move.to_version,
         location=location,
     )
     result.deployment_id = record_github_deployment(
-        config, target=target, alias=stage, version=move.to_version, location=location
+        config, target=target, alias=alias, version=move.to_version, location=location
     )
     return write_result(result)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import importlib
 import io
@@ -14,24 +13,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config
-from mlops_actions.errors import ConfigError, ModelError
+from mlops_actions.data import load_splits
+from mlops_actions.errors import ConfigError, ModelError, did_you_mean
+from mlops_actions.features import (
+    features_to_json,
+    infer_features,
+    model_frame,
+    preprocessor,
+    target_values,
+)
 from mlops_actions.files import atomic_path, atomic_write_json
 from mlops_actions.github.actions import run_url
 from mlops_actions.gitrepo import commit_info
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
+from mlops_actions.metrics import compute_metrics
+from mlops_actions.reports import render
+from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
     from mlops_actions.features import Feature
 
-MODEL_FILE = "model.joblib"
-
 
 @dataclasses.dataclass
 class TrainResult(StageResult):
-    stage = "train"
+    stage = layout.TRAIN
     task: str
     model_path: Path
     model_fingerprint: str
@@ -53,7 +61,6 @@ class TrainResult(StageResult):
         }
 
     def summary_markdown(self) -> str:
-        from mlops_actions.reports import render
 
         return render("train.md.j2", r=self)
 
@@ -65,15 +72,11 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     """Fit the configured pipeline on the training rows, score it on the test rows, save it all."""
     import joblib
 
-    from mlops_actions.data import load_splits
-    from mlops_actions.features import features_to_json, infer_features, model_frame, target_values
-    from mlops_actions.metrics import compute_metrics
-
-    out = stage_dir(workdir, "train")
+    out = layout.stage_dir(workdir, layout.TRAIN)
     splits = load_splits(config)
     target = config.data.target
     features = infer_features(config, splits.train)
-    pipeline = build_pipeline(config, features)
+    pipeline = _build_pipeline(config, features)
     x_train = model_frame(splits.train, features, source=config.data.train.name)
     x_test = model_frame(splits.test, features, source=(config.data.test or config.data.train).name)
     y_train, y_test = target_values(config, splits.train), target_values(config, splits.test)
@@ -87,7 +90,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer)
     model_bytes = buffer.getvalue()
-    with atomic_path(out / MODEL_FILE) as tmp:
+    with atomic_path(out / layout.JOBLIB_FILE) as tmp:
         tmp.write_bytes(model_bytes)
     params = {
         "estimator": _estimator_name(pipeline),
@@ -95,7 +98,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
         "config": dict(config.model.params),
         "factory": config.model.factory,
     }
-    lineage = build_lineage(config, splits.fingerprints)
+    lineage = _build_lineage(config, splits.fingerprints)
     feature_items = features_to_json(features)
     warnings = []
     if splits.dropped_unlabelled:
@@ -112,7 +115,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     result = TrainResult(
         out_dir=out,
         task=config.task,
-        model_path=out / MODEL_FILE,
+        model_path=out / layout.JOBLIB_FILE,
         model_fingerprint=hashlib.sha256(model_bytes).hexdigest(),
         metrics=metrics,
         params=params,
@@ -124,7 +127,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     return write_result(result)
 
 
-def build_pipeline(config: Config, features: list[Feature]) -> Pipeline:
+def _build_pipeline(config: Config, features: list[Feature]) -> Pipeline:
     """Preprocessing from column kinds, then the configured estimator (or the user's factory)."""
     from sklearn.base import BaseEstimator
     from sklearn.pipeline import Pipeline
@@ -144,44 +147,6 @@ def build_pipeline(config: Config, features: list[Feature]) -> Pipeline:
     return Pipeline([("preprocess", preprocessor(features)), ("model", estimator)])
 
 
-def preprocessor(features: list[Feature]) -> Any:
-    """Numbers: median impute + scale. Strings: fill '' with the most frequent + one-hot."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    from mlops_actions.features import NUMERIC
-
-    numeric = [f.name for f in features if f.kind == NUMERIC]
-    categorical = [f.name for f in features if f.kind != NUMERIC]
-    transformers = []
-    if numeric:
-        transformers.append(
-            (
-                "numeric",
-                Pipeline(
-                    [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-                ),
-                numeric,
-            )
-        )
-    if categorical:
-        transformers.append(
-            (
-                "categorical",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(missing_values="", strategy="most_frequent")),
-                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-                    ]
-                ),
-                categorical,
-            )
-        )
-    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
-
-
 def _estimator(config: Config) -> Any:
     from sklearn.base import is_classifier, is_regressor
 
@@ -196,7 +161,7 @@ def _estimator(config: Config) -> Any:
     except AttributeError:
         raise ConfigError(
             f"{config.label}: model.estimator {dotted!r}: {module_name} has no {class_name!r}"
-            f"{_suggest(class_name, dir(sys.modules[module_name]))}"
+            f"{did_you_mean(class_name, dir(sys.modules[module_name]))}"
         ) from None
     if not isinstance(cls, type) or not hasattr(cls, "fit"):
         raise ConfigError(
@@ -215,7 +180,7 @@ def _estimator(config: Config) -> Any:
     for key in params:
         if key not in valid:
             raise ConfigError(
-                f"{config.label}: model.params.{key} is not a parameter of {class_name}{_suggest(key, valid)}"
+                f"{config.label}: model.params.{key} is not a parameter of {class_name}{did_you_mean(key, valid)}"
             )
     if "random_state" in valid and "random_state" not in params:
         params["random_state"] = (
@@ -223,11 +188,6 @@ def _estimator(config: Config) -> Any:
         )  # reproducible unless the user says otherwise
     estimator.set_params(**params)
     return estimator
-
-
-def _suggest(word: str, options: Any) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _call_factory(config: Config) -> Any:
@@ -275,7 +235,7 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_lineage(config: Config, fingerprints: dict[str, Any]) -> dict[str, Any]:
+def _build_lineage(config: Config, fingerprints: dict[str, Any]) -> dict[str, Any]:
     """Where a model came from: data, config, code, run and library versions."""
     from importlib.metadata import PackageNotFoundError, version
 

@@ -15,18 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from mlops_actions import gitrepo
+from mlops_actions import workdir as layout
 from mlops_actions.config import Config
-from mlops_actions.errors import ConfigError, UsageError, ValidationFailed
-from mlops_actions.files import atomic_write_bytes, atomic_write_text
-from mlops_actions.stages._common import StageResult, stage_dir, write_result
+from mlops_actions.data import read_header, read_table, record_lines
+from mlops_actions.errors import ConfigError, DataError, UsageError, ValidationFailed
+from mlops_actions.files import atomic_write_bytes, atomic_write_text, sha256_file
+from mlops_actions.reports import render
+from mlops_actions.stages._common import StageResult, write_result
+from mlops_actions.validation import schema as sch
 
-STAGE = "validate-data"
 GIT_PREFIX = "git:"
 
 
 @dataclasses.dataclass
 class ValidateResult(StageResult):
-    stage = STAGE
+    stage = layout.VALIDATE_DATA
     failure = ValidationFailed
     schema_path: Path
     schema_written: bool
@@ -71,13 +74,11 @@ class ValidateResult(StageResult):
         }
 
     def summary_markdown(self) -> str:
-        from mlops_actions.reports import render
 
         return render("validate_data.md.j2", r=self)
 
     def diff_markdown(self) -> str:
         """The data diff alone, for the PR comment."""
-        from mlops_actions.reports import render
 
         return render("data_diff.md.j2", diff=self.diff)
 
@@ -126,12 +127,11 @@ def validate_data(
     """Validate the train/test files (or ``data``) against the schema; infer it first if asked."""
     from mlops_actions.validation import checks as dchecks
     from mlops_actions.validation import profile as prof
-    from mlops_actions.validation import schema as sch
     from mlops_actions.validation.scan import Source, kinds_from_schema, scan
 
     if chunksize is not None and chunksize < 1:
         raise UsageError(f"--chunksize must be a positive number of rows, got {chunksize}")
-    out = stage_dir(workdir, STAGE)
+    out = layout.stage_dir(workdir, layout.VALIDATE_DATA)
     rules = config.validation
     samples = rules.max_samples if max_samples is None else max_samples
     keep = max(samples, rules.max_annotations)
@@ -163,7 +163,11 @@ def validate_data(
 
     found = _dataset_checks(config, scans, set(schema.columns), keep)
     profiles = {
-        s.source.role: {"path": _shown(s.source.path), "sha256": _sha(s.source.path), **s.profile}
+        s.source.role: {
+            "path": _shown(s.source.path),
+            "sha256": sha256_file(s.source.path),
+            **s.profile,
+        }
         for s in scans
     }
     diff = None
@@ -255,9 +259,6 @@ def _data_paths(config: Config, data: list[str | Path] | None) -> list[tuple[str
 def _write_inferred_schema(config: Config, paths: list[tuple[str, Path]], force: bool) -> bool:
     import pandas as pd
 
-    from mlops_actions.data import read_table
-    from mlops_actions.validation import schema as sch
-
     target = config.data.schema
     if target is None:
         raise ConfigError(
@@ -283,7 +284,6 @@ def _edges(schema: Any, kinds: dict[str, str], reference: Any) -> dict[str, tupl
     import numpy as np
 
     from mlops_actions.validation import profile as prof
-    from mlops_actions.validation import schema as sch
     from mlops_actions.validation.profile import numeric_values
 
     edges = {}
@@ -315,7 +315,6 @@ def _edges(schema: Any, kinds: dict[str, str], reference: Any) -> dict[str, tupl
 
 
 def _header(source: Any) -> list[str]:
-    from mlops_actions.data import read_header
 
     return read_header(source.path, delimiter=source.delimiter, encoding=source.encoding)
 
@@ -340,7 +339,6 @@ def _baseline(
 ) -> tuple[dict[str, dict | None], dict[str, Any]]:
     """Profiles of the same files at the baseline, and for a git baseline the row hashes
     (now, then) to count rows added and removed."""
-    from mlops_actions.errors import DataError
     from mlops_actions.validation.scan import Source, scan
 
     if not spec.startswith(GIT_PREFIX):
@@ -359,15 +357,7 @@ def _baseline(
             )
         return {s.source.role: doc["profiles"].get(s.source.role) for s in scans}, {}
     ref = spec[len(GIT_PREFIX) :]
-    if not ref:
-        raise UsageError("--baseline git:<ref> needs a ref, e.g. git:main or git:HEAD~1")
-    top = gitrepo.toplevel(config.root)
-    if top is None:
-        raise UsageError(f"--baseline {spec}: {config.root} is not inside a git repository")
-    if not gitrepo.is_commit(top, ref):
-        raise UsageError(
-            f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first"
-        )
+    top = gitrepo.repository_at_ref(config.root, spec, ref)
     profiles: dict[str, dict | None] = {}
     hashes: dict[str, Any] = {}
     for current in scans:
@@ -393,7 +383,7 @@ def _baseline(
             )
         except DataError as exc:
             raise DataError(f"--baseline {spec}: {relative} at {ref}: {exc}") from None
-        profiles[source.role] = {"path": relative, "sha256": _sha(copy), **old_scan.profile}
+        profiles[source.role] = {"path": relative, "sha256": sha256_file(copy), **old_scan.profile}
         shared = [c for c in hash_columns if c in old_scan.columns]
         if shared == hash_columns:
             hashes[source.role] = (current.row_hashes, old_scan.row_hashes)
@@ -438,7 +428,6 @@ def _diff(
 
 
 def _lines(file_scan: Any, groups: list[list[int]]) -> dict[int, int]:
-    from mlops_actions.data import record_lines
 
     source = file_scan.source
     if source.format != "csv":
@@ -501,7 +490,6 @@ def _file_item(file_scan: Any) -> dict[str, Any]:
 
 
 def _notes(chunksize: int | None, schema: Any) -> list[str]:
-    from mlops_actions.validation import schema as sch
 
     notes = []
     if chunksize is not None:
@@ -523,12 +511,6 @@ def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
-
-
-def _sha(path: Path) -> str:
-    from mlops_actions.data import file_sha256
-
-    return file_sha256(path)
 
 
 def _shown(path: Path, root: Path | None = None) -> str:

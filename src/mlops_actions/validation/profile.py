@@ -17,8 +17,8 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
+from mlops_actions.features import CATEGORICAL, NUMERIC
+
 ID = "id"  # unique per row: only missing values are counted
 OTHER = "other"  # dates and other types: only missing values are counted
 BINS = 100

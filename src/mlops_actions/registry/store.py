@@ -1,0 +1,569 @@
+"""A versioned model registry on a local folder or an fsspec URL (``s3://…``).
+
+Layout, numbered like Triton and KServe model repositories::
+
+    <root>/<model>/<version>/model.onnx, model-card.md, metadata.json, .claim
+    <root>/<model>/aliases/<alias>.json     {"version": 3, "history": [2, 1], ...}
+    <root>/<model>/audit/<utc>-<id>.json    one event per object, created once, never rewritten
+    <root>/<model>/.lock                    held while an alias moves
+
+Consistency without a database:
+
+* a version number is claimed by creating ``<version>/.claim`` exclusively (``O_EXCL``
+  locally, ``If-None-Match: *`` on S3), so two deploys never share a number;
+* a version becomes visible only when its ``metadata.json`` is written, last, so a deploy
+  killed mid-copy leaves an invisible, skipped number, never a half version;
+* an alias is one small object replaced whole (temp file + rename locally, one PUT on S3),
+  moved under the model's lock so no concurrent move is lost.
+
+Locally the lock is ``flock``: the kernel releases it when its holder dies, so a killed
+deploy leaves no stale lock. On S3 it is an object created with ``If-None-Match: *`` that
+expires after ``LOCK_TTL_S``; an expired lock is broken. S3 cannot delete conditionally
+on every implementation, so two deploys breaking the same expired lock at the same instant
+could both proceed: keep deploys of one model in one workflow ``concurrency`` group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlops_actions import clock
+from mlops_actions.errors import ConfigError, UsageError
+from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
+from mlops_actions.reports import render
+from mlops_actions.workdir import ONNX_FILE
+
+METADATA_FILE = "metadata.json"
+CLAIM_FILE = ".claim"
+LOCK_TTL_S = 120.0
+LOCK_WAIT_S = 60.0
+_COPY_CHUNK = 1 << 20
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_RESERVED = {"aliases", "audit"}
+
+
+def actor() -> str:
+    """Who is deploying: the GitHub user in Actions, else the local login."""
+    name = os.environ.get("GITHUB_ACTOR")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: int
+    location: str
+    """Folder of the version: a local path or a URL."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> Mapping[str, Any]:
+        return self.metadata.get("metrics") or {}
+
+    @property
+    def sha256(self) -> str | None:
+        return self.metadata.get("sha256")
+
+
+@dataclass(frozen=True)
+class Alias:
+    name: str
+    version: int
+    history: tuple[int, ...] = ()
+    """Versions the alias pointed at before, newest first: what rollback returns to."""
+    updated_at: str | None = None
+    actor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alias": self.name,
+            "version": self.version,
+            "history": list(self.history),
+            "updated_at": self.updated_at,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
+class Move:
+    """One alias move, as the audit log records it."""
+
+    alias: str
+    from_version: int | None
+    to_version: int
+    event: dict[str, Any]
+
+
+class Registry:
+    """Versions, aliases and the audit log of every model under one root."""
+
+    def __init__(
+        self, url: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None
+    ) -> None:
+        text = os.fspath(url)
+        self.url = text.rstrip("/") or text
+        self._store: _Store = (
+            _FsspecStore(text, dict(storage_options or {}))
+            if "://" in text and not text.startswith("file://")
+            else _LocalStore(Path(text.removeprefix("file://")))
+        )
+
+    def __repr__(self) -> str:
+        return f"Registry({self.url!r})"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def models(self) -> list[str]:
+        return sorted(n for n in self._store.list("") if _NAME.match(n))
+
+    def versions(self, model: str) -> list[ModelVersion]:
+        """Every complete version, oldest first, with its metadata (metrics for a trend)."""
+        _check_name(model, "model")
+        found = []
+        for name in self._store.list(model):
+            if name.isdigit():
+                raw = self._store.read(f"{model}/{name}/{METADATA_FILE}")
+                if raw is not None:
+                    found.append(self._version(model, int(name), raw))
+        return sorted(found, key=lambda v: v.version)
+
+    def version(self, model: str, version: int) -> ModelVersion:
+        _check_name(model, "model")
+        raw = self._store.read(f"{model}/{int(version)}/{METADATA_FILE}")
+        if raw is None:
+            known = ", ".join(str(v.version) for v in self.versions(model)) or "none"
+            raise UsageError(
+                f"registry {self.url}: {model} has no version {version} (versions: {known})"
+            )
+        return self._version(model, int(version), raw)
+
+    def aliases(self, model: str) -> dict[str, Alias]:
+        _check_name(model, "model")
+        found = {}
+        for name in self._store.list(f"{model}/aliases"):
+            if name.endswith(".json"):
+                alias = self._alias(model, name.removesuffix(".json"))
+                if alias is not None:
+                    found[alias.name] = alias
+        return dict(sorted(found.items()))
+
+    def alias(self, model: str, alias: str) -> Alias | None:
+        _check_name(model, "model")
+        _check_alias(alias)
+        return self._alias(model, alias)
+
+    def resolve(self, model: str, ref: str | int) -> ModelVersion:
+        """A version number, or an alias such as ``production``, to the version it names."""
+        text = str(ref)
+        if text.isdigit():
+            return self.version(model, int(text))
+        alias = self.alias(model, text)
+        if alias is None:
+            known = ", ".join(self.aliases(model)) or "none yet"
+            raise UsageError(
+                f"registry {self.url}: {model} has no alias {text!r} (aliases: {known}); "
+                f"deploy with --stage {text} first"
+            )
+        return self.version(model, alias.version)
+
+    def history(self, model: str) -> list[dict[str, Any]]:
+        """The audit log, oldest first."""
+        _check_name(model, "model")
+        names = sorted(n for n in self._store.list(f"{model}/audit") if n.endswith(".json"))
+        return [json.loads(self._store.read(f"{model}/audit/{n}") or b"{}") for n in names]
+
+    def read_file(self, version: ModelVersion, name: str) -> bytes:
+        data = self._store.read(f"{version.model}/{version.version}/{name}")
+        if data is None:
+            raise UsageError(
+                f"registry {self.url}: {version.model} v{version.version} has no {name}"
+            )
+        return data
+
+    def local_copy(self, version: ModelVersion, dest: str | os.PathLike[str]) -> Path:
+        """Path of the version's ``model.onnx`` on this machine (downloaded into ``dest`` if remote)."""
+        local = self._store.local_path(f"{version.model}/{version.version}/{ONNX_FILE}")
+        if local is not None:
+            return local
+        target = Path(dest) / version.model / str(version.version) / ONNX_FILE
+        if not target.exists():
+            atomic_write_bytes(target, self.read_file(version, ONNX_FILE))
+        return target
+
+    # -- writing -------------------------------------------------------------------------
+
+    def register(
+        self,
+        model: str,
+        files: Mapping[str, str | os.PathLike[str]],
+        metadata: Mapping[str, Any],
+        *,
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[ModelVersion, bool]:
+        """Store ``files`` as the next version, or return the version already holding the same model.
+
+        ``metadata['sha256']`` identifies the model, so a rerun of the same deploy reuses its
+        version. Returns ``(version, created)``.
+        """
+        _check_name(model, "model")
+        if ONNX_FILE not in files:
+            raise UsageError(f"registry {self.url}: a version needs {ONNX_FILE}")
+        sha = metadata.get("sha256")
+        for existing in self.versions(model):
+            if sha and existing.sha256 == sha:
+                return existing, False
+        number = self._claim(model)
+        prefix = f"{model}/{number}"
+        for name, source in files.items():
+            self._store.copy_in(source, f"{prefix}/{name}")
+        record = {
+            **metadata,
+            "model": model,
+            "version": number,
+            "created_at": clock.iso(),
+            "files": sorted(files),
+        }
+        self._store.write(
+            f"{prefix}/{METADATA_FILE}", to_json(record).encode()
+        )  # last: the version is complete
+        version = self._version(model, number, to_json(record).encode())
+        self.record(
+            model, {"event": "register", "to_version": number, "sha256": sha, **(context or {})}
+        )
+        return version, True
+
+    def set_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int,
+        *,
+        event: str = "promote",
+        context: Mapping[str, Any] | None = None,
+    ) -> Move:
+        """Point ``alias`` at ``version`` (which must exist), remembering where it pointed before."""
+        _check_alias(alias)
+        self.version(model, version)
+        with self._store.lock(f"{model}/.lock"):
+            current = self._alias(model, alias)
+            if current is None:
+                history: tuple[int, ...] = ()
+            elif current.version == version:
+                history = current.history
+            else:
+                history = (current.version, *(v for v in current.history if v != current.version))
+            return self._move(model, alias, current, version, history, event, context)
+
+    def rollback(self, model: str, alias: str, *, context: Mapping[str, Any] | None = None) -> Move:
+        """Move ``alias`` back to the version it pointed at before the current one."""
+        _check_alias(alias)
+        with self._store.lock(f"{model}/.lock"):
+            current = self._alias(model, alias)
+            if current is None:
+                raise UsageError(
+                    f"registry {self.url}: {model} has no alias {alias!r}; nothing to roll back"
+                )
+            if not current.history:
+                raise UsageError(
+                    f"registry {self.url}: {model}:{alias} has only ever pointed at version "
+                    f"{current.version}; nothing to roll back to"
+                )
+            previous, *rest = current.history
+            return self._move(model, alias, current, previous, tuple(rest), "rollback", context)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _move(
+        self,
+        model: str,
+        alias: str,
+        current: Alias | None,
+        version: int,
+        history: tuple[int, ...],
+        event: str,
+        context: Mapping[str, Any] | None,
+    ) -> Move:
+        who = actor()
+        moved = Alias(alias, version, history, clock.iso(), who)
+        self._store.write(f"{model}/aliases/{alias}.json", to_json(moved.to_dict()).encode())
+        record = {
+            "event": event,
+            "alias": alias,
+            "from_version": current.version if current else None,
+            "to_version": version,
+            **(context or {}),
+        }
+        return Move(alias, record["from_version"], version, self.record(model, record))
+
+    def record(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Append one event to the model's audit log (moves and registrations record themselves)."""
+        record = {"at": clock.iso(), "actor": actor(), "model": model, **event}
+        stamp = clock.stamp()
+        name = f"{model}/audit/{stamp}-{uuid.uuid4().hex[:8]}.json"
+        if not self._store.create(name, to_json(record).encode()):
+            raise RuntimeError(f"audit entry {name} exists already")  # a uuid collision: a bug
+        return record
+
+    def _claim(self, model: str) -> int:
+        """The next free version number, taken exclusively (skips numbers a killed deploy claimed)."""
+        taken = [int(n) for n in self._store.list(model) if n.isdigit()]
+        number = max(taken, default=0) + 1
+        while not self._store.create(f"{model}/{number}/{CLAIM_FILE}", _owner().encode()):
+            number += 1
+        return number
+
+    def _version(self, model: str, number: int, raw: bytes) -> ModelVersion:
+        return ModelVersion(
+            model, number, self._store.location(f"{model}/{number}"), json.loads(raw)
+        )
+
+    def _alias(self, model: str, alias: str) -> Alias | None:
+        raw = self._store.read(f"{model}/aliases/{alias}.json")
+        if raw is None:
+            return None
+        doc = json.loads(raw)
+        return Alias(
+            alias,
+            int(doc["version"]),
+            tuple(doc.get("history") or ()),
+            doc.get("updated_at"),
+            doc.get("actor"),
+        )
+
+
+def _check_name(name: str, what: str) -> None:
+    if not _NAME.match(name) or name in _RESERVED:
+        raise UsageError(
+            f"registry {what} name {name!r} must be letters, digits, '.', '_' or '-' "
+            f"(not {' or '.join(sorted(_RESERVED))})"
+        )
+
+
+def _check_alias(alias: str) -> None:
+    _check_name(alias, "alias")
+    if alias.isdigit():
+        raise UsageError(
+            f"registry alias {alias!r} is a number, which names a version; pick a word such as 'production'"
+        )
+
+
+def _owner() -> str:
+    return json.dumps(
+        {"host": socket.gethostname(), "pid": os.getpid(), "at": clock.iso(), "actor": actor()}
+    )
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+
+class _Store(Protocol):
+    """What the registry needs from a file system."""
+
+    def list(self, prefix: str) -> list[str]: ...
+    def read(self, key: str) -> bytes | None: ...
+    def write(self, key: str, data: bytes) -> None: ...
+    def create(self, key: str, data: bytes) -> bool: ...
+    def copy_in(self, source: str | os.PathLike[str], key: str) -> None: ...
+    def lock(self, key: str) -> contextlib.AbstractContextManager[None]: ...
+    def location(self, key: str) -> str: ...
+    def local_path(self, key: str) -> Path | None: ...
+
+
+class _LocalStore(_Store):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / key if key else self.root
+
+    def list(self, prefix: str) -> list[str]:
+        try:
+            return os.listdir(self._path(prefix))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, key: str, data: bytes) -> None:
+        atomic_write_bytes(self._path(key), data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        """Write the whole file beside, then hard-link it in: ``link`` fails if the name exists."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, target)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+
+    def copy_in(self, source: str | os.PathLike[str], key: str) -> None:
+        with atomic_path(self._path(key)) as tmp, open(source, "rb") as src, open(tmp, "wb") as dst:
+            for block in iter(lambda: src.read(_COPY_CHUNK), b""):
+                dst.write(block)
+            dst.flush()
+            os.fsync(dst.fileno())
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        import fcntl
+
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as fh:
+            deadline = time.monotonic() + LOCK_WAIT_S
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise UsageError(
+                            f"registry lock {path} held for over {LOCK_WAIT_S:.0f} s by another deploy; retry later"
+                        ) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def location(self, key: str) -> str:
+        return str(self._path(key))
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+
+class _FsspecStore(_Store):
+    """Object storage through fsspec; S3 gives atomic single PUTs and ``If-None-Match`` creates."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any]) -> None:
+        try:
+            import fsspec
+        except ImportError:
+            raise ConfigError(
+                f"registry {url}: remote registries need the s3 extra: pip install 'mlops-actions[s3]'"
+            ) from None
+        protocol, _, path = url.partition("://")
+        try:
+            self.fs = fsspec.filesystem(
+                protocol, skip_instance_cache=True, use_listings_cache=False, **storage_options
+            )
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(f"registry {url}: cannot open {protocol}:// storage: {exc}") from None
+        self.protocol = protocol
+        self.root = path.rstrip("/")
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key}" if key else self.root
+
+    def list(self, prefix: str) -> list[str]:
+        try:
+            entries = self.fs.ls(self._path(prefix), detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        return [e.rstrip("/").rsplit("/", 1)[-1] for e in entries]
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self.fs.cat_file(self._path(key))
+        except FileNotFoundError:
+            return None
+
+    def write(self, key: str, data: bytes) -> None:
+        self.fs.pipe_file(self._path(key), data)
+
+    def create(self, key: str, data: bytes) -> bool:
+        try:
+            self.fs.pipe_file(self._path(key), data, mode="create")  # S3: If-None-Match: *
+        except FileExistsError:
+            return False
+        return True
+
+    def copy_in(self, source: str | os.PathLike[str], key: str) -> None:
+        self.fs.put_file(os.fspath(source), self._path(key))
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        owner = _owner()
+        while not self.create(
+            key, json.dumps({"owner": owner, "expires": time.time() + LOCK_TTL_S}).encode()
+        ):
+            held = self.read(key)
+            expires = json.loads(held).get("expires", 0) if held else 0
+            if expires < time.time():
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(self._path(key))
+                continue
+            if time.monotonic() > deadline:
+                raise UsageError(
+                    f"registry lock {self.location(key)} held for over {LOCK_WAIT_S:.0f} s by another deploy; retry later"
+                )
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(self._path(key))
+
+    def location(self, key: str) -> str:
+        return f"{self.protocol}://{self._path(key)}"
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+
+def describe(registry: Registry, model: str, action: str = "list", ref: str | None = None) -> str:
+    """Markdown for ``mlops registry list`` (versions, metrics, aliases) or ``show`` (one version, history)."""
+
+    versions = registry.versions(model)
+    aliases = registry.aliases(model)
+    aliases_of: dict[int, list[str]] = {v.version: [] for v in versions}
+    for alias in aliases.values():
+        aliases_of.setdefault(alias.version, []).append(alias.name)
+    shown = None
+    if action == "show" and versions:
+        shown = registry.resolve(model, ref) if ref is not None else versions[-1]
+    metric_names = sorted({name for v in versions for name in v.metrics})
+    return render(
+        "registry.md.j2",
+        url=registry.url,
+        model=model,
+        action=action,
+        versions=versions,
+        aliases=aliases,
+        aliases_of=aliases_of,
+        metric_names=metric_names,
+        shown=shown,
+        metadata=to_json(dict(shown.metadata)) if shown else None,
+        history=registry.history(model) if action == "show" else [],
+    )

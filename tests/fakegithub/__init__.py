@@ -1,5 +1,0 @@
-"""A fake GitHub REST API for tests and demos; see ``server.py``."""
-
-from fakegithub.server import FakeGitHub
-
-__all__ = ["FakeGitHub"]
