@@ -40,13 +40,13 @@ def project(tmp_path, fake_github):
     simulated, the clock at a Monday morning in 2031."""
 
     def make(example: str) -> Simulation:
+        clock = Clock(datetime(2031, 6, 2, 6, 17, tzinfo=UTC))
         repo = UserRepository.from_folder(
             tmp_path / "repo",
             REPO / "examples" / example,
             full_name=fake_github.repository,
+            now=clock.now,
         )
-        clock = Clock(datetime(2031, 6, 2, 6, 17, tzinfo=UTC))
-        repo._now = clock.now
         return Simulation(tmp_path / "github", repo, fake_github, clock=clock)
 
     return make

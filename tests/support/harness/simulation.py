@@ -17,6 +17,8 @@ commit. In a run:
   has none, else the repository default), revoked when the job ends; a pull request from a
   fork gets a read-only token and no secrets;
 - a clock the test moves (``clock.advance(days=3)``) is what the jobs' code reads as now.
+
+Machines are deleted when their job ends; set HARNESS_KEEP_MACHINES=1 to keep them for a look.
 """
 
 from __future__ import annotations
@@ -250,15 +252,6 @@ class Simulation:
         started += self._pull_request_event(number, "opened")
         self._drain()
         return number, started
-
-    def push_to_fork_pull_request(self, number: int) -> list[WorkflowRun]:
-        """The fork's author pushed the clone's branch again."""
-        pull = self.pulls[number]
-        head_sha = self.repo.git("rev-parse", pull["head_ref"])
-        self.repo.git("push", "-q", "--force", "origin", f"{head_sha}:refs/pull/{number}/head")
-        started = self._pull_request_event(number, "synchronize")
-        self._drain()
-        return started
 
     def merge_pull_request(self, number: int) -> list[WorkflowRun]:
         """The merge button: a merge commit on the base branch, and the push it is."""

@@ -26,7 +26,7 @@ import itertools
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -232,7 +232,6 @@ class ToolBox:
     sha: str
     artifacts: ArtifactStore
     caches: CacheStore
-    log: Callable[[str], None] = print
 
     def run(
         self, action: str, with_: Mapping[str, str], runner: Runner
