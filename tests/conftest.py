@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from support import EXAMPLES, run_mlops
+from support import EXAMPLES, UNREACHABLE_API, run_mlops
 
 pytest_plugins = ["support.fakegithub.plugin"]
+# what a developer's shell or a CI runner exports that would point a test at the real GitHub
+_HOST_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_")
+_HOST_TOKENS = ("GH_TOKEN", "GH_ENTERPRISE_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def no_real_github(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test never reaches the real GitHub, whatever the shell exports: the GitHub and
+    runner variables are gone (so alerts are off unless ``fake_github`` sets them), and a
+    client a test builds without the fake points at a closed port, not api.github.com."""
+    for name in list(os.environ):
+        if name.startswith(_HOST_PREFIXES) or name in _HOST_TOKENS:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("GITHUB_API_URL", UNREACHABLE_API)
 
 
 @pytest.fixture

@@ -519,7 +519,12 @@ def _post_comment(
 
     config = _config(args)
     result = post_sticky_comment(
-        body, name=config.name, section=section, pr=pr, token_env=config.github.token_env
+        body,
+        name=config.name,
+        section=section,
+        pr=pr,
+        token_env=config.github.token_env,
+        bot_login=config.github.bot_login,
     )
     if result.action != "skipped":
         sys.stdout.write(f"PR comment {result.action}: {result.url}\n")

@@ -19,6 +19,7 @@ from mlops_actions.errors import ConfigError, UsageError, did_you_mean
 from mlops_actions.metrics import METRICS
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
+BOT_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN writes as
 DEFAULT_ESTIMATORS = {
     "classification": "sklearn.ensemble.RandomForestClassifier",
     "regression": "sklearn.ensemble.RandomForestRegressor",
@@ -154,6 +155,7 @@ class PackageConfig:
 @dataclass(frozen=True)
 class GitHubConfig:
     token_env: str = "GITHUB_TOKEN"
+    bot_login: str = BOT_LOGIN
 
 
 @dataclass(frozen=True)

@@ -72,11 +72,23 @@ class ModelError(MlopsError):
 
 
 class GitHubError(MlopsError):
-    """A GitHub API call failed; ``status`` is the HTTP status (None for network errors)."""
+    """A GitHub API call failed; ``status`` is the HTTP status (None for network errors).
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    GitHub answers 403 both for a missing permission and for a rate limit; ``rate_limited``
+    tells them apart, so a rate limit is never taken for a fork's read-only token.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, rate_limited: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.rate_limited = rate_limited
+
+    @property
+    def forbidden(self) -> bool:
+        """The token may not do this: a fork's pull request, a missing ``permissions:`` line."""
+        return self.status == 403 and not self.rate_limited
 
 
 class CheckFailed(MlopsError):

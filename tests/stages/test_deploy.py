@@ -393,7 +393,12 @@ def test_each_promotion_is_a_github_deployment_in_actions(
         deployment["environment"] == "production"
         and deployment["ref"] == "6dcb09b5b57875f334f61aebed695e2e4193db5e"
     )
-    assert deployment["payload"] == {"model": "flowers", "version": 1, "target": "local"}
+    assert deployment["payload"] == {
+        "model": "flowers",
+        "version": 1,
+        "target": "local",
+        "write_id": deployment["payload"]["write_id"],  # finds it again after a lost answer
+    }
     (status,) = fake_github.deployment_statuses
     assert status["state"] == "success" and status["log_url"].endswith("/actions/runs/1234")
     outputs = (tmp_path / "output").read_text()

@@ -19,6 +19,7 @@ SRC = REPO / "src"
 EXAMPLES = REPO / "examples"
 FIXTURES = TESTS / "fixtures"
 GOLDEN = TESTS / "golden"
+UNREACHABLE_API = "http://127.0.0.1:9/api/v3"  # the discard port: nothing listens there
 
 
 @dataclass
@@ -33,6 +34,7 @@ def run_mlops(
 ) -> Run:
     """Run ``python -m mlops_actions ARGS`` as a user would, in a fresh process."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    full_env["GITHUB_API_URL"] = UNREACHABLE_API  # unless env names the fake
     full_env["PYTHONPATH"] = str(SRC) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
     proc = subprocess.run(

@@ -208,3 +208,29 @@ def test_pygithub_sees_the_same_github(fake_github):
     assert fake_github.comments_on(pr)[0]["body"] == "from PyGithub on a PR"
     repo.get_issue(issue.number).edit(state="closed")
     assert fake_github.issues[issue.number]["state"] == "closed"
+
+
+def test_lost_answer_applies_the_write_then_answers_502(fake_github, session):
+    fake_github.lose_answer("issues/create")
+    lost = session.post(repo_url(fake_github, "/issues"), json={"title": "t"})
+    answered = session.post(repo_url(fake_github, "/issues"), json={"title": "t"})
+
+    assert (lost.status_code, answered.status_code) == (502, 201)
+    assert [i["title"] for i in fake_github.issues.values()] == ["t", "t"]  # both landed
+
+
+def test_authors_come_from_the_token_and_outsiders_cannot_label(fake_github, session):
+    outsider = fake_github.add_user("mallory")
+    ours = session.post(repo_url(fake_github, "/issues"), json={"title": "a", "labels": ["x"]})
+    theirs = requests.post(
+        repo_url(fake_github, "/issues"),
+        json={"title": "a", "labels": ["x"]},
+        headers={"Authorization": f"token {outsider}", "User-Agent": "mallory"},
+    )
+
+    assert (ours.json()["user"]["login"], ours.json()["user"]["type"]) == (
+        "github-actions[bot]",
+        "Bot",
+    )
+    assert [label["name"] for label in ours.json()["labels"]] == ["x"]
+    assert (theirs.json()["user"]["login"], theirs.json()["labels"]) == ("mallory", [])

@@ -1,9 +1,14 @@
 """Drift alerts: one repository_dispatch to start retraining, one issue per model, no storms.
 
 The issue "Data drift detected: <name>" is the alert's memory across scheduled runs: its
-body carries a hidden marker with the time of the last dispatch. While it is open and that
+body starts with a hidden marker with the time of the last dispatch. While it is open and that
 dispatch is younger than ``cooldown_hours``, repeated drift comments on the issue but sends
 no new dispatch. A check without drift closes it.
+
+On a public repository anyone can open an issue with that title and a marker dated 2099.
+So the alert issue is only one the bot opened (``github.bot_login``) with the label
+``ALERT_LABEL`` (GitHub drops labels set by users without push access), and a marker dated
+in the future is ignored.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from mlops_actions.config import DriftAlertsConfig
 
 MAX_PAYLOAD_COLUMNS = 10
+ALERT_LABEL = "drift-alert"
 _MARKER = "<!-- mlops-actions:drift:last-dispatch={} -->"
 _MARKER_RE = re.compile(r"<!-- mlops-actions:drift:last-dispatch=([0-9T:.+-]+Z?) -->")
 
@@ -57,7 +63,8 @@ def dispatch_payload(
 
 
 def last_dispatch(body: str | None) -> datetime | None:
-    match = _MARKER_RE.search(body or "")
+    """The time in the marker that opens ``body`` (a marker further down came with the report)."""
+    match = _MARKER_RE.match(body or "")
     if not match:
         return None
     return datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
@@ -65,7 +72,7 @@ def last_dispatch(body: str | None) -> datetime | None:
 
 def _with_marker(body: str, when: datetime) -> str:
     stamp = _MARKER.format(when.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    if _MARKER_RE.search(body):
+    if _MARKER_RE.match(body):
         return _MARKER_RE.sub(stamp, body, count=1)
     return f"{stamp}\n{body}"
 
@@ -83,7 +90,7 @@ def send_alerts(
     """Dispatch and upsert the issue on drift; close the issue when drift is gone."""
     now = now or datetime.now(UTC)
     outcome = AlertOutcome()
-    issue = client.find_issue(issue_title(name), state="open") if settings.issue else None
+    issue = client.find_issue(issue_title(name), labels=[ALERT_LABEL]) if settings.issue else None
     if not drift:
         if issue is not None:
             client.create_issue_comment(
@@ -94,19 +101,22 @@ def send_alerts(
         return outcome
 
     previous = last_dispatch(issue["body"]) if issue is not None else None
+    if previous is not None and previous > now:  # no dispatch happened in the future
+        previous = None
     cooling = previous is not None and now - previous < timedelta(hours=settings.cooldown_hours)
     if not settings.dispatch:
         outcome.dispatch_skipped = "drift.alerts.dispatch is off"
     elif cooling:
         outcome.dispatch_skipped = f"cooldown: last dispatch {previous:%Y-%m-%d %H:%M} UTC is younger than {settings.cooldown_hours:g} h"
     else:
-        client.dispatch(settings.event_type, payload)
-        outcome.dispatched, outcome.event_type, outcome.payload = True, settings.event_type, payload
+        dispatch_id = client.dispatch(settings.event_type, payload)
+        outcome.dispatched, outcome.event_type = True, settings.event_type
+        outcome.payload = {**payload, "dispatch_id": dispatch_id}
     if not settings.issue:
         return outcome
     if issue is None:
         body = _with_marker(report_markdown, now) if outcome.dispatched else report_markdown
-        created = client.create_issue(issue_title(name), body)
+        created = client.create_issue(issue_title(name), body, labels=[ALERT_LABEL])
         outcome.issue = {"number": created["number"], "action": "opened"}
         return outcome
     client.create_issue_comment(issue["number"], f"Drift found again.\n\n{report_markdown}")

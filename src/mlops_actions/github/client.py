@@ -2,9 +2,13 @@
 
 It calls only the operations of the project's API contract (``tests/support/fakegithub/spec``):
 no GraphQL, no ``/user``, no ``GET /repos/{owner}/{repo}``. urllib3 retries connection
-errors and 5xx with backoff; rate limits are waited out when GitHub says the wait is
-short and reported otherwise; every failure becomes a one-line ``GitHubError`` that says
-what to do. The token is masked in the Actions log and never put in a message.
+errors, and 5xx and timeouts of idempotent methods, with backoff. A create (POST) whose
+answer is lost may have landed, so it looks for what it made before sending again: each
+write happens once. Rate limits are waited out when GitHub says the wait is short and
+reported otherwise; every failure becomes a one-line ``GitHubError`` that says what to do.
+The token is masked in the Actions log, never put in a message, and only sent to the API
+and uploads hosts. What others wrote (issues, comments) is read back only when it is the
+bot's own: an outsider cannot steer the automation.
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from mlops_actions import __version__
+from mlops_actions.config import BOT_LOGIN
 from mlops_actions.errors import GitHubError, UsageError
 from mlops_actions.github.actions import mask
 
@@ -31,6 +37,8 @@ MAX_DISPATCH_KEYS = 10
 MAX_EVENT_TYPE_CHARS = 100
 MAX_DISPATCH_PAYLOAD_BYTES = 64 * 1024
 _RETRY_STATUSES = (500, 502, 503, 504)
+# retried blindly: repeating them leaves the same state; a POST creates something each time
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 _PERMISSIONS_DOCS = "https://docs.github.com/actions/security-guides/automatic-token-authentication#permissions-for-the-github_token"
 
 JSON = dict[str, Any]
@@ -49,27 +57,32 @@ class GitHubClient:
         retries: int = 3,
         backoff: float = 0.5,
         max_wait: float = 60.0,
+        bot_login: str = BOT_LOGIN,
     ) -> None:
         if repository.count("/") != 1 or repository.startswith("/") or repository.endswith("/"):
             raise UsageError(f"GITHUB_REPOSITORY must be 'owner/name', got {repository!r}")
         mask(token)
         self.repository = repository
         self.api_url = api_url.rstrip("/")
+        self.bot_login = bot_login
         self.timeout = timeout
         self.retries = retries
+        self.backoff = backoff
         self.max_wait = max_wait
         self._token = token
         self._repo_path = f"/repos/{repository}"
-        # GitHub's 5xx are gateway failures that happen before a write lands, and every
-        # write here is safe to repeat (comments found by marker, assets replaced by name),
-        # so POST/PATCH are retried too. Retry-After is ours to honour (rate limits), capped.
+        self._origins = {_origin(self.api_url), _uploads_origin(self.api_url)}
+        # A 5xx or a timeout can come after the write landed: only methods that leave the
+        # same state when repeated are retried here; creates go through _create. Connection
+        # errors are retried for every method (nothing was sent). Retry-After is ours to
+        # honour (rate limits), capped.
         retry = Retry(
             total=retries,
             connect=retries,
             read=retries,
             status=retries,
             status_forcelist=_RETRY_STATUSES,
-            allowed_methods=None,
+            allowed_methods=_IDEMPOTENT_METHODS,
             backoff_factor=backoff,
             respect_retry_after_header=False,
             raise_on_status=False,
@@ -117,12 +130,35 @@ class GitHubClient:
             permission=permission,
         )
 
+    def find_comment(
+        self, number: int, marker: str, *, permission: str = "issues: read"
+    ) -> JSON | None:
+        """The first comment of ours on #``number`` that carries ``marker``; None if none."""
+        return next(
+            (
+                c
+                for c in self.iter_issue_comments(number, permission=permission)
+                if self.authored(c) and marker in (c.get("body") or "")
+            ),
+            None,
+        )
+
     def create_issue_comment(
-        self, number: int, body: str, *, permission: str = "issues: write"
+        self,
+        number: int,
+        body: str,
+        *,
+        permission: str = "issues: write",
+        marker: str | None = None,
     ) -> JSON:
-        return self._json(
-            "POST",
+        """Comment once: after a lost answer, our comment carrying ``marker`` is the one that
+        landed. ``marker`` must be in ``body``; without one, a hidden write id is added."""
+        if marker is None:
+            marker = _write_id()
+            body = f"{body}\n{marker}"
+        return self._create(
             f"{self._repo_path}/issues/{int(number)}/comments",
+            find=lambda: self.find_comment(number, marker, permission=permission),
             what=f"comment on #{number}",
             permission=permission,
             body={"body": body},
@@ -139,15 +175,22 @@ class GitHubClient:
             body={"body": body},
         )
 
+    def authored(self, item: Mapping[str, Any]) -> bool:
+        """Written by this client's identity (``bot_login``), not by whoever else can write."""
+        return (item.get("user") or {}).get("login") == self.bot_login
+
     # -- issues (drift alerts) -----------------------------------------------------
 
     def create_issue(self, title: str, body: str = "", *, labels: list[str] | None = None) -> JSON:
-        payload: JSON = {"title": title, "body": body}
+        """Open an issue once: after a lost answer, ours with these labels and the hidden
+        write id added to ``body`` is the one that landed."""
+        marker = _write_id()
+        payload: JSON = {"title": title, "body": f"{body}\n{marker}"}
         if labels:
             payload["labels"] = labels
-        return self._json(
-            "POST",
+        return self._create(
             f"{self._repo_path}/issues",
+            find=lambda: self.find_issue(title, labels=labels, marker=marker),
             what=f"create issue {title!r}",
             permission="issues: write",
             body=payload,
@@ -167,12 +210,25 @@ class GitHubClient:
         return [item for item in items if "pull_request" not in item]
 
     def find_issue(
-        self, title: str, *, label: str | None = None, state: str = "open"
+        self,
+        title: str,
+        *,
+        labels: list[str] | None,
+        state: str = "open",
+        marker: str = "",
     ) -> JSON | None:
-        """The issue with exactly this title (and label), e.g. the open drift alert; None if none."""
-        labels = [label] if label else None
+        """Our issue with exactly this title, these labels (and ``marker`` in its body); None if none.
+
+        Anyone can open an issue with any title; only the bot's own count, and labels narrow it
+        further because GitHub drops the labels of a user without push access.
+        """
         return next(
-            (i for i in self.list_issues(state=state, labels=labels) if i["title"] == title), None
+            (
+                i
+                for i in self.list_issues(state=state, labels=labels)
+                if i["title"] == title and self.authored(i) and marker in (i.get("body") or "")
+            ),
+            None,
         )
 
     def get_issue(self, number: int) -> JSON:
@@ -195,32 +251,39 @@ class GitHubClient:
 
     # -- repository_dispatch ---------------------------------------------------------
 
-    def dispatch(self, event_type: str, client_payload: Mapping[str, Any] | None = None) -> None:
-        """Send a ``repository_dispatch`` event; GitHub's limits are checked here first."""
+    def dispatch(self, event_type: str, client_payload: Mapping[str, Any] | None = None) -> str:
+        """Send a ``repository_dispatch`` event and return its ``dispatch_id``.
+
+        GitHub lists no dispatches, so a lost answer cannot be checked: the event is sent
+        again with the same run-scoped ``dispatch_id`` in ``client_payload``, by which the
+        receiving workflow (its concurrency group) recognises the duplicate. GitHub's limits
+        are checked here first.
+        """
         if not 1 <= len(event_type) <= MAX_EVENT_TYPE_CHARS:
             raise UsageError(
                 f"repository_dispatch event_type must be 1..{MAX_EVENT_TYPE_CHARS} characters, got {len(event_type)}"
             )
-        payload: JSON = {"event_type": event_type}
-        if client_payload is not None:
-            if len(client_payload) > MAX_DISPATCH_KEYS:
-                raise UsageError(
-                    f"repository_dispatch client_payload has {len(client_payload)} top-level keys, "
-                    f"GitHub allows {MAX_DISPATCH_KEYS}: nest the rest under one key"
-                )
-            size = len(json.dumps(client_payload).encode())
-            if size >= MAX_DISPATCH_PAYLOAD_BYTES:
-                raise UsageError(
-                    f"repository_dispatch client_payload is {size} bytes, GitHub allows under 64 KB: send a link instead"
-                )
-            payload["client_payload"] = dict(client_payload)
-        self._request(
-            "POST",
+        run = f"{os.environ.get('GITHUB_RUN_ID', 'local')}.{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}"
+        dispatch_id = f"{run}.{uuid.uuid4().hex[:12]}"
+        client_payload = {**(client_payload or {}), "dispatch_id": dispatch_id}
+        if len(client_payload) > MAX_DISPATCH_KEYS:
+            raise UsageError(
+                f"repository_dispatch client_payload has {len(client_payload)} top-level keys "
+                f"with dispatch_id, GitHub allows {MAX_DISPATCH_KEYS}: nest the rest under one key"
+            )
+        size = len(json.dumps(client_payload).encode())
+        if size >= MAX_DISPATCH_PAYLOAD_BYTES:
+            raise UsageError(
+                f"repository_dispatch client_payload is {size} bytes, GitHub allows under 64 KB: send a link instead"
+            )
+        self._create(
             f"{self._repo_path}/dispatches",
+            find=lambda: None,
             what=f"dispatch {event_type!r}",
             permission="contents: write",
-            json_body=payload,
+            body={"event_type": event_type, "client_payload": client_payload},
         )
+        return dispatch_id
 
     # -- releases ------------------------------------------------------------------------
 
@@ -234,6 +297,7 @@ class GitHubClient:
         draft: bool = False,
         prerelease: bool = False,
     ) -> JSON:
+        """Create once: after a lost answer, the release of ``tag`` is the one that landed."""
         payload: JSON = {
             "tag_name": tag,
             "name": name or tag,
@@ -243,9 +307,9 @@ class GitHubClient:
         }
         if target_commitish:
             payload["target_commitish"] = target_commitish
-        return self._json(
-            "POST",
+        return self._create(
             f"{self._repo_path}/releases",
+            find=lambda: self.get_release_by_tag(tag),
             what=f"create release {tag!r}",
             permission="contents: write",
             body=payload,
@@ -274,12 +338,17 @@ class GitHubClient:
         )
 
     def delete_release_asset(self, asset_id: int) -> None:
-        self._request(
-            "DELETE",
-            f"{self._repo_path}/releases/assets/{int(asset_id)}",
-            what=f"delete release asset {asset_id}",
-            permission="contents: write",
-        )
+        """Gone is the goal: a 404 (a retry after a lost answer, say) is success too."""
+        try:
+            self._request(
+                "DELETE",
+                f"{self._repo_path}/releases/assets/{int(asset_id)}",
+                what=f"delete release asset {asset_id}",
+                permission="contents: write",
+            )
+        except GitHubError as exc:
+            if exc.status != 404:
+                raise
 
     def upload_release_asset(
         self,
@@ -293,16 +362,17 @@ class GitHubClient:
         """Upload to the ``upload_url`` GitHub gave; an asset of that name is replaced, so reruns are safe.
 
         GitHub answers 422 ``already_exists`` for a taken name (also after a failed upload
-        left a ``starter`` asset); the old asset is deleted and the upload made again.
+        left a ``starter`` asset, or an upload whose answer was lost landed); the old asset
+        is deleted and the upload made again.
         """
         url = str(release["upload_url"]).split("{", 1)[0]  # RFC 6570: ".../assets{?name,label}"
         params = {"name": name, **({"label": label} if label else {})}
         what = f"upload release asset {name!r}"
 
         def upload() -> JSON:
-            return self._json(
-                "POST",
+            return self._create(
                 url,
+                find=lambda: None,  # the re-sent upload meets the landed one as a 422
                 what=what,
                 permission="contents: write",
                 params=params,
@@ -331,13 +401,17 @@ class GitHubClient:
         description: str = "",
         target_url: str | None = None,
     ) -> JSON:
-        """``state`` is error, failure, pending or success; GitHub shows ``description`` cut at 140."""
+        """``state`` is error, failure, pending or success; GitHub shows ``description`` cut at 140.
+
+        A status is a state, the latest per context wins: sending it again after a lost
+        answer sets the same state.
+        """
         payload: JSON = {"state": state, "context": context, "description": description[:140]}
         if target_url:
             payload["target_url"] = target_url
-        return self._json(
-            "POST",
+        return self._create(
             f"{self._repo_path}/statuses/{sha}",
+            find=lambda: None,
             what=f"set commit status {context!r}",
             permission="statuses: write",
             body=payload,
@@ -354,29 +428,49 @@ class GitHubClient:
         payload: Mapping[str, Any] | None = None,
         required_contexts: list[str] | None = None,
     ) -> JSON:
-        """A deployment of ``ref``; no auto-merge, and no status checks required unless listed."""
+        """A deployment of ``ref``; no auto-merge, and no status checks required unless listed.
+
+        Created once: a ``write_id`` in ``payload`` finds the one that landed after a lost
+        answer.
+        """
+        marker = uuid.uuid4().hex
         body: JSON = {
             "ref": ref,
             "environment": environment,
             "description": description,
             "auto_merge": False,
             "required_contexts": list(required_contexts or []),
-            "payload": dict(payload or {}),
+            "payload": {**(payload or {}), "write_id": marker},
         }
-        resp = self._request(
-            "POST",
+        deployment = self._create(
             f"{self._repo_path}/deployments",
+            find=lambda: self._find_deployment(environment, marker),
             what=f"create deployment of {ref!r}",
             permission="deployments: write",
-            json_body=body,
+            body=body,
         )
-        if resp.status_code != 201:  # 202: GitHub merged the default branch instead
+        if "id" not in deployment:  # 202 {message}: GitHub merged the default branch instead
             raise GitHubError(
-                f"create deployment of {ref!r}: GitHub answered {resp.status_code} "
-                f"({_message(resp)}) instead of creating it",
-                status=resp.status_code,
+                f"create deployment of {ref!r}: GitHub answered 202 "
+                f"({deployment.get('message', '')}) instead of creating it",
+                status=202,
             )
-        return resp.json()
+        return deployment
+
+    def _find_deployment(self, environment: str, marker: str) -> JSON | None:
+        return next(
+            (
+                d
+                for d in self._paginate(
+                    f"{self._repo_path}/deployments",
+                    what=f"list deployments to {environment!r}",
+                    permission="deployments: read",
+                    params={"environment": environment},
+                )
+                if (d.get("payload") or {}).get("write_id") == marker
+            ),
+            None,
+        )
 
     def create_deployment_status(
         self,
@@ -387,14 +481,15 @@ class GitHubClient:
         log_url: str | None = None,
         description: str = "",
     ) -> JSON:
+        """Like a commit status, a state: sending it again after a lost answer sets the same."""
         payload: JSON = {"state": state, "description": description[:140]}
         if environment_url:
             payload["environment_url"] = environment_url
         if log_url:
             payload["log_url"] = log_url
-        return self._json(
-            "POST",
+        return self._create(
             f"{self._repo_path}/deployments/{int(deployment_id)}/statuses",
+            find=lambda: None,
             what=f"set deployment {deployment_id} to {state!r}",
             permission="deployments: write",
             body=payload,
@@ -403,7 +498,21 @@ class GitHubClient:
     # -- transport ---------------------------------------------------------------------------
 
     def _json(self, method: str, url: str, *, body: JSON | None = None, **kwargs: Any) -> JSON:
-        return self._request(method, url, json_body=body, **kwargs).json()
+        resp = self._request(method, url, json_body=body, **kwargs)
+        return resp.json() if resp.content else {}  # 204 No Content
+
+    def _create(self, url: str, *, find: Callable[[], JSON | None], **kwargs: Any) -> JSON:
+        """POST once. A 5xx or no answer can come after the write landed, so before sending
+        again, ``find`` looks for what it made (None: nothing to look for, send again)."""
+        for attempt in range(self.retries):
+            try:
+                return self._json("POST", url, **kwargs)
+            except _AnswerLost:
+                pass
+            time.sleep(self.backoff * 2**attempt)
+            if (found := find()) is not None:
+                return found
+        return self._json("POST", url, **kwargs)  # the last try: its failure is the error
 
     def _paginate(
         self, path: str, *, params: Mapping[str, str] | None = None, **kwargs: Any
@@ -430,6 +539,11 @@ class GitHubClient:
     ) -> requests.Response:
         if not url.startswith(("http://", "https://")):
             url = self.api_url + url
+        if _origin(url) not in self._origins:  # a Link or upload_url naming another host
+            raise GitHubError(
+                f"{what}: GitHub pointed at {_origin(url)}, which is neither the API nor its "
+                f"uploads host; the token is not sent there"
+            )
         waited = 0.0
         for attempt in itertools.count():
             try:
@@ -443,7 +557,7 @@ class GitHubClient:
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
-                raise GitHubError(
+                raise _AnswerLost(
                     self._scrub(
                         f"{what}: no answer from {self.api_url} after {self.retries} retries "
                         f"({type(exc).__name__}); check GITHUB_API_URL and the runner's network, then rerun"
@@ -454,12 +568,15 @@ class GitHubClient:
                 break
             if waited + wait > self.max_wait or attempt >= self.retries:
                 raise GitHubError(
-                    self._rate_limit_message(resp, what, wait), status=resp.status_code
+                    self._rate_limit_message(resp, what, wait),
+                    status=resp.status_code,
+                    rate_limited=True,
                 )
             time.sleep(wait)
             waited += wait
         if resp.status_code >= 400:
-            raise GitHubError(
+            error = _AnswerLost if resp.status_code >= 500 else GitHubError
+            raise error(
                 self._scrub(self._error_message(resp, what, permission)), status=resp.status_code
             )
         return resp
@@ -500,6 +617,31 @@ class GitHubClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
+
+
+class _AnswerLost(GitHubError):
+    """A 5xx or no answer at all: the request may or may not have taken effect."""
+
+
+def _write_id() -> str:
+    """A hidden marker that finds one write again after its answer was lost."""
+    return f"<!-- mlops-actions:write:{uuid.uuid4().hex} -->"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+def _uploads_origin(api_url: str) -> str:
+    """api.github.com uploads to uploads.github.com (likewise api.X.ghe.com); GitHub
+    Enterprise Server to /api/uploads on its own host."""
+    parts = urlsplit(api_url)
+    host = parts.hostname or ""
+    if host.startswith("api."):
+        return _origin(parts._replace(netloc=parts.netloc.replace("api.", "uploads.", 1)).geturl())
+    return _origin(api_url)
 
 
 def _message(resp: requests.Response) -> str:

@@ -1,7 +1,8 @@
 """The sticky pull-request comment: one per pull request and model, edited in place each run.
 
 A hidden HTML marker at the top of the body finds the comment again, so reruns never pile
-up comments. Bodies over GitHub's 65,536-character limit are cut at a line with a link to
+up comments; only a comment the bot wrote counts (anyone can paste the marker into theirs,
+and the tool must never edit it). Bodies over GitHub's 65,536-character limit are cut at a line with a link to
 the run. A token that may not comment (a fork's pull request, missing ``pull-requests:
 write``) gives a warning, not a failure: the same report is in the step summary.
 """
@@ -12,10 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_actions.config import BOT_LOGIN
 from mlops_actions.errors import GitHubError
 from mlops_actions.github.actions import annotate, event_pull_request, run_url
+from mlops_actions.reports import GITHUB_COMMENT_LIMIT, cut_markdown
 
-MAX_COMMENT_CHARS = 65536
 PERMISSION = "pull-requests: write"
 CUT_MARKER = "<!-- mlops-actions:cut -->"
 
@@ -43,13 +45,14 @@ def post_sticky_comment(
     pr: int | None = None,
     client: Any = None,
     token_env: str = "GITHUB_TOKEN",
+    bot_login: str = BOT_LOGIN,
 ) -> CommentResult:
     """Create or update the comment of model ``name`` on pull request ``pr``.
 
     With ``section`` (e.g. the stage), ``body`` replaces only that part of the comment, so
     validate-data and evaluate-gate share one comment without erasing each other.
     ``pr`` defaults to the pull request of the triggering event (GITHUB_EVENT_PATH);
-    ``client`` to ``GitHubClient.from_env(token_env=token_env)``.
+    ``client`` to ``GitHubClient.from_env(token_env=token_env, bot_login=bot_login)``.
     """
     if pr is None:
         pr = pull_request_number()
@@ -62,29 +65,22 @@ def post_sticky_comment(
     if client is None:
         from mlops_actions.github.client import GitHubClient
 
-        client = GitHubClient.from_env(token_env=token_env)
+        client = GitHubClient.from_env(token_env=token_env, bot_login=bot_login)
 
     tag = marker(name)
     try:
-        existing = next(
-            (
-                c
-                for c in client.iter_issue_comments(pr, permission=PERMISSION)
-                if tag in (c.get("body") or "")
-            ),
-            None,
-        )
+        existing = client.find_comment(pr, tag, permission=PERMISSION)
         if section is not None:
             body = with_section(_content(existing["body"], tag) if existing else "", section, body)
         text, truncated = fit_body(body, tag)
         if existing is None:
-            comment = client.create_issue_comment(pr, text, permission=PERMISSION)
+            comment = client.create_issue_comment(pr, text, permission=PERMISSION, marker=tag)
             action = "created"
         else:
             comment = client.update_issue_comment(existing["id"], text, permission=PERMISSION)
             action = "updated"
     except GitHubError as exc:
-        if exc.status != 403:
+        if not exc.forbidden:
             raise
         annotate("warning", f"PR comment skipped, the report is in the step summary: {exc}")
         return CommentResult("skipped", pr, reason=str(exc))
@@ -110,21 +106,17 @@ def _content(text: str, tag: str) -> str:
     return text.split(tag, 1)[-1].lstrip("\n").split(CUT_MARKER, 1)[0]
 
 
-def fit_body(body: str, tag: str, limit: int = MAX_COMMENT_CHARS) -> tuple[str, bool]:
-    """``tag`` + ``body``, cut at a line boundary to ``limit`` characters with a link to the run."""
-    text = f"{tag}\n{body}"
-    if len(text) <= limit:
-        return text, False
+def fit_body(body: str, tag: str, limit: int = GITHUB_COMMENT_LIMIT) -> tuple[str, bool]:
+    """``tag`` + ``body``, cut (see ``reports.cut_markdown``) to ``limit`` characters with a
+    pointer to the run's summary, where the whole report is."""
     link = run_url()
-    where = f"[the run's summary]({link})" if link else "the job's step summary"
-    note = f"\n{CUT_MARKER}\n\n---\n*Cut to fit GitHub's {limit:,}-character limit; the full report is in {where}.*\n"
-    room = limit - len(tag) - 1 - len(note) - len("\n```\n")
-    head = body[:room]
-    if "\n" in head:
-        head = head[: head.rindex("\n") + 1]
-    if head.count("```") % 2:  # do not leave a code block open over the note
-        head += "```\n" if head.endswith("\n") else "\n```\n"
-    return f"{tag}\n{head}{note}", True
+    where = (
+        f"the whole report is in [the run's summary]({link})"
+        if link
+        else ("the whole report is in the job's step summary")
+    )
+    cut = cut_markdown(body, limit - len(tag) - 1, where, marker=CUT_MARKER)
+    return f"{tag}\n{cut}", cut is not body
 
 
 def pull_request_number(event_path: str | None = None) -> int | None:

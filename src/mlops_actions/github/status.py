@@ -51,7 +51,7 @@ def post_gate_status(
             sha, state, context=context, description=description, target_url=run_url()
         )
     except GitHubError as exc:
-        if exc.status != 403:
+        if not exc.forbidden:
             raise
         annotate("warning", f"commit status skipped, the verdict is in the step summary: {exc}")
         return StatusResult(None, sha, context, str(exc))

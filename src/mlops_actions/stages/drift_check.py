@@ -279,7 +279,7 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
     payload["signals"] = [s["name"] for s in result.fired]  # what the retraining is for
     try:
         outcome = send_alerts(
-            GitHubClient.from_env(token_env=token_env),
+            GitHubClient.from_env(token_env=token_env, bot_login=config.github.bot_login),
             name=config.name,
             drift=result.drift,
             payload=payload,

@@ -41,6 +41,8 @@ MAX_BODY_CHARS = 65536
 RATE_LIMIT = 5000
 HANG_CEILING_S = 300.0  # a hung request ends by itself even if nobody stops the fake
 API_VERSIONS = {"2022-11-28", "2026-03-10"}
+BOT_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN writes as
+_BOT_ID = 41898282  # github-actions[bot]'s user id on github.com
 _UPLOAD_PATH = "/repos/{owner}/{repo}/releases/{release_id}/assets"
 # openapi-core rejects null in a nullable enum; GitHub sends and accepts it (README quirk 1)
 _NULLABLE_ENUMS = ("state_reason", "conclusion")
@@ -111,6 +113,7 @@ class Call:
     query: ImmutableMultiDict
     body: Any  # parsed JSON, or raw bytes for uploads
     request: Request
+    login: str  # whose token sent it: the author of what it creates
 
     @property
     def host(self) -> str:
@@ -130,6 +133,9 @@ class Faults:
     secondary_status: int = 403
     secondary_retry_after: int | None = None
     forbidden: dict[str, str] = field(default_factory=dict)  # operationId -> 403 message
+    lost: int = 0  # the next N writes are applied, then answered lost_status (None: no answer)
+    lost_status: int | None = 502
+    lost_operations: frozenset[str] = frozenset()  # only these operationIds; empty: any write
 
 
 @dataclass(frozen=True)
@@ -147,13 +153,20 @@ class FakeGitHub:
     """One repository's worth of GitHub, served on 127.0.0.1 until ``stop()``."""
 
     def __init__(
-        self, *, repository: str = "octo-org/models", token: str = "ghs_fake0token"
+        self,
+        *,
+        repository: str = "octo-org/models",
+        token: str = "ghs_fake0token",
+        login: str = BOT_LOGIN,
     ) -> None:
         self.owner, self.repo = repository.split("/")
         self.repository = repository
         self.token = token
-        # token -> its scopes; None = every scope (the tests' own token, like a PAT)
-        self.tokens: dict[str, dict[str, str] | None] = {token: None}
+        self.login = login
+        self.logins = {token: login}  # token -> the user it acts as
+        self.collaborators = {login}  # users with push access: only they may set labels
+        # a job's token -> its scopes; any other token has every scope (like a PAT)
+        self.tokens: dict[str, dict[str, str]] = {}
         self.repo_id = 1000
         self.issues: dict[int, dict[str, Any]] = {}  # pull requests too, as GitHub lists them
         self.pulls: dict[int, dict[str, Any]] = {}
@@ -258,6 +271,12 @@ class FakeGitHub:
         self.faults.secondary, self.faults.secondary_status = count, status
         self.faults.secondary_retry_after = retry_after
 
+    def lose_answer(self, *operation_ids: str, count: int = 1, status: int | None = 502) -> None:
+        """Apply the next ``count`` writes (of these operations), then answer ``status``, or
+        nothing until ``stop()`` with ``status=None``: the client cannot know the write landed."""
+        self.faults.lost, self.faults.lost_status = count, status
+        self.faults.lost_operations = frozenset(operation_ids)
+
     def forbid(
         self, *operation_ids: str, message: str = "Resource not accessible by integration"
     ) -> None:
@@ -273,15 +292,24 @@ class FakeGitHub:
             raise ValueError(f"not a permissions block GitHub accepts: {permissions}")
         token = f"ghs_{secrets.token_hex(18)}"
         with self._lock:
-            self.tokens[token] = dict(permissions)
+            self.tokens[token], self.logins[token] = dict(permissions), self.login
         return token
 
     def revoke_token(self, token: str) -> None:
         """The job ended: GitHub expires its token, later calls get 401."""
         with self._lock:
             self.tokens.pop(token, None)
+            self.logins.pop(token, None)
 
     # -- seeding state (what exists before the code under test runs) ---------------------
+
+    def add_user(self, login: str, *, collaborator: bool = False) -> str:
+        """A token acting as ``login`` (an outsider unless ``collaborator``), for writes by others."""
+        token = f"ghp_{hashlib.sha256(login.encode()).hexdigest()[:36]}"
+        self.logins[token] = login
+        if collaborator:
+            self.collaborators.add(login)
+        return token
 
     def add_pull_request(
         self,
@@ -316,7 +344,7 @@ class FakeGitHub:
             head_repo["fork"] = fork
             pull["base"]["repo"]["full_name"] = self.repository
             self.pulls[number] = pull
-            issue = self._new_issue(number, title, "")
+            issue = self._new_issue(number, title, "", self.login)
             issue["html_url"] = pull["html_url"]
             issue["pull_request"] = {
                 "url": pull["url"],
@@ -328,9 +356,10 @@ class FakeGitHub:
             self.issues[number] = issue
             return number
 
-    def add_comment(self, number: int, body: str) -> dict[str, Any]:
+    def add_comment(self, number: int, body: str, *, login: str | None = None) -> dict[str, Any]:
+        """A comment by ``login`` (default: the main token's user, as if an earlier run wrote it)."""
         with self._lock:
-            comment = self._new_comment(number, body)
+            comment = self._new_comment(number, body, login or self.login)
             self.comments[comment["id"]] = comment
             return comment
 
@@ -347,9 +376,15 @@ class FakeGitHub:
         with self._lock:
             operation_id, status, body, headers = self._handle(request)
             self._used += 1
+            lost = status < 400 and request.method != "GET" and self._loses(operation_id)
+            silent = lost and self.faults.lost_status is None
+            if lost:  # applied above; the answer is lost
+                status, body, headers = _error(self.faults.lost_status or 504, "Server Error")
             self.exchanges.append(
                 Exchange(request.method, request.full_path.rstrip("?"), operation_id, status)
             )
+        if silent:
+            self._stopping.wait(HANG_CEILING_S)
         response = Response(
             b"" if body is None else json.dumps(body).encode(),
             status=status,
@@ -387,7 +422,7 @@ class FakeGitHub:
                 headers["retry-after"] = str(self.faults.secondary_retry_after)
             return None, status, body, headers
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() not in ("token", "bearer") or token not in self.tokens:
+        if scheme.lower() not in ("token", "bearer") or token not in self.logins:
             return None, *_error(401, "Bad credentials")
 
         path = self._canonical_path(request.path)
@@ -422,7 +457,7 @@ class FakeGitHub:
         params = dict(result.parameters.path)
         if (params.get("owner"), params.get("repo")) != (self.owner, self.repo):
             return operation_id, *_error(404, "Not Found")
-        granted = self.tokens[token]
+        granted = self.tokens.get(token)
         try:
             allowed = granted is None or scopes.allows(
                 granted, operation_id, request.method, on_pull=self._on_pull(params)
@@ -440,7 +475,8 @@ class FakeGitHub:
                 request, f"{operation_id} is in the contract but this fake does not serve it"
             )
             return operation_id, *_error(404, "Not Found")
-        return operation_id, *handler(Call(operation_id, params, request.args, body, request))
+        call = Call(operation_id, params, request.args, body, request, self.logins[token])
+        return operation_id, *handler(call)
 
     def _on_pull(self, params: dict[str, Any]) -> bool:
         """Whether an issue call is about a pull request (``pull-requests`` scope also opens it)."""
@@ -498,6 +534,10 @@ class FakeGitHub:
         with self._lock:
             self.violations.append(f"{request.method} {request.full_path.rstrip('?')}: {what}")
 
+    def _loses(self, operation_id: str | None) -> bool:
+        wanted = self.faults.lost_operations
+        return (not wanted or operation_id in wanted) and self._take("lost")
+
     def _take(self, counter: str) -> bool:
         with self._lock:
             left = getattr(self.faults, counter)
@@ -547,7 +587,7 @@ class FakeGitHub:
         headers = {"Link": ", ".join(links)} if links else {}
         return 200, items[(page - 1) * per_page : page * per_page], headers
 
-    def _new_issue(self, number: int, title: str, body: str) -> dict[str, Any]:
+    def _new_issue(self, number: int, title: str, body: str, login: str) -> dict[str, Any]:
         issue = _example("issue")
         issue.update(
             id=next(self._ids),
@@ -559,6 +599,8 @@ class FakeGitHub:
             locked=False,
             active_lock_reason=None,
             comments=0,
+            user=_user(login),
+            author_association="OWNER" if login in self.collaborators else "NONE",
             labels=[],
             assignee=None,
             assignees=[],
@@ -574,12 +616,14 @@ class FakeGitHub:
         issue.pop("pull_request", None)
         return issue
 
-    def _new_comment(self, number: int, body: str) -> dict[str, Any]:
+    def _new_comment(self, number: int, body: str, login: str) -> dict[str, Any]:
         comment = _example("issue-comment")
         comment_id = next(self._ids)
         comment.update(
             id=comment_id,
             body=body,
+            user=_user(login),
+            author_association="OWNER" if login in self.collaborators else "NONE",
             created_at=_now(),
             updated_at=_now(),
             url=self._api(f"/issues/comments/{comment_id}"),
@@ -602,7 +646,7 @@ class FakeGitHub:
             return _error(404, "Not Found")
         if len(call.body["body"]) > MAX_BODY_CHARS:
             return _body_too_long("IssueComment")
-        comment = self._new_comment(number, call.body["body"])
+        comment = self._new_comment(number, call.body["body"], call.login)
         self.comments[comment["id"]] = comment
         return 201, comment, {"Location": comment["url"]}
 
@@ -628,8 +672,9 @@ class FakeGitHub:
         if len(body) > MAX_BODY_CHARS:
             return _body_too_long("Issue")
         number = next(self._numbers)
-        issue = self._new_issue(number, call.body["title"], body)
-        issue["labels"] = [_label(name) for name in call.body.get("labels") or []]
+        issue = self._new_issue(number, call.body["title"], body, call.login)
+        if call.login in self.collaborators:  # GitHub silently drops an outsider's labels
+            issue["labels"] = [_label(name) for name in call.body.get("labels") or []]
         self.issues[number] = issue
         return 201, issue, {"Location": issue["url"]}
 
@@ -908,6 +953,22 @@ def _body_too_long(resource: str) -> Reply:
     status, body, headers = _validation_failed(resource, "data", "unprocessable")
     body["errors"][0]["message"] = f"Body is too long (maximum is {MAX_BODY_CHARS} characters)"
     return status, body, headers
+
+
+def _user(login: str) -> dict[str, Any]:
+    """A simple-user as GitHub shows the author of an issue or comment."""
+    user = _example("issue")["user"]
+    bot = login.endswith("[bot]")
+    user.update(
+        login=login,
+        id=_BOT_ID
+        if login == BOT_LOGIN
+        else int(hashlib.sha256(login.encode()).hexdigest()[:8], 16),
+        type="Bot" if bot else "User",
+        url=f"https://api.github.com/users/{login}",
+        html_url=f"https://github.com/{'apps/' + login[:-5] if bot else login}",
+    )
+    return user
 
 
 def _label(name: str) -> dict[str, Any]:

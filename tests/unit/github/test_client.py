@@ -22,14 +22,15 @@ def test_issue_lifecycle_for_drift_alerts(fake_github, client):
     created = client.create_issue("Drift alert", "psi 0.4", labels=["drift"])
     client.create_issue("Drift alert", "unlabelled duplicate")
 
-    found = client.find_issue("Drift alert", label="drift")
+    found = client.find_issue("Drift alert", labels=["drift"])
     assert found["number"] == created["number"]
     client.create_issue_comment(found["number"], "still drifting")
     client.update_issue(found["number"], state="closed", state_reason="completed")
 
-    assert client.find_issue("Drift alert", label="drift") is None
+    assert client.find_issue("Drift alert", labels=["drift"]) is None
     assert client.get_issue(created["number"])["state"] == "closed"
-    assert [c["body"] for c in fake_github.comments_on(created["number"])] == ["still drifting"]
+    (comment,) = fake_github.comments_on(created["number"])
+    assert comment["body"].startswith("still drifting\n<!-- mlops-actions:write:")
 
 
 def test_list_follows_link_headers_verbatim_past_100(fake_github, client):
@@ -81,18 +82,25 @@ def test_release_asset_reupload_replaces_instead_of_duplicating(fake_github, cli
     ]
 
 
-def test_dispatch_sends_204_event(fake_github, client):
-    client.dispatch("retrain", {"model": "iris", "reason": "drift"})
+def test_dispatch_sends_204_event_with_a_run_scoped_id(fake_github, client, monkeypatch):
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    monkeypatch.setenv("GITHUB_RUN_ATTEMPT", "2")
+    dispatch_id = client.dispatch("retrain", {"model": "iris", "reason": "drift"})
+    assert dispatch_id.startswith("4242.2.")
     assert fake_github.dispatches == [
-        {"event_type": "retrain", "client_payload": {"model": "iris", "reason": "drift"}}
+        {
+            "event_type": "retrain",
+            "client_payload": {"dispatch_id": dispatch_id, "model": "iris", "reason": "drift"},
+        }
     ]
     assert fake_github.exchanges[-1].status == 204
+    assert client.dispatch("retrain") != dispatch_id  # one id per dispatch, not per run
 
 
 @pytest.mark.parametrize(
     ("event_type", "payload", "words"),
     [
-        ("retrain", {f"k{i}": i for i in range(11)}, "11 top-level keys"),
+        ("retrain", {f"k{i}": i for i in range(10)}, "11 top-level keys with dispatch_id"),
         ("x" * 101, None, "1..100 characters"),
         ("retrain", {"blob": "x" * 70_000}, "under 64 KB"),
     ],
@@ -106,10 +114,16 @@ def test_dispatch_outside_githubs_limits_is_refused_before_sending(
 
 
 def test_5xx_burst_is_retried_without_duplicating(fake_github, client):
-    fake_github.fail_next(2, status=502)
+    fake_github.fail_next(2, status=502)  # answered before anything is written
     client.create_issue("Drift alert", "once")
     assert len(fake_github.issues) == 1
-    assert [e.status for e in fake_github.exchanges] == [502, 502, 201]
+    # the create looks before it sends again; the look is a GET, retried blindly
+    assert [(e.method, e.status) for e in fake_github.exchanges] == [
+        ("POST", 502),
+        ("GET", 502),
+        ("GET", 200),
+        ("POST", 201),
+    ]
 
 
 def test_5xx_that_does_not_stop_is_reported(fake_github, client):
