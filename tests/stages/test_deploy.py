@@ -186,7 +186,7 @@ class _Scripted(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - http.server's name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path.endswith("/load"):
-            (key,) = body["parameters"]
+            (key,) = (k for k in body["parameters"] if k.startswith("file:"))
             type(self).loads.append(key)
             answer = {}
         else:

@@ -6,6 +6,7 @@ Layout, numbered like Triton and KServe model repositories::
     <root>/<model>/aliases/<alias>.json     {"version": 3, "history": [2, 1], ...}
     <root>/<model>/audit/<utc>-<id>.json    one event per object, created once, never rewritten
     <root>/<model>/.lock                    held while an alias moves
+    <root>/<model>/config.pbtxt             Triton's config, serving the production version
 
 Consistency without a database:
 
@@ -42,6 +43,7 @@ from typing import Any, Protocol
 from mlops_actions import clock
 from mlops_actions.errors import ConfigError, UsageError
 from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
+from mlops_actions.registry.triton import CONFIG_FILE, SERVED_ALIAS, model_config, to_pbtxt
 from mlops_actions.reports import render
 from mlops_actions.workdir import ONNX_FILE
 
@@ -244,6 +246,8 @@ class Registry:
             f"{prefix}/{METADATA_FILE}", to_json(record).encode()
         )  # last: the version is complete
         version = self._version(model, number, to_json(record).encode())
+        if self._store.read(f"{model}/{CONFIG_FILE}") is None:  # Triton's first version
+            self._write_triton_config(model, number, Path(files[ONNX_FILE]).read_bytes())
         self.record(
             model, {"event": "register", "to_version": number, "sha256": sha, **(context or {})}
         )
@@ -303,6 +307,10 @@ class Registry:
         who = actor()
         moved = Alias(alias, version, history, clock.iso(), who)
         self._store.write(f"{model}/aliases/{alias}.json", to_json(moved.to_dict()).encode())
+        if alias == SERVED_ALIAS:
+            self._write_triton_config(
+                model, version, self.read_file(self.version(model, version), ONNX_FILE)
+            )
         record = {
             "event": event,
             "alias": alias,
@@ -311,6 +319,14 @@ class Registry:
             **(context or {}),
         }
         return Move(alias, record["from_version"], version, self.record(model, record))
+
+    def _write_triton_config(self, model: str, version: int, onnx_bytes: bytes) -> None:
+        """``<model>/config.pbtxt``: Triton serves ``version`` of this folder (see registry.triton)."""
+        try:
+            config = model_config(model, onnx_bytes, versions=[version])
+        except Exception:  # not an ONNX graph (onnx raises its own classes): nothing to serve
+            return
+        self._store.write(f"{model}/{CONFIG_FILE}", to_pbtxt(config).encode())
 
     def record(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """Append one event to the model's audit log (moves and registrations record themselves)."""

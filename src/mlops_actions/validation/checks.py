@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlops_actions.validation import profile as prof
 
 if TYPE_CHECKING:
@@ -60,8 +58,8 @@ def per_file(
                 column=name,
             )
         )
-    repeated = _repeated_rows(scan.row_hashes)
-    share = len(repeated) / scan.rows if scan.rows else 0.0
+    repeated, positions = scan.duplicate_rows(keep)
+    share = repeated / scan.rows if scan.rows else 0.0
     checks.append(
         DatasetCheck(
             "max_duplicate_share",
@@ -69,9 +67,9 @@ def per_file(
             share <= rules.max_duplicate_share,
             share,
             rules.max_duplicate_share,
-            f"{len(repeated):,} row(s) repeat an earlier row",
-            count=len(repeated),
-            positions=repeated[:keep].tolist(),
+            f"{repeated:,} row(s) repeat an earlier row",
+            count=repeated,
+            positions=positions,
         )
     )
     if schema_columns is not None:
@@ -93,18 +91,11 @@ def per_file(
     return checks
 
 
-def _repeated_rows(hashes: np.ndarray) -> np.ndarray:
-    import pandas as pd
-
-    return np.flatnonzero(pd.Series(hashes).duplicated(keep="first").to_numpy())
-
-
 def leakage(
     reference: FileScan, other: FileScan, rules: ValidationConfig, keep: int
 ) -> DatasetCheck:
     """Rows of ``other`` that are also rows of the reference (training) file."""
-    inside = np.isin(other.row_hashes, reference.row_hashes)
-    count = int(inside.sum())
+    count, positions = other.rows_in(reference, keep)
     share = count / other.rows if other.rows else 0.0
     return DatasetCheck(
         "max_leakage_share",
@@ -114,7 +105,7 @@ def leakage(
         rules.max_leakage_share,
         f"{count:,} row(s) also in {reference.source.path.name}",
         count=count,
-        positions=np.flatnonzero(inside)[:keep].tolist(),
+        positions=positions,
     )
 
 

@@ -140,7 +140,7 @@ def test_predict_takes_records(served, models):
             "/v2/models/flowers/infer",
             {"inputs": [{"name": "length", "shape": [2], "datatype": "FP64", "data": [1]}]},
             400,
-            "shape [2] does not fit 1 value",
+            "shape [2] needs 2 value(s), 'data' has 1",
         ),
         (
             "/v2/models/flowers/infer",
@@ -312,9 +312,9 @@ def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, mo
         meta = requests.get(f"{url}/v2/models/{config.name}", timeout=10).json()
         body = v2_request(pd.DataFrame(sample["rows"]), model.features)
         answer = requests.post(f"{url}/v2/models/{config.name}/infer", json=body, timeout=10).json()
-    assert meta["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+    assert meta["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [-1, 1]}]
     (value,) = answer["outputs"]
-    assert value["name"] == "value" and value["shape"] == [20]
+    assert value["name"] == "value" and value["shape"] == [20, 1]
     np.testing.assert_allclose(value["data"], sample["expected"]["value"], atol=sample["atol"])
 
 
