@@ -35,7 +35,7 @@ ACTIONS = sorted([REPO / "action.yml", *REPO.glob("actions/*/action.yml")])
 TEMPLATES = sorted(REPO.glob("workflows/*.yml"))
 BIN = Path(sys.executable).parent
 PIN = re.compile(r"^\s*(?:-\s+)?uses:\s+(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
-OWN = re.compile(r"^(\./|OWNER/mlops-actions/)")
+OWN = re.compile(r"^(\./|OWNER/mlops-actions[/@])")
 KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -59,6 +59,7 @@ def test_the_files_exist():
         "ml-release.yml",
         "ml-drift-check.yml",
         "ml-retrain.yml",
+        "ml-rollback.yml",
     }
     names = {p.parent.name for p in ACTIONS if p.parent != REPO}
     assert names == {
@@ -292,6 +293,7 @@ def test_triggers_are_the_ones_the_issue_names():
     assert on["ml-release.yml"]["push"]["branches"] == ["main"]
     assert set(on["ml-drift-check.yml"]) == {"schedule", "workflow_dispatch"}
     assert set(on["ml-retrain.yml"]) == {"repository_dispatch", "schedule", "workflow_dispatch"}
+    assert set(on["ml-rollback.yml"]) == {"workflow_dispatch"}
     assert on["ml-retrain.yml"]["repository_dispatch"]["types"] == [
         "drift-detected",
         "data-updated",
