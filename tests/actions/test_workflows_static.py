@@ -481,3 +481,17 @@ def test_shellcheck_on_every_run_block_and_script(tmp_path):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_jobs_holding_a_write_token_never_save_a_cache():
+    """A cache saved by one run is restored by later ones; a job that can write to the repository
+    (or holds secrets) only restores, so a poisoned cache cannot reach what it could damage."""
+    for path in [*TEMPLATES, *sorted((REPO / ".github" / "workflows").glob("ml-*.yml"))]:
+        for job_id, job in load(path)["jobs"].items():
+            writes = any(v == "write" for v in (job.get("permissions") or {}).values())
+            for step in job.get("steps", []):
+                if writes and "actions/setup@" in str(step.get("uses", "")):
+                    cache = (step.get("with") or {}).get("cache")
+                    assert cache in ("restore-only", "false"), (
+                        f"{rel(path)}: {job_id} holds a write token; set cache: restore-only"
+                    )
