@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.actions import REPO
+from support import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
 import gen_action_docs  # noqa: E402

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from support.actions import REPO, drifted_copy
+from support import REPO
+from support.actions import drifted_copy
 from support.harness import Clock, Simulation, UserRepository
 
 NIGHTLY = "17 6 * * *"  # ml-drift-check.yml's schedule
