@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 import mlops_actions
-from support.actions import REPO, drifted_copy, github_of
+from support import REPO
+from support.actions import drifted_copy, github_of
 from support.harness import Runner
 
 FAST = "model.params.n_estimators=20"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support.actions import REPO
+from support import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
 import gen_action_docs  # noqa: E402
@@ -35,7 +35,7 @@ ACTIONS = sorted([REPO / "action.yml", *REPO.glob("actions/*/action.yml")])
 TEMPLATES = sorted(REPO.glob("workflows/*.yml"))
 BIN = Path(sys.executable).parent
 PIN = re.compile(r"^\s*(?:-\s+)?uses:\s+(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.*))?$")
-OWN = re.compile(r"^(\./|OWNER/mlops-actions/)")
+OWN = re.compile(r"^(\./|OWNER/mlops-actions[/@])")
 KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -59,6 +59,7 @@ def test_the_files_exist():
         "ml-release.yml",
         "ml-drift-check.yml",
         "ml-retrain.yml",
+        "ml-rollback.yml",
     }
     names = {p.parent.name for p in ACTIONS if p.parent != REPO}
     assert names == {
@@ -292,6 +293,7 @@ def test_triggers_are_the_ones_the_issue_names():
     assert on["ml-release.yml"]["push"]["branches"] == ["main"]
     assert set(on["ml-drift-check.yml"]) == {"schedule", "workflow_dispatch"}
     assert set(on["ml-retrain.yml"]) == {"repository_dispatch", "schedule", "workflow_dispatch"}
+    assert set(on["ml-rollback.yml"]) == {"workflow_dispatch"}
     assert on["ml-retrain.yml"]["repository_dispatch"]["types"] == [
         "drift-detected",
         "data-updated",
@@ -479,3 +481,17 @@ def test_shellcheck_on_every_run_block_and_script(tmp_path):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_jobs_holding_a_write_token_never_save_a_cache():
+    """A cache saved by one run is restored by later ones; a job that can write to the repository
+    (or holds secrets) only restores, so a poisoned cache cannot reach what it could damage."""
+    for path in [*TEMPLATES, *sorted((REPO / ".github" / "workflows").glob("ml-*.yml"))]:
+        for job_id, job in load(path)["jobs"].items():
+            writes = any(v == "write" for v in (job.get("permissions") or {}).values())
+            for step in job.get("steps", []):
+                if writes and "actions/setup@" in str(step.get("uses", "")):
+                    cache = (step.get("with") or {}).get("cache")
+                    assert cache in ("restore-only", "false"), (
+                        f"{rel(path)}: {job_id} holds a write token; set cache: restore-only"
+                    )
