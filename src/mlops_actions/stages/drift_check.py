@@ -305,17 +305,20 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
 
 def _reference_path(config: Config, chosen: str | Path, out: Path) -> tuple[Path, str]:
     """The reference file and how to name it: a path as given, or ``registry:[TARGET:]ALIAS``,
-    the model at that alias (its packaged profile: what production was trained on)."""
+    the model at that alias (its packaged profile: what production was trained on), or the
+    training data while nothing is there yet."""
     text = str(chosen)
     if not text.startswith("registry:"):
         return Path(chosen), str(Path(chosen))
     registry, alias = registry_alias(config, text, "--reference")
     found = registry.alias(config.name, alias)
-    if found is None:
-        raise UsageError(
-            f"--reference {text}: {registry.url} has no {config.name}:{alias} yet; deploy a "
-            "model there first, or pass the training data as --reference"
+    if found is None:  # as the gate's first model: a new repository's nightly still runs
+        annotate(
+            "warning",
+            f"--reference {text}: nothing at {registry.url} {config.name}:{alias} yet; "
+            f"compared with the training data {config.data.train.name}",
         )
+        return config.data.train, f"{config.data.train} (nothing at {text} yet)"
     version = registry.version(config.name, found.version)
     path = registry.local_copy(version, out / "registry")
     return path, f"{text} (version {version.version} of {registry.url})"

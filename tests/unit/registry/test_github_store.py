@@ -302,15 +302,16 @@ def test_every_consumer_works_on_the_repository_registry(fake_github, tmp_path, 
     assert any(m.startswith("penguins-species: rollback production v2 -> v1 by ") for m in log)
 
 
-def test_a_drift_reference_from_the_registry_is_kept_as_written_and_must_exist(
-    tmp_path, example, mlops
+def test_a_drift_reference_from_the_registry_is_the_training_data_until_one_is_deployed(
+    example, mlops
 ):
+    """As the gate's first model: a new repository's nightly check runs before any release."""
     from mlops_actions.config import load_config
 
     project = example("penguins")
     config = load_config(project / "mlops.yaml", ["drift.reference=registry:production"])
-    assert config.drift.reference == "registry:production"
-    missing = mlops(
+    assert config.drift.reference == "registry:production"  # kept as written, not a path
+    before = mlops(
         "drift-check",
         "--current",
         "data/test.csv",
@@ -319,8 +320,8 @@ def test_a_drift_reference_from_the_registry_is_kept_as_written_and_must_exist(
         "--no-alert",
         cwd=project,
     )
-    assert missing.returncode == 2 and "Traceback" not in missing.stderr
-    assert missing.stderr.strip().endswith(
-        "has no penguins-species:production yet; deploy a model there first, "
-        "or pass the training data as --reference"
-    ), missing.stderr
+    assert before.returncode == 0, before.stderr
+    assert "nothing at" in before.stderr and "compared with the training data" in before.stderr
+    result = json.loads((project / ".mlops/drift-check/result.json").read_text())
+    assert result["reference"]["kind"] == "training data"
+    assert result["reference"]["source"].endswith("train.csv (nothing at registry:production yet)")
