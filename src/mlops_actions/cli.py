@@ -202,6 +202,12 @@ def _add_evaluate_gate(sub: Subparsers, common: argparse.ArgumentParser) -> None
         "--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)"
     )
     p.add_argument(
+        "--rules-from",
+        metavar="git:REF",
+        help="judge by the config at this ref (a pull request's base commit), not the one given; "
+        "the report lists the changes proposed to it",
+    )
+    p.add_argument(
         "--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)"
     )
     p.add_argument(
@@ -216,7 +222,11 @@ def _evaluate_gate(args: argparse.Namespace) -> int:
     from mlops_actions.stages.evaluate_gate import evaluate_gate
 
     result = evaluate_gate(
-        _config(args), workdir=args.workdir, baseline=args.baseline, model=args.model
+        _config(args),
+        workdir=args.workdir,
+        baseline=args.baseline,
+        model=args.model,
+        rules_from=args.rules_from,
     )
     return _report(result, args, fail=not args.no_fail)
 

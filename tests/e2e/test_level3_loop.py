@@ -94,9 +94,10 @@ def test_level3_loop(project: Path, fake_github):
     (project / "data/train.csv").write_text(header + "".join(kept))
     git(project, "commit", "-qam", "drop doubtful rows")
     number = fake_github.add_pull_request(title="drop doubtful rows")
+    base = {"ref": "main", "sha": git(project, "rev-parse", "main")}
     event = {
         "number": number,
-        "pull_request": {"number": number, "base": {"ref": "main"}, "head": {"ref": "fewer-rows"}},
+        "pull_request": {"number": number, "base": base, "head": {"ref": "fewer-rows"}},
     }
     for _ in range(2):  # a second push to the branch updates the comment, never adds one
         runner = Runner(project, event_name="pull_request", event=event, **github)
@@ -105,6 +106,7 @@ def test_level3_loop(project: Path, fake_github):
     assert len(comments) == 1
     body = comments[0]["body"]
     assert "accuracy" in body  # the metric diff from evaluate-gate
+    assert "as on the base branch" in body  # judged by main's rules (issue 14, part 1)
     assert (
         f"| {len(rows)} | {len(kept)} |" in body
     )  # the data diff from validate-data: rows before, after

@@ -4,6 +4,8 @@ Rules follow MLflow's ``MetricThreshold`` and TFX's change thresholds: a missing
 metric fails; without a baseline the change rules are skipped (and the report says so); a
 zero baseline never divides by zero. With ``gate.confidence`` a paired bootstrap gives an
 interval of candidate minus baseline, and ``block_on: significant`` blocks only real drops.
+On a pull request ``rules_from`` names the base branch, whose config judges the candidate
+(see ``gate.rules_from``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from mlops_actions.gate.rules import (
     slice_rule,
     worst_status,
 )
+from mlops_actions.gate.rules_from import load_rules
 from mlops_actions.github.actions import run_url
 from mlops_actions.metrics import METRICS, confusion, paired_bootstrap, weighted_metrics
 from mlops_actions.reports import cut_markdown, flatten_params, fmt, render, signed
@@ -69,6 +72,8 @@ class GateResult(StageResult):
     commit: str | None
     run_url: str | None
     notes: list[str]
+    judged_by: dict[str, Any] | None = None
+    """With ``rules_from``: spec, commit, config path, found, and the proposed changes."""
 
     @property
     def passed(self) -> bool:
@@ -154,14 +159,20 @@ def evaluate_gate(
     workdir: str | Path = ".mlops",
     baseline: str | None = None,
     model: str | Path | None = None,
+    rules_from: str | None = None,
 ) -> GateResult:
     """Judge the candidate (``<workdir>/train/model.joblib`` or ``model``) against ``baseline``.
 
-    ``baseline`` overrides ``gate.baseline``. Writes result.json, metrics.json, report.md and
-    comment.md (= summary.md) to ``<workdir>/evaluate-gate``. A failed gate is a result with
-    ``passed`` False, not an exception: the caller decides whether it blocks.
+    ``baseline`` overrides ``gate.baseline``. ``rules_from`` (``git:REF``) judges by the config
+    at that ref instead of ``config``, whose changes to it the report lists as proposed. Writes
+    result.json, metrics.json, report.md and comment.md (= summary.md) to
+    ``<workdir>/evaluate-gate``. A failed gate is a result with ``passed`` False, not an
+    exception: the caller decides whether it blocks.
     """
 
+    judged_by = None
+    if rules_from:  # from here on, the base branch's config decides
+        config, judged_by = load_rules(config, rules_from)
     workdir = Path(workdir)
     out = layout.stage_dir(workdir, layout.EVALUATE_GATE)
     gate = config.gate
@@ -222,6 +233,7 @@ def evaluate_gate(
         or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
         run_url=run_url(),
         notes=notes,
+        judged_by=judged_by,
     )
     atomic_write_json(out / "metrics.json", candidate_metrics)
     atomic_write_text(out / "report.md", result.full_report)
