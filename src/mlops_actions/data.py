@@ -111,7 +111,7 @@ def read_table(
     if is_parquet(path):
         frame = _read_parquet(path)
     else:
-        with _csv_errors(path, delimiter, encoding):
+        with _csv_errors(path, encoding):
             frame = _csv_reader(path, delimiter, encoding, string_columns)
     _check_frame(frame, path)
     if not is_parquet(path):
@@ -145,7 +145,7 @@ def read_chunks(
         return
     string_columns = set(string_columns)
     first = True
-    with _csv_errors(path, delimiter, encoding, empty_ok=empty_ok):
+    with _csv_errors(path, encoding, empty_ok=empty_ok):
         reader = _csv_reader(
             path, delimiter, encoding, string_columns, chunksize=chunksize, columns=columns
         )
@@ -172,7 +172,7 @@ def read_header(path: str | Path, *, delimiter: str = ",", encoding: str = "utf-
             return list(ds.dataset(path).schema.names)
         except Exception as exc:  # pyarrow raises many unrelated classes for a bad file
             raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
-    with _csv_errors(path, delimiter, encoding):
+    with _csv_errors(path, encoding):
         return [str(c) for c in _csv_reader(path, delimiter, encoding, set(), nrows=0).columns]
 
 
@@ -212,9 +212,7 @@ def _csv_reader(
 
 
 @contextlib.contextmanager
-def _csv_errors(
-    path: Path, delimiter: str, encoding: str, *, empty_ok: bool = False
-) -> Iterator[None]:
+def _csv_errors(path: Path, encoding: str, *, empty_ok: bool = False) -> Iterator[None]:
     """Turn what pandas raises for a bad CSV into one-line ``DataError``s."""
     import pandas as pd
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from mlops_actions.gate.rules import Rule
-from mlops_actions.stages.evaluate_gate import COMMENT_LIMIT, GateResult, evaluate_gate
+from mlops_actions.reports import GITHUB_COMMENT_LIMIT
+from mlops_actions.stages.evaluate_gate import GateResult, evaluate_gate
 from support import GOLDEN
 from support.gate import make_rows, trained
 
@@ -145,8 +146,8 @@ def test_report_fits_a_github_comment_and_is_cut_cleanly(tmp_path, metrics, slic
     result = big_result(tmp_path, metrics, slices)
     full = result.full_report
     comment = result.summary_markdown()
-    assert len(comment) <= COMMENT_LIMIT
-    if len(full) > COMMENT_LIMIT:
+    assert len(comment) <= GITHUB_COMMENT_LIMIT
+    if len(full) > GITHUB_COMMENT_LIMIT:
         assert "Cut to fit a GitHub comment" in comment and "report.md" in comment
         assert "actions/runs/42" in comment.splitlines()[-1]
     assert comment.count("<details>") == comment.count("</details>")

@@ -16,8 +16,8 @@ from typing import Any
 from mlops_actions.config import BOT_LOGIN
 from mlops_actions.errors import GitHubError
 from mlops_actions.github.actions import annotate, event_pull_request, run_url
+from mlops_actions.reports import GITHUB_COMMENT_LIMIT, cut_markdown
 
-MAX_COMMENT_CHARS = 65536
 PERMISSION = "pull-requests: write"
 CUT_MARKER = "<!-- mlops-actions:cut -->"
 
@@ -106,21 +106,17 @@ def _content(text: str, tag: str) -> str:
     return text.split(tag, 1)[-1].lstrip("\n").split(CUT_MARKER, 1)[0]
 
 
-def fit_body(body: str, tag: str, limit: int = MAX_COMMENT_CHARS) -> tuple[str, bool]:
-    """``tag`` + ``body``, cut at a line boundary to ``limit`` characters with a link to the run."""
-    text = f"{tag}\n{body}"
-    if len(text) <= limit:
-        return text, False
+def fit_body(body: str, tag: str, limit: int = GITHUB_COMMENT_LIMIT) -> tuple[str, bool]:
+    """``tag`` + ``body``, cut (see ``reports.cut_markdown``) to ``limit`` characters with a
+    pointer to the run's summary, where the whole report is."""
     link = run_url()
-    where = f"[the run's summary]({link})" if link else "the job's step summary"
-    note = f"\n{CUT_MARKER}\n\n---\n*Cut to fit GitHub's {limit:,}-character limit; the full report is in {where}.*\n"
-    room = limit - len(tag) - 1 - len(note) - len("\n```\n")
-    head = body[:room]
-    if "\n" in head:
-        head = head[: head.rindex("\n") + 1]
-    if head.count("```") % 2:  # do not leave a code block open over the note
-        head += "```\n" if head.endswith("\n") else "\n```\n"
-    return f"{tag}\n{head}{note}", True
+    where = (
+        f"the whole report is in [the run's summary]({link})"
+        if link
+        else ("the whole report is in the job's step summary")
+    )
+    cut = cut_markdown(body, limit - len(tag) - 1, where, marker=CUT_MARKER)
+    return f"{tag}\n{cut}", cut is not body
 
 
 def pull_request_number(event_path: str | None = None) -> int | None:

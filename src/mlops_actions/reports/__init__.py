@@ -88,15 +88,20 @@ def render(template: str, **context: Any) -> str:
     return _environment().get_template(template).render(**context)
 
 
-def cut_markdown(text: str, budget: int, pointer: str) -> str:
+GITHUB_COMMENT_LIMIT = 65_536
+"""Characters GitHub keeps in one comment (and one issue body); a longer body is refused."""
+
+
+def cut_markdown(text: str, budget: int, pointer: str, *, marker: str = "") -> str:
     """``text`` if it fits in ``budget`` characters; else cut before a section (or at a line),
-    with open ``<details>`` and code fences closed, and a last line saying where the rest is."""
+    with open ``<details>`` and code fences closed, and a last line saying where the rest is
+    (after ``marker``, a hidden line by which a later edit finds and drops the note)."""
     if len(text) <= budget:
         return text
-    tail = f"\n\n---\n✂️ **Cut to fit a GitHub comment**: {pointer}.\n"
+    tail = f"\n{marker}\n\n---\n✂️ **Cut to fit a GitHub comment**: {pointer}.\n"
     room = budget - len(tail) - 200  # the closing tags below
     head = text[:room]
-    section = max(head.rfind(marker) for marker in ("\n<details>", "\n### ", "\n```mermaid"))
+    section = max(head.rfind(start) for start in ("\n<details>", "\n### ", "\n```mermaid"))
     end = section if section > room // 2 else head.rfind("\n")
     head = head[: max(end, 0)].rstrip("\n") + "\n"
     closers = ""

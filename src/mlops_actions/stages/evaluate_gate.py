@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops_actions import __version__
 from mlops_actions import workdir as layout
-from mlops_actions.config import Config, GateConfig
+from mlops_actions.config import Config
 from mlops_actions.data import load_splits, require_columns
 from mlops_actions.errors import DataError, GateFailed, ModelError, UsageError
 from mlops_actions.features import features_from_json, model_frame, target_values
@@ -36,15 +36,20 @@ from mlops_actions.gate.rules import (
 from mlops_actions.gate.rules_from import load_rules
 from mlops_actions.github.actions import run_url
 from mlops_actions.metrics import METRICS, confusion, paired_bootstrap, weighted_metrics
-from mlops_actions.reports import cut_markdown, flatten_params, fmt, render, signed
+from mlops_actions.reports import (
+    GITHUB_COMMENT_LIMIT,
+    cut_markdown,
+    flatten_params,
+    fmt,
+    render,
+    signed,
+)
 from mlops_actions.stages._common import StageResult, write_result
 
 if TYPE_CHECKING:
     import pandas as pd
 
-COMMENT_LIMIT = 65_536
-"""GitHub's limit on a comment body, in characters."""
-COMMENT_BUDGET = COMMENT_LIMIT - 1_536
+COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 1_536
 """What the report may use: the sticky-comment marker and header need the rest."""
 SLICE_BINS = 5
 MAX_SLICE_VALUES = 20
@@ -208,7 +213,7 @@ def evaluate_gate(
         for rule in gate.slices
     ]
     rules += [slice_rule(table) for table in slices]
-    budgets = _measure_budgets(gate, model_path, workdir)
+    budgets = _measure_budgets(model_path, workdir)
     rules += budget_rules(gate, budgets, Path(budgets["model_file"]).name)
 
     result = GateResult(
@@ -381,7 +386,7 @@ def _number(value: Any) -> float | None:
     return None if value != value else value
 
 
-def _measure_budgets(gate: GateConfig, model_path: Path, workdir: Path) -> dict[str, Any]:
+def _measure_budgets(model_path: Path, workdir: Path) -> dict[str, Any]:
     """File size of the model (the ONNX file once packaged) and the batch-1 latency package-onnx measured."""
     packaged = layout.packaged_model(workdir)
     sized = packaged if packaged.exists() else model_path

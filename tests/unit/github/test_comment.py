@@ -8,12 +8,12 @@ import pytest
 
 from mlops_actions.errors import GitHubError
 from mlops_actions.github.comment import (
-    MAX_COMMENT_CHARS,
     fit_body,
     marker,
     post_sticky_comment,
     pull_request_number,
 )
+from mlops_actions.reports import GITHUB_COMMENT_LIMIT
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_oversized_report_is_cut_keeping_marker_and_run_link(fake_github, pr, mo
     (comment,) = fake_github.comments_on(pr)
     text = comment["body"]
     assert first.truncated and second.action == "updated"
-    assert len(text) <= MAX_COMMENT_CHARS  # the fake refuses more, as GitHub does
+    assert len(text) <= GITHUB_COMMENT_LIMIT  # the fake refuses more, as GitHub does
     assert text.startswith(marker("iris") + "\n## Drift\n")
     assert f"(https://github.example/{fake_github.repository}/actions/runs/4242)" in text
     kept = text.split("\n---\n")[0]
@@ -116,7 +116,7 @@ def test_oversized_report_is_cut_keeping_marker_and_run_link(fake_github, pr, mo
 
 
 def test_body_that_fits_is_left_alone():
-    body = "x" * (MAX_COMMENT_CHARS - len(marker("m")) - 1)
+    body = "x" * (GITHUB_COMMENT_LIMIT - len(marker("m")) - 1)
     assert fit_body(body, marker("m")) == (f"{marker('m')}\n{body}", False)
     assert fit_body(body + "y", marker("m"))[1] is True
 
