@@ -464,7 +464,10 @@ def test_diff_against_git_ref_counts_rows_and_columns(tmp_path):
         train["rows_removed"],
     ) == (20, 23, 5, 2)
     assert train["columns_added"] == ["note"] and train["status"] == "changed"
-    assert "Data diff against `git:HEAD`" in (tmp_path / ".mlops/validate-data/diff.md").read_text()
+    assert (
+        "Data diff against <code>git\\:HEAD</code>"
+        in (tmp_path / ".mlops/validate-data/diff.md").read_text()
+    )
     assert "Data diff" in result.summary_markdown()
 
 

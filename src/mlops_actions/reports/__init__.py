@@ -36,14 +36,6 @@ def pct(value: Any, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
-def cell(value: Any, width: int = 60) -> str:
-    """Any value as one markdown table cell: one line, pipes escaped, cut to ``width``."""
-    text = " ".join(str(value).split()) if value is not None else "—"
-    if len(text) > width:
-        text = text[: width - 1] + "…"
-    return text.replace("|", "\\|")
-
-
 _MD_PUNCTUATION = re.compile(r"([\\`*_\[\]()#+\-.!|~:$])")
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _ZWSP = "\u200b"
@@ -80,7 +72,7 @@ def _environment() -> Any:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(fmt=fmt, signed=signed, pct=pct, cell=cell, md=md)
+    env.filters.update(fmt=fmt, signed=signed, pct=pct, md=md)
     return env
 
 
@@ -101,7 +93,7 @@ def cut_markdown(text: str, budget: int, pointer: str, *, marker: str = "") -> s
     tail = f"\n{marker}\n\n---\n✂️ **Cut to fit a GitHub comment**: {pointer}.\n"
     room = budget - len(tail) - 200  # the closing tags below
     head = text[:room]
-    section = max(head.rfind(start) for start in ("\n<details>", "\n### ", "\n```mermaid"))
+    section = max(head.rfind(start) for start in ("\n<details>", "\n### "))
     end = section if section > room // 2 else head.rfind("\n")
     head = head[: max(end, 0)].rstrip("\n") + "\n"
     closers = ""

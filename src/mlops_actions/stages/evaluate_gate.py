@@ -435,7 +435,6 @@ def _report_view(result: GateResult) -> dict[str, Any]:
         )
     return {
         "metrics": rows,
-        "chart": _chart(rows),
         "params": _diff(
             flatten_params(base.get("params")), flatten_params(result.candidate["params"])
         )
@@ -477,30 +476,6 @@ def _rule_text(rule: Rule) -> str:
 def _status(rules: list[Rule]) -> str:
     worst = worst_status(rules)
     return STATUS[worst] if worst else "—"
-
-
-MAX_CHART_METRICS = 12
-
-
-def _chart(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Change of each metric in % of the baseline, signed so that up is better: one bar chart."""
-    bars = []
-    for row in rows:
-        spec = METRICS.get(row["name"])
-        if row["delta"] is None or not row["baseline"] or spec is None:
-            continue
-        better = row["delta"] if spec.higher_is_better else -row["delta"]
-        bars.append((row["name"], round(100 * better / abs(row["baseline"]), 2)))
-    if not bars:
-        return None
-    bars = bars[:MAX_CHART_METRICS]
-    bound = max(1.0, max(abs(v) for _, v in bars))
-    return {
-        "labels": ", ".join(json.dumps(name) for name, _ in bars),
-        "bars": ", ".join(f"{v:g}" for _, v in bars),
-        "low": -round(bound * 1.1, 2),
-        "high": round(bound * 1.1, 2),
-    }
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
