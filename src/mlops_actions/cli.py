@@ -521,7 +521,12 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _post_comment(
-    body: str, args: argparse.Namespace, *, section: str, pr: int | None = None
+    body: str,
+    args: argparse.Namespace,
+    *,
+    section: str,
+    passed: bool | None = None,
+    pr: int | None = None,
 ) -> None:
     """The sticky PR comment of the config's model; a fork PR only warns (see github.comment)."""
     from mlops_actions.github import actions
@@ -532,6 +537,7 @@ def _post_comment(
         body,
         name=config.name,
         section=section,
+        passed=passed,
         pr=pr,
         token_env=config.github.token_env,
         bot_login=config.github.bot_login,
@@ -579,7 +585,7 @@ def _report(result: StageResult, args: argparse.Namespace, *, fail: bool = True)
     else:
         sys.stdout.write(summary if summary.endswith("\n") else summary + "\n")
     if getattr(args, "comment", False):  # before a failing verdict raises: the PR shows why
-        _post_comment(summary, args, section=args.command)
+        _post_comment(summary, args, section=args.command, passed=result.passed)
     if getattr(args, "status", False):  # likewise: branch protection sees the failure
         _post_status(result, args)  # type: ignore[arg-type]  # only evaluate-gate has --status
     if fail and not result.passed:
