@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench clean evidently-venv ge-venv
+.PHONY: install demo test lint format lock bench clean evidently-venv ge-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ lint: install
 format: install
 	$(PY) -m ruff check --fix src tests bench scripts
 	$(PY) -m ruff format src tests bench scripts
+
+# The dependency sets actions/setup installs with --require-hashes, one per extras combination it
+# accepts (requirements/action[-EXTRA...].txt), resolved for every platform and Python >= 3.11.
+LOCK_EXTRAS := none s3 serve s3,serve
+
+lock: install
+	@for extras in $(LOCK_EXTRAS); do \
+	  if [ "$$extras" = none ]; then name=action; flags=; \
+	  else name=action-$$(echo $$extras | tr , -); flags=$$(echo $$extras | tr , ' ' | sed 's/[^ ]*/--extra &/g'); fi; \
+	  $(VENV)/bin/uv pip compile pyproject.toml requirements/build.in $$flags --generate-hashes \
+	    --universal --python-version 3.11 --quiet -o requirements/$$name.txt || exit 1; \
+	  echo "requirements/$$name.txt"; \
+	done
 
 # Bench-only peers, each in its own venv from bench/requirements-<name>.txt:
 # Evidently needs pandas < 3 (bench/bench_drift.py); Great Expectations brings many packages

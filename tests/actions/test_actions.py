@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import shutil
 from pathlib import Path
 
@@ -54,17 +55,20 @@ def test_setup_runs_every_step_but_the_installs(penguins):
     )
     assert run.ok, run.log()
     assert [s.status for s in run.steps] == [
-        "skipped-tool",
-        "success",
-        "skipped-tool",
-        "skipped-tool",
-        "success",
+        "skipped-tool",  # setup-python
+        "success",  # cache key
+        "skipped-tool",  # cache restore
+        "skipped-tool",  # install
+        "skipped-tool",  # cache save
+        "success",  # versions
     ]
-    assert (
-        run.step("cache-key")
-        .outputs["key"]
-        .startswith(f"mlops-pip-Linux-{platform.python_version()}-")
-    )
+    lock = (REPO / "requirements" / "action-serve.txt").read_bytes()
+    key = run.step("cache-key").outputs["key"]
+    assert re.fullmatch(
+        rf"mlops-(pip|uv)-Linux-{re.escape(platform.python_version())}-"
+        + hashlib.sha256(lock).hexdigest()[:16],
+        key,
+    ), key
     assert Path(run.step("cache-key").outputs["dir"]).is_absolute()
     # the interpreter that stands in for the installed one reports itself
     assert run.outputs == {
@@ -81,8 +85,23 @@ def test_setup_without_cache_skips_the_cache_steps(penguins):
         "skipped",
         "skipped",
         "skipped-tool",
+        "skipped",
         "success",
     ]
+
+
+def test_setup_restore_only_never_saves(penguins):
+    """A job holding a write token restores the cache but never saves one (cache poisoning)."""
+    run = Runner(penguins).run_action("actions/setup", {"cache": "restore-only"})
+    statuses = {s.name: s.status for s in run.steps}
+    assert statuses["Restore the cache"] == "skipped-tool"  # runs on a runner
+    assert statuses["Save the cache"] == "skipped"
+
+
+def test_setup_refuses_extras_it_has_no_lock_for(penguins):
+    run = Runner(penguins).run_action("actions/setup", {"extras": "serve,nope"})
+    assert not run.ok
+    assert "no locked dependency set for extras 'serve,nope'" in run.log()
 
 
 def test_train_outputs_describe_the_files_it_wrote(penguins):

@@ -37,6 +37,8 @@ TOOL_ACTIONS = frozenset(
     {
         "actions/setup-python",
         "actions/cache",
+        "actions/cache/restore",
+        "actions/cache/save",
         "actions/checkout",
         "actions/upload-artifact",
         "actions/download-artifact",
