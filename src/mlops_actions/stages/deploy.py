@@ -48,6 +48,7 @@ class DeployResult(StageResult):
     rolled_back: bool = False
     deployment_id: int | None = None
     problem: str | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -69,6 +70,9 @@ class DeployResult(StageResult):
     def summary_markdown(self) -> str:
 
         return render("deploy.md.j2", r=self)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        return [{"level": "warning", "message": w} for w in self.warnings]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +144,7 @@ def deploy(
                 config, spec, registry, version, created, onnx, out, alias, checks, context
             )
     result.forced = gate["forced"]
-    result.deployment_id = record_github_deployment(
+    result.deployment_id, warning = record_github_deployment(
         config,
         target=target,
         alias=alias,
@@ -148,6 +152,7 @@ def deploy(
         location=result.location,
         problem=result.problem,
     )
+    result.warnings += [warning] if warning else []
     return write_result(result)
 
 
