@@ -17,7 +17,7 @@ from typing import Any
 
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config, DeployTarget
-from mlops_actions.errors import DeployFailed, GateFailed, UsageError
+from mlops_actions.errors import DeployFailed, GateFailed, ModelError, UsageError
 from mlops_actions.files import atomic_write_json, sha256_file
 from mlops_actions.github.deployments import record_github_deployment
 from mlops_actions.github.releases import release_for_model, upload_assets
@@ -110,6 +110,11 @@ def deploy(
         gate_passed=_gate_passed(onnx, Path(workdir)),
     )
     checks = {"replay": replay(onnx, path)}
+    if spec.type == "http" and not checks["replay"]["rows"]:
+        raise ModelError(
+            f"{path}: carries no test rows (package.test_sample_rows: 0), and the http target "
+            "smoke-tests the live server with them; package it with some rows for this target"
+        )
     gate = {"passed": candidate.gate_passed, "required": alias == PRODUCTION, "forced": False}
     if alias == PRODUCTION and not candidate.gate_passed:
         if not force:
@@ -291,7 +296,17 @@ def _to_release(
         assets[layout.CARD_FILE] = (candidate.card, "text/markdown")
     uploaded = upload_assets(client, release, assets)
     checks["release"] = {"tag": tag, "assets": sorted(assets), "uploaded": uploaded}
-    return _result(spec, config, out, alias, number, None, created, checks, release.get("html_url"))
+    result = _result(
+        spec, config, out, alias, number, None, created, checks, release.get("html_url")
+    )
+    rows = checks["replay"]["rows"]
+    if rows:
+        result.warnings.append(
+            f"{layout.ONNX_FILE} is now a release asset that anyone who can read this repository "
+            f"can download, with the {rows} raw test rows packaged in it (mlops.test_sample); "
+            "set package.test_sample_rows: 0 if those rows are private"
+        )
+    return result
 
 
 # -- http ------------------------------------------------------------------------------------------
