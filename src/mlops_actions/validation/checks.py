@@ -60,7 +60,7 @@ def per_file(
                 column=name,
             )
         )
-    repeated = _repeated_rows(scan.row_hashes)
+    repeated = scan.repeated
     share = len(repeated) / scan.rows if scan.rows else 0.0
     checks.append(
         DatasetCheck(
@@ -91,12 +91,6 @@ def per_file(
             )
         )
     return checks
-
-
-def _repeated_rows(hashes: np.ndarray) -> np.ndarray:
-    import pandas as pd
-
-    return np.flatnonzero(pd.Series(hashes).duplicated(keep="first").to_numpy())
 
 
 def leakage(

@@ -45,9 +45,15 @@ class ColumnAccumulator:
     below: int = 0
     above: int = 0
     counts: dict[Any, int] | None = field(default_factory=dict)
+    unreadable: int = 0
+    """Values that were there but not numbers (a dtype failure), not counted as missing."""
 
-    def add(self, view: ColumnView) -> None:
+    def add(self, view: ColumnView, *, unreadable: int = 0) -> None:
+        """One chunk; ``unreadable`` of its values were text in a number column, read as
+        missing for the other checks but reported as dtype failures, not missing values."""
         self.rows += view.rows
+        self.missing -= unreadable
+        self.unreadable += unreadable
         if self.kind == NUMERIC:
             self._add_numbers(view.numbers())
             return
@@ -106,6 +112,8 @@ class ColumnAccumulator:
             "missing": self.missing,
             "missing_share": self.missing / self.rows if self.rows else 0.0,
         }
+        if self.unreadable:
+            out["unreadable"] = self.unreadable
         if self.kind == NUMERIC:
             mean = self.total / present if present else None
             variance = self.total_sq / present - mean * mean if present else None

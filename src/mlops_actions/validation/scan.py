@@ -1,10 +1,15 @@
 """One pass over one data file: pandera on each chunk, failures kept as counts plus the
 first rows, the column profile, and an 8-byte hash per row for duplicates and leakage.
 
-Uniqueness needs the whole column: in chunked mode the schema's ``unique`` flags are taken
-off the chunk schema and each unique column keeps a hash per row instead; duplicates are
-found after the last chunk, and the values shown for them are re-read from the file's
-first rows. Everything else is exact per chunk.
+Uniqueness needs the whole column: the schema's ``unique`` flags are taken off the schema
+pandera sees and each unique column keeps a hash per row instead (whole or chunked, the same
+way); duplicates are found after the last chunk, and the values shown for them are re-read
+from the file's first rows. Everything else is exact per chunk.
+
+One failure is reported under one check: when the file has more whole-row copies than
+``max_duplicate_share`` allows, those copies are the duplicate check's failures and
+uniqueness is checked among the distinct rows; text in a number column is a dtype failure,
+not a missing value as well.
 """
 
 from __future__ import annotations
@@ -105,6 +110,10 @@ class FileScan:
     failing_rows: int  # rows failing at least one schema check
     row_hashes: np.ndarray
     profile: dict[str, Any]
+    repeated: np.ndarray
+    """Positions of rows that repeat an earlier row (on the hashed columns)."""
+    copies_set_aside: bool = False
+    """Uniqueness was checked among distinct rows, the copies being the duplicate check's."""
 
 
 def scan(
@@ -115,11 +124,11 @@ def scan(
     edges: dict[str, tuple[float, float]],
     hash_columns: list[str],
     keep: int,
+    max_duplicate_share: float | None = None,
 ) -> FileScan:
     """Validate (when ``schema`` is given) and profile one file in one pass."""
-    chunked = source.chunksize is not None
-    chunk_schema = sch.without_uniqueness(schema) if schema is not None and chunked else schema
-    unique = sch.unique_columns(schema) if schema is not None and chunked else {}
+    chunk_schema = sch.without_uniqueness(schema) if schema is not None else None
+    unique = sch.unique_columns(schema) if schema is not None else {}
     failures: dict[tuple[str | None, str], Failure] = {}
     accumulators: dict[str, prof.ColumnAccumulator] = {}
     unique_hashes: dict[str, list[np.ndarray]] = {name: [] for name in unique}
@@ -132,8 +141,9 @@ def scan(
             columns = [str(c) for c in chunk.columns]
         rows += len(chunk)
         marks = np.zeros(len(chunk), dtype=bool)
+        unreadable: dict[str, int] = {}
         if schema is not None:
-            chunk = _conform(chunk, schema, failures, keep, marks)
+            chunk, unreadable = _conform(chunk, schema, failures, keep, marks)
             _validate(chunk, chunk_schema, failures, keep, marks)
         failing.append(marks)
         views = {name: prof.ColumnView(chunk[name]) for name in chunk.columns}
@@ -147,19 +157,45 @@ def scan(
                 acc = accumulators[name] = prof.ColumnAccumulator(
                     name, kind, str(chunk[name].dtype), edges.get(name)
                 )
-            acc.add(views[name])
+            acc.add(views[name], unreadable=unreadable.get(name, 0))
         row_hashes.append(hash_rows(views, [c for c in hash_columns if c in views], len(chunk)))
     marked = np.concatenate(failing)
+    hashes = np.concatenate(row_hashes)
+    repeated = _repeated_rows(hashes)
+    copies_set_aside = (
+        max_duplicate_share is not None
+        and bool(unique)
+        and len(repeated) > max_duplicate_share * rows
+    )
+    among = None
+    if copies_set_aside:
+        among = np.ones(rows, dtype=bool)
+        among[repeated] = False
     for name, how in unique.items():
-        marked[_unique_failures(source, name, how, unique_hashes[name], failures, keep)] = True
+        positions = _unique_failures(source, name, how, unique_hashes[name], failures, keep, among)
+        marked[positions] = True
     profile = {
         "rows": rows,
         "columns": {name: acc.to_dict() for name, acc in accumulators.items()},
     }
     ordered = sorted(failures.values(), key=lambda f: (f.column is None, f.column or "", f.check))
     return FileScan(
-        source, rows, columns, ordered, int(marked.sum()), np.concatenate(row_hashes), profile
+        source,
+        rows,
+        columns,
+        ordered,
+        int(marked.sum()),
+        hashes,
+        profile,
+        repeated,
+        copies_set_aside,
     )
+
+
+def _repeated_rows(hashes: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.flatnonzero(pd.Series(hashes).duplicated(keep="first").to_numpy())
 
 
 def _kind_of(series: pd.Series) -> str:
@@ -192,15 +228,17 @@ def kinds_from_schema(schema: pa.DataFrameSchema, categorical: set[str]) -> dict
 
 def _conform(
     chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, keep: int, marks: np.ndarray
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Make a chunk's dtypes what the whole file's would be, before pandera sees it.
 
     Integers in a float column become floats (a chunk with no missing value reads as
     integers). Text in a number column is reported row by row as a dtype failure with its
-    lines, then read as missing so the column's other checks still run.
+    lines, then read as missing so the column's other checks still run; how many such
+    values each column had comes back, so the profile does not count them as missing too.
     """
     import pandas as pd
 
+    unreadable = {}
     for name in chunk.columns:
         if name not in schema.columns or not sch.is_numeric(schema, name):
             continue
@@ -217,10 +255,11 @@ def _conform(
                 marks |= bad.to_numpy()
                 failure = _failure(failures, name, f"dtype('{declared}')")
                 failure.add_rows(chunk.index[bad.to_numpy()].to_numpy(), series[bad].tolist(), keep)
+                unreadable[name] = int(bad.sum())
             if pd.api.types.is_integer_dtype(numbers.dtype) and declared.startswith("float"):
                 numbers = numbers.astype("float64")
             chunk[name] = numbers
-    return chunk
+    return chunk, unreadable
 
 
 def _validate(
@@ -264,14 +303,23 @@ def _failure(failures: dict, column: Any, check: str) -> Failure:
 
 
 def _unique_failures(
-    source: Source, name: str, how: str, hashes: list[np.ndarray], failures: dict, keep: int
+    source: Source,
+    name: str,
+    how: str,
+    hashes: list[np.ndarray],
+    failures: dict,
+    keep: int,
+    among: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Rows whose value repeats, as pandera's ``report_duplicates`` would list them."""
+    """Rows whose value repeats, as pandera's ``report_duplicates`` would list them; with
+    ``among`` (a row mask), only among those rows."""
     import pandas as pd
 
     keep_arg = {"all": False, "exclude_first": "first", "exclude_last": "last"}.get(how, False)
-    duplicated = pd.Series(np.concatenate(hashes)).duplicated(keep=keep_arg).to_numpy()
-    positions = np.flatnonzero(duplicated)
+    values = np.concatenate(hashes)
+    rows = np.arange(len(values)) if among is None else np.flatnonzero(among)
+    duplicated = pd.Series(values[rows]).duplicated(keep=keep_arg).to_numpy()
+    positions = rows[duplicated]
     if len(positions):
         values = _values_at(source, name, positions[:keep])
         _failure(failures, name, UNIQUE_CHECK).add_rows(positions, values, keep)
