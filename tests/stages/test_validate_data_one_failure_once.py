@@ -16,24 +16,19 @@ from mlops_actions.config import load_config
 from mlops_actions.stages.validate_data import validate_data
 from support import SRC
 
-SCHEMA = {
-    "columns": {
-        "id": {"dtype": "int64", "unique": True},
-        "size": {
-            "dtype": "float64",
-            "nullable": True,
-            "in_range": {"min_value": 0, "max_value": 10},
-        },
-        "color": {"dtype": "str", "isin": ["red", "green", "blue"]},
-        "label": {"dtype": "str", "isin": ["a", "b"]},
-    }
-}
+SCHEMA = """\
+columns:
+  id: {dtype: int64, unique: true}
+  size: {dtype: float64, nullable: true, in_range: {min_value: 0, max_value: 10}}
+  color: {dtype: str, isin: [red, green, blue]}
+  label: {dtype: str, isin: [a, b]}
+"""
 COLORS = ["red", "green", "blue"]
 
 
 def project(tmp_path: Path, lines: list[str], **validation) -> Path:
     (tmp_path / "data.csv").write_text("id,size,color,label\n" + "\n".join(lines) + "\n")
-    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(SCHEMA))
+    (tmp_path / "schema.yaml").write_text(SCHEMA)
     doc = {
         "name": "t",
         "task": "classification",
