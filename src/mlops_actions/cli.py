@@ -79,6 +79,15 @@ def _alias_flag(parser: argparse.ArgumentParser, default: str, help: str) -> Non
     )
 
 
+def _scheduler_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on this Dask scheduler's cluster, e.g. tcp://host:8786 (needs mlops-actions[dask]; "
+        "default: MLOPS_SCHEDULER, else compute.scheduler, else this process)",
+    )
+
+
 def _comment_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--comment",
@@ -149,6 +158,7 @@ def _add_validate_data(sub: Subparsers, common: argparse.ArgumentParser) -> None
         "--max-samples", type=int, metavar="N", help="failing values listed per check (default 5)"
     )
     p.add_argument("--no-fail", action="store_true", help="exit 0 even when checks fail")
+    _scheduler_flag(p)
     _comment_flag(p)
 
 
@@ -164,6 +174,7 @@ def _validate_data(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         chunksize=args.chunksize,
         max_samples=args.max_samples,
+        scheduler=args.scheduler,
     )
     return _report(result, args, fail=not args.no_fail)
 
@@ -434,6 +445,7 @@ def _add_drift_check(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-alert", action="store_true", help="send no repository_dispatch and touch no issue"
     )
+    _scheduler_flag(p)
 
 
 def _drift_check(args: argparse.Namespace) -> int:
@@ -447,6 +459,7 @@ def _drift_check(args: argparse.Namespace) -> int:
         fail_on_drift=args.fail_on_drift,
         calibrate=args.calibrate,
         alert=not args.no_alert,
+        scheduler=args.scheduler,
     )
     return _report(result, args)
 

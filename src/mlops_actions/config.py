@@ -212,6 +212,12 @@ class DriftConfig:
 
 
 @dataclass(frozen=True)
+class ComputeConfig:
+    scheduler: str | None = None
+    """A Dask scheduler address: drift-check and validate-data run on its cluster."""
+
+
+@dataclass(frozen=True)
 class Config:
     name: str
     task: str
@@ -228,6 +234,7 @@ class Config:
     package: PackageConfig = field(default_factory=PackageConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     @property
     def root(self) -> Path:
@@ -532,6 +539,7 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         ),
         drift=_drift(raw.get("drift") or {}, root),
         deploy=_deploy(raw.get("deploy") or {}, root),
+        compute=ComputeConfig(**(raw.get("compute") or {})),
     )
 
 

@@ -29,11 +29,43 @@ NUMERIC_SHARE = 0.9
 HEADER_LINES = 1
 
 
-def is_parquet(path: Path) -> bool:
+def is_remote(path: str | Path) -> bool:
+    """An fsspec URL (``s3://bucket/key``, ``gs://``, ...), read through fsspec."""
+    return isinstance(path, str) and "://" in path
+
+
+def is_parquet(path: str | Path) -> bool:
+    if is_remote(path):
+        return Path(path.split("?", 1)[0]).suffix.lower() in PARQUET_SUFFIXES
+    path = Path(path)
     if path.is_dir() or path.suffix.lower() in PARQUET_SUFFIXES:
         return True
     with open(path, "rb") as fh:
         return fh.read(4) == b"PAR1"
+
+
+def parquet_row_groups(path: str | Path) -> list[int]:
+    """Rows of each row group, from the file's footer alone."""
+    import pyarrow.parquet as pq
+
+    try:
+        with _open_binary(path) as fh:
+            meta = pq.ParquetFile(fh).metadata
+            return [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    except Exception as exc:  # pyarrow raises many unrelated classes for a bad file
+        raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
+
+
+@contextlib.contextmanager
+def _open_binary(path: str | Path) -> Iterator[Any]:
+    if is_remote(path):
+        import fsspec
+
+        with fsspec.open(path, "rb") as fh:
+            yield fh
+    else:
+        with open(path, "rb") as fh:
+            yield fh
 
 
 def csv_line(row_position: int) -> int:
@@ -130,6 +162,8 @@ def read_chunks(
     string_columns: Iterable[str] = (),
     columns: list[str] | None = None,
     empty_ok: bool = False,
+    row_groups: tuple[int, ...] | None = None,
+    first: int = 0,
 ) -> Iterator[pd.DataFrame]:
     """``read_table`` ``chunksize`` rows at a time, for files larger than memory.
 
@@ -138,10 +172,12 @@ def read_chunks(
     chunk and floats in another; callers that compare dtypes must allow for that.
     ``empty_ok``: a file without rows (or without even a header) yields nothing instead
     of raising, for one file among many whose total the caller checks.
+    ``row_groups`` reads only those of a Parquet file, ``first`` being the position of
+    their first row (a partition of a large file). ``path`` may be an fsspec URL.
     """
     path = _existing(path)
     if is_parquet(path):
-        yield from _parquet_chunks(path, chunksize, columns, empty_ok)
+        yield from _parquet_chunks(path, chunksize, columns, empty_ok, row_groups, first)
         return
     string_columns = set(string_columns)
     first = True
@@ -176,7 +212,9 @@ def read_header(path: str | Path, *, delimiter: str = ",", encoding: str = "utf-
         return [str(c) for c in _csv_reader(path, delimiter, encoding, set(), nrows=0).columns]
 
 
-def _existing(path: str | Path) -> Path:
+def _existing(path: str | Path) -> Path | str:
+    if is_remote(path):
+        return path
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
@@ -258,20 +296,23 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _parquet_chunks(
-    path: Path, chunksize: int, columns: list[str] | None, empty_ok: bool
+    path: Path | str,
+    chunksize: int,
+    columns: list[str] | None,
+    empty_ok: bool,
+    row_groups: tuple[int, ...] | None = None,
+    first: int = 0,
 ) -> Iterator[pd.DataFrame]:
     import pandas as pd
-    import pyarrow.dataset as ds
 
-    offset = 0
+    offset = first
     try:
-        batches = ds.dataset(path).to_batches(columns=columns, batch_size=chunksize)
-        for batch in batches:
+        for batch in _parquet_batches(path, chunksize, columns, row_groups):
             if batch.num_rows == 0:
                 continue
             chunk = batch.to_pandas()
             chunk.index = pd.RangeIndex(offset, offset + len(chunk))
-            if offset == 0:
+            if offset == first:
                 _check_frame(chunk, path)
             offset += len(chunk)
             yield chunk
@@ -279,8 +320,31 @@ def _parquet_chunks(
         if isinstance(exc, DataError):
             raise
         raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
-    if offset == 0 and not empty_ok:
+    if offset == first and not empty_ok:
         raise DataError(f"{path}: no data rows")
+
+
+def _parquet_batches(
+    path: Path | str, chunksize: int, columns: list[str] | None, row_groups: tuple[int, ...] | None
+) -> Iterator[Any]:
+    """Record batches of a Parquet file or folder (local or through fsspec)."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    if row_groups is not None:
+        with _open_binary(path) as fh:
+            yield from pq.ParquetFile(fh).iter_batches(
+                batch_size=chunksize, row_groups=list(row_groups), columns=columns
+            )
+        return
+    filesystem = None
+    if is_remote(path):
+        import fsspec
+
+        filesystem, path = fsspec.core.url_to_fs(path)
+    yield from ds.dataset(path, filesystem=filesystem).to_batches(
+        columns=columns, batch_size=chunksize
+    )
 
 
 def _first_line(exc: Exception) -> str:

@@ -21,10 +21,12 @@ HEAVY = (
     "skl2onnx",
     "jinja2",
     "yaml",
+    "dask",
+    "distributed",
 )
 
 
-@pytest.mark.parametrize("flag", ["--help", "--version", "train --help"])
+@pytest.mark.parametrize("flag", ["--help", "--version", "train --help", "drift-check --help"])
 def test_help_and_version_import_no_heavy_library(flag):
     code = (
         "import sys\n"

@@ -275,6 +275,79 @@ class ColumnAccumulator:
         if len(self.categories) > CATEGORY_CAP * 100:
             self.categories = None  # an ID-like column: counting it would not be bounded
 
+    def merge(self, later: ColumnAccumulator) -> ColumnAccumulator:
+        """Fold in the accumulator of the rows that follow this one's (a later partition).
+
+        The result is what ``add`` would have built from both partitions' chunks in order:
+        the same counts, category table (first-seen order kept) and sorted values; a sketch
+        on either side, or a merged buffer past ``max_values``, adds its rank error.
+        """
+        if later.dtype is None:
+            return self
+        if self.dtype is None:
+            self.dtype, self.numeric = later.dtype, later.numeric
+        elif later.numeric != self.numeric and later.non_null:
+            raise ValueError(
+                f"column {self.name!r} is {self.dtype} in one chunk and {later.dtype} in another"
+            )
+        elif later.numeric and later.dtype != self.dtype and later.dtype.startswith("float"):
+            self.dtype = later.dtype
+        self.non_null += later.non_null
+        self.missing += later.missing
+        self.unhashable |= later.unhashable
+        if later.first_is_str is not None:  # the later partition saw values
+            if self.first_is_str is None:
+                self.first_is_str = later.first_is_str
+            self.last_is_str = later.last_is_str
+        if self.numeric:
+            self._merge_numbers(later)
+        else:
+            self.count += later.count
+            self._merge_categories(later)
+        return self
+
+    def _merge_numbers(self, later: ColumnAccumulator) -> None:
+        if not later.count:
+            return
+        n_old, n_new = self.count, later.count
+        delta = later.mean - self.mean
+        total = n_old + n_new
+        self.mean += delta * n_new / total
+        self.m2 += later.m2 + delta**2 * n_old * n_new / total
+        self.count = total
+        self.minimum = min(self.minimum, later.minimum)
+        self.maximum = max(self.maximum, later.maximum)
+        self.abs_rank_error += later.abs_rank_error
+        if self.weights is None and later.weights is None:
+            runs = [r for r in (later.values, *later.pending) if r.size]
+            self.pending.extend(runs)
+            self.pending_size += sum(r.size for r in runs)
+        else:
+            later._consolidate()
+            self._consolidate()
+            ones = np.ones  # an exact side's values each stand for one row
+            merged = np.concatenate([self.values, later.values])
+            weights = np.concatenate(
+                [
+                    self.weights if self.weights is not None else ones(self.values.size),
+                    later.weights if later.weights is not None else ones(later.values.size),
+                ]
+            )
+            order = np.argsort(merged, kind="stable")
+            self.values, self.weights = merged[order], weights[order]
+        if self.values.size + self.pending_size > self.max_values:
+            self._consolidate()
+            self._compress()
+
+    def _merge_categories(self, later: ColumnAccumulator) -> None:
+        if self.categories is None or later.categories is None:
+            self.categories = None
+            return
+        for key, n in later.categories.items():
+            self.categories[key] = self.categories.get(key, 0.0) + n
+        if len(self.categories) > CATEGORY_CAP * 100:
+            self.categories = None
+
     def summary(self) -> ColumnSummary:
         dtype = self.dtype or "object"
         if self.numeric:

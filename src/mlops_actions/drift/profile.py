@@ -17,6 +17,7 @@ every test when the reference has at most K rows, stay exact.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,9 +58,10 @@ def profile_from_summaries(
     task: str | None = None,
     predictions: Any = None,
     metrics: dict[str, float] | None = None,
-    max_points: int = MAX_POINTS,
+    max_points: int | None = MAX_POINTS,
 ) -> dict:
-    """The profile from column summaries already made (drift-check reuses its reference's)."""
+    """The profile from column summaries already made (drift-check reuses its reference's);
+    ``max_points=None`` keeps every exact sample whole, as arrays (``save_binary``)."""
     profile: dict[str, Any] = {
         "format": FORMAT,
         "rows": int(rows),
@@ -70,7 +72,8 @@ def profile_from_summaries(
     if predictions is not None:
         frame = _prediction_frame(predictions)
         profile["predictions"] = {
-            str(c): column_to_dict(summarize(frame[c]), max_points) for c in frame.columns
+            str(c): column_to_dict(summarize(frame[c]), max_points or MAX_POINTS)
+            for c in frame.columns
         }
     if metrics:
         profile["metrics"] = {k: float(v) for k, v in metrics.items()}
@@ -102,7 +105,42 @@ def prediction_frame(prediction: Any) -> pd.DataFrame:
     return frame
 
 
-def column_to_dict(summary: ColumnSummary, max_points: int = MAX_POINTS) -> dict:
+def save_binary(path: Path, profile: dict) -> None:
+    """The profile with every exact sorted sample as raw float64 (``.npz``): reloading it
+    costs a read of the arrays, not a JSON parse nor a sort (drift-check's reference cache)."""
+    import io
+
+    from mlops_actions.files import atomic_write_bytes, to_json
+
+    arrays: dict[str, np.ndarray] = {}
+    doc = {**profile, "columns": {}}
+    for name, column in profile["columns"].items():
+        numeric = column.get("numeric")
+        if numeric is not None and isinstance(numeric["values"], np.ndarray):
+            key = f"v{len(arrays)}"
+            arrays[key] = numeric["values"]
+            column = {**column, "numeric": {**numeric, "values": {"npz": key}}}
+        doc["columns"][name] = column
+    arrays["profile"] = np.frombuffer(to_json(doc).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_binary(path: Path) -> dict:
+    """A profile written by ``save_binary``."""
+    import json
+
+    with np.load(path, allow_pickle=False) as archive:
+        doc = json.loads(archive["profile"].tobytes())
+        for column in doc["columns"].values():
+            numeric = column.get("numeric")
+            if numeric is not None and isinstance(numeric["values"], dict):
+                numeric["values"] = archive[numeric["values"]["npz"]]
+    return doc
+
+
+def column_to_dict(summary: ColumnSummary, max_points: int | None = MAX_POINTS) -> dict:
     data: dict[str, Any] = {
         "dtype": summary.dtype,
         "kind": summary.kind,
@@ -119,17 +157,19 @@ def column_to_dict(summary: ColumnSummary, max_points: int = MAX_POINTS) -> dict
             "min": summary.minimum,
             "max": summary.maximum,
             "std": summary.std,
-            "values": values.tolist(),
+            "values": values if max_points is None and weight is None else values.tolist(),
             "weight": weight,  # null: each value is one row; else the rows each point stands for
             "cdf_error": max(cdf_error, summary.cdf_error),
         }
     return data
 
 
-def _points(sample: SortedSample, max_points: int) -> tuple[np.ndarray, float | None, float]:
-    """All sorted values, or ``max_points`` values at mid-quantiles with equal weights."""
-    if sample.is_exact and sample.values.size <= max_points:
+def _points(sample: SortedSample, max_points: int | None) -> tuple[np.ndarray, float | None, float]:
+    """All sorted values, or ``max_points`` values at mid-quantiles with equal weights
+    (``None``: all of them, as an array, for ``save_binary``)."""
+    if sample.is_exact and (max_points is None or sample.values.size <= max_points):
         return sample.values, None, 0.0
+    max_points = max_points or MAX_POINTS  # a sketch stays one
     cum = sample.cumulative()
     total = cum[-1]
     targets = (np.arange(max_points) + 0.5) * (total / max_points)

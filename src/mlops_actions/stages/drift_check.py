@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops_actions import engine
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import fingerprint, read_config_table, schema_string_columns
@@ -27,10 +28,11 @@ from mlops_actions.errors import (
     ModelError,
     UsageError,
 )
-from mlops_actions.files import atomic_write_json, atomic_write_text, sha256_files
+from mlops_actions.files import atomic_write_json, atomic_write_text, sha256_file, sha256_files
 from mlops_actions.github.actions import annotate, run_url
 from mlops_actions.metrics import METRICS, compute_metrics
 from mlops_actions.model import OnnxModel, Prediction
+from mlops_actions.progress import Progress
 from mlops_actions.reports import render
 from mlops_actions.serving.inference_log import LOG_COLUMNS, PREDICTION
 from mlops_actions.stages._common import StageResult, write_result
@@ -152,8 +154,12 @@ def drift_check(
     fail_on_drift: bool = False,
     calibrate: bool = False,
     alert: bool = True,
+    scheduler: str | None = None,
 ) -> DriftResult:
-    """Test every shared column of current data against the reference; write the reports."""
+    """Test every shared column of current data against the reference; write the reports.
+
+    ``scheduler``: a Dask scheduler address (else ``MLOPS_SCHEDULER``, else
+    ``compute.scheduler``) on whose workers the current data is summarised."""
     from mlops_actions.drift.dataset import ColumnChoice, detect_drift
 
     settings = config.drift
@@ -164,7 +170,7 @@ def drift_check(
             "drift-check: no current data; pass --current PATH|GLOB|URL or set drift.current"
         )
     ref_path = Path(reference) if reference is not None else settings.reference or config.data.train
-    profile, ref_info, ref_exact = _load_reference(config, ref_path)
+    profile, ref_info, ref_exact = _load_reference(config, ref_path, out)
     if calibrate:
         if ref_exact is None:
             raise UsageError(
@@ -189,7 +195,9 @@ def drift_check(
 
     ref_columns = ref_exact if ref_exact is not None else profile_columns(profile)
     watch = _model_watch(config, ref_path, profile)
-    cur_columns, cur_info = _read_current(config, source, watch)
+    cur_columns, cur_info, watch = _read_current(
+        config, source, watch, engine.scheduler_address(scheduler, config)
+    )
     _set_aside_bookkeeping(cur_columns, cur_info, ref_columns)
     choices = _column_choices(config, profile, ref_columns, cur_info["rows"])
     target = config.data.target
@@ -293,13 +301,14 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
 
 
 def _load_reference(
-    config: Config, path: Path
+    config: Config, path: Path, out: Path
 ) -> tuple[dict, dict[str, Any], dict[str, ColumnSummary] | None]:
     """(profile, description, exact column summaries or None) from a table, profile or model.
 
-    Summaries of the training file are exact; a profile's may be sketches.
+    Summaries of the training file are exact; a profile's may be sketches. The training
+    file's are built once: kept in ``out`` as ``reference-<hash>.npz`` (every sorted value,
+    raw), so the next check with the same file neither parses nor sorts it again.
     """
-    from mlops_actions.drift.columns import summarize
     from mlops_actions.drift.profile import FORMAT, profile_from_summaries
 
     if not path.exists():
@@ -317,21 +326,57 @@ def _load_reference(
             raise DataError(f"{path}: not a JSON drift profile: {exc}") from None
         kind = "profile"
     else:
-        frame = read_config_table(config, path)
-        summaries = {str(c): summarize(frame[c]) for c in frame.columns}
-        profile = profile_from_summaries(summaries, rows=len(frame), task=config.task)
-        info = {
-            "source": str(path),
-            "kind": "training data",
-            "rows": len(frame),
-            **_fp(fingerprint(path, frame)),
-        }
+        summaries, info = _reference_summaries(config, path, out)
+        profile = profile_from_summaries(summaries, rows=info["rows"], task=config.task)
         return profile, info, summaries
     if not isinstance(profile, dict) or profile.get("format") != FORMAT:
         raise DataError(
             f"{path}: not a drift profile (expected format {FORMAT}); rebuild it with drift-check"
         )
     return profile, {"source": str(path), "kind": kind, "rows": profile["rows"]}, None
+
+
+def _reference_summaries(
+    config: Config, path: Path, out: Path
+) -> tuple[dict[str, ColumnSummary], dict[str, Any]]:
+    """Exact summaries of the training file: from the cache when the file and the way it is
+    read are unchanged, else read, sorted and cached."""
+    import hashlib
+
+    from mlops_actions.drift.columns import summarize
+    from mlops_actions.drift.profile import (
+        FORMAT,
+        load_binary,
+        profile_columns,
+        profile_from_summaries,
+        save_binary,
+    )
+
+    settings = [
+        FORMAT,
+        sha256_files([path]) if path.is_file() else sha256_file(path),
+        config.data.delimiter,
+        config.data.encoding,
+        sorted(schema_string_columns(config.data.schema)),
+    ]
+    key = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:16]
+    cache = out / f"reference-{key}.npz"
+    if cache.exists():
+        doc = load_binary(cache)
+        return profile_columns(doc), doc["info"]
+    frame = read_config_table(config, path)
+    summaries = {str(c): summarize(frame[c]) for c in frame.columns}
+    info = {
+        "source": str(path),
+        "kind": "training data",
+        "rows": len(frame),
+        **_fp(fingerprint(path, frame)),
+    }
+    for stale in out.glob("reference-*.npz"):
+        stale.unlink()
+    whole = profile_from_summaries(summaries, rows=len(frame), max_points=None)
+    save_binary(cache, {**whole, "info": info})
+    return summaries, info
 
 
 def _fp(fingerprint: dict[str, Any]) -> dict[str, Any]:
@@ -358,51 +403,87 @@ def _profile_from_model(path: Path) -> dict:
 
 
 def _read_current(
-    config: Config, source: str, watch: _ModelWatch | _LoggedPredictions | None
-) -> tuple[dict[str, ColumnSummary], dict[str, Any]]:
+    config: Config,
+    source: str,
+    watch: _ModelWatch | _LoggedPredictions | None,
+    scheduler: str | None = None,
+) -> tuple[dict[str, ColumnSummary], dict[str, Any], _ModelWatch | _LoggedPredictions | None]:
     """One pass over the current data: column summaries and a description (and, with a
-    model, its predictions on every chunk; with a profile's predictions, the logged ones)."""
-    from mlops_actions.drift.columns import ColumnAccumulator
-    from mlops_actions.drift.sources import is_url, iter_chunks, local_files
+    model, its predictions on every chunk; with a profile's predictions, the logged ones).
+
+    With a ``scheduler`` each file is a partition summarised on a Dask worker and the
+    partitions' accumulators merge in order; the result is the same."""
+    from mlops_actions.drift.sources import (
+        ReadOptions,
+        TableAccumulator,
+        is_url,
+        local_files,
+        partition_chunks,
+        summarize_partition,
+    )
 
     settings = config.drift
-    accumulators: dict[str, ColumnAccumulator] = {}
-    rows = 0
+    options = ReadOptions(
+        settings.chunk_rows,
+        config.data.delimiter,
+        config.data.encoding,
+        frozenset(schema_string_columns(config.data.schema)),
+    )
     with local_files(source, token_env=settings.token_env) as files:
-        chunks = iter_chunks(
-            files,
-            chunk_rows=settings.chunk_rows,
-            delimiter=config.data.delimiter,
-            encoding=config.data.encoding,
-            string_columns=schema_string_columns(config.data.schema),
-        )
-        for chunk in chunks:
-            rows += len(chunk)
-            if watch is not None:
-                watch.add(chunk, source=source)
-            for column in chunk.columns:
-                acc = accumulators.get(str(column))
-                if acc is None:
-                    acc = accumulators[str(column)] = ColumnAccumulator(
-                        str(column), max_values=settings.max_values
-                    )
-                try:
-                    acc.add(chunk[column])
-                except ValueError as exc:
-                    raise DataError(
-                        f"{source}: {exc}; make every file use one type per column"
-                    ) from None
-        digest = sha256_files(files)
-        names = [f.name for f in files]
-    if rows == 0:
+        parts = engine.partitions(files)
+        progress = Progress("drift-check", total=engine.known_rows(parts))
+        if scheduler is None:
+            table = TableAccumulator(settings.max_values, watch, source)
+            for i, part in enumerate(parts):
+                for chunk in partition_chunks(part, options):
+                    table.add(chunk)
+                    progress.add(len(chunk), share=i / len(parts))
+        else:
+            with engine.connect(scheduler) as client:
+                job = engine.Distributed.map(
+                    client,
+                    summarize_partition,
+                    parts,
+                    options,
+                    settings.max_values,
+                    watch,
+                    source,
+                    label="drift",
+                )
+                job.rows(parts, progress)
+                table = job.reduce(TableAccumulator.merge)
+        progress.close()
+        digest = _fingerprint(files)
+        names = [Path(str(f)).name for f in files]
+    if table.rows == 0:
         raise DataError(f"{source}: current data has no rows; nothing to compare")
     info = {
         "source": source if not is_url(source) else source.split("?", 1)[0],
         "files": names if len(names) <= 20 else [*names[:20], f"... {len(names) - 20} more"],
-        "rows": rows,
+        "rows": table.rows,
         "sha256": digest,
     }
-    return {name: acc.summary() for name, acc in accumulators.items()}, info
+    return {name: acc.summary() for name, acc in table.columns.items()}, info, table.watch
+
+
+def _fingerprint(files: list[Path | str]) -> str:
+    """sha256 of the local files' bytes; for fsspec URLs, of each file's name, size and
+    ETag (reading a bucket twice to hash it would double the cost of the check)."""
+    import hashlib
+
+    from mlops_actions.data import is_remote
+
+    if not any(is_remote(f) for f in files):
+        return sha256_files(files)
+    import fsspec
+
+    digest = hashlib.sha256()
+    for url in files:
+        fs, inner = fsspec.core.url_to_fs(url)
+        info = fs.info(inner)
+        tag = info.get("ETag") or info.get("etag") or info.get("md5Hash") or info.get("mtime")
+        digest.update(f"{url}\0{info.get('size')}\0{tag}\n".encode())
+    return digest.hexdigest()
 
 
 def _set_aside_bookkeeping(cur_columns: dict, cur_info: dict[str, Any], ref_columns: dict) -> None:
@@ -476,6 +557,34 @@ class _ModelWatch:
             if prediction.probabilities is not None:
                 self.proba.append(prediction.probabilities[labelled])
 
+    def merge(self, later: _ModelWatch) -> _ModelWatch:
+        """Fold in a later partition's outputs; after a skip nothing more counts, as in a
+        single pass that stops watching at the first chunk the model cannot read."""
+        if self.skipped is not None:
+            return self
+        for column, acc in later.outputs.items():
+            self.outputs[column] = (
+                self.outputs[column].merge(acc) if column in self.outputs else acc
+            )
+        self.y_true += later.y_true
+        self.y_pred += later.y_pred
+        self.proba += later.proba
+        self.skipped = later.skipped
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The model travels to Dask workers as its file's bytes (a session cannot be pickled)."""
+        return {**self.__dict__, "model": self.model.path.read_bytes()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            path = Path(tmp) / "model.onnx"
+            path.write_bytes(state["model"])
+            state["model"] = OnnxModel(path)
+        self.__dict__.update(state)
+
 
 class _LoggedPredictions:
     """The model server's logged ``prediction`` column, for a profile with predictions but
@@ -503,6 +612,13 @@ class _LoggedPredictions:
         if PREDICTION not in self.outputs:
             self.outputs[PREDICTION] = ColumnAccumulator(PREDICTION, max_values=self.max_values)
         self.outputs[PREDICTION].add(prediction_frame(prediction)[PREDICTION])
+
+    def merge(self, later: _LoggedPredictions) -> _LoggedPredictions:
+        if PREDICTION in later.outputs:
+            mine = self.outputs.get(PREDICTION)
+            merged = mine.merge(later.outputs[PREDICTION]) if mine else later.outputs[PREDICTION]
+            self.outputs[PREDICTION] = merged
+        return self
 
 
 def _model_watch(

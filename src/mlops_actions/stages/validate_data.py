@@ -11,10 +11,11 @@ import dataclasses
 import itertools
 import json
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mlops_actions import gitrepo
+from mlops_actions import engine, gitrepo
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import read_header, read_table, record_lines
@@ -139,6 +140,7 @@ def validate_data(
     baseline: str | None = None,
     chunksize: int | None = None,
     max_samples: int | None = None,
+    scheduler: str | None = None,
 ) -> ValidateResult:
     """Validate the train/test files (or ``data``) against the schema; infer it first if asked."""
     from mlops_actions.validation import checks as dchecks
@@ -161,22 +163,28 @@ def validate_data(
     ]
     categorical = {config.data.target} if config.task == "classification" else set()
     kinds = kinds_from_schema(schema, categorical)
-    edges = _edges(schema, kinds, sources[0])
     hash_columns = _common_columns(sources)
-    scans = []
-    for source in sources:
-        scans.append(
-            scan(
-                source,
-                schema=schema,
-                kinds=kinds,
-                edges=edges,
-                hash_columns=hash_columns,
-                keep=keep,
-                max_duplicate_share=rules.max_duplicate_share,
+    address = engine.scheduler_address(scheduler, config)
+    if address is None:
+        edges = _edges(schema, kinds, sources[0])
+        scans = []
+        for source in sources:
+            scans.append(
+                scan(
+                    source,
+                    schema=schema,
+                    kinds=kinds,
+                    edges=edges,
+                    hash_columns=hash_columns,
+                    keep=keep,
+                    max_duplicate_share=rules.max_duplicate_share,
+                )
             )
+            source.release()
+    else:
+        scans, edges = _scan_on_cluster(
+            address, baseline, schema, kinds, sources, hash_columns, keep, rules.max_duplicate_share
         )
-        source.release()
 
     found = _dataset_checks(config, scans, set(schema.columns), keep)
     profiles = {
@@ -228,12 +236,50 @@ def validate_data(
         checks=check_items,
         profiles={role: prof.stored(p) for role, p in profiles.items()},
         diff=diff,
-        notes=_notes(chunksize, schema, scans),
+        notes=_notes(chunksize, schema, scans, keep),
         max_annotations=rules.max_annotations,
     )
     if diff is not None:
         atomic_write_text(out / "diff.md", result.diff_markdown())
     return write_result(result)
+
+
+def _scan_on_cluster(
+    address: str,
+    baseline: str | None,
+    schema: Any,
+    kinds: dict[str, str],
+    sources: list[Any],
+    hash_columns: list[str],
+    keep: int,
+    max_duplicate_share: float,
+) -> tuple[list[Any], dict[str, tuple[float, float]]]:
+    """The same scans, each partition on a Dask worker (``validation.distributed``)."""
+    from mlops_actions.validation import distributed
+
+    if baseline and baseline.startswith(GIT_PREFIX):
+        raise UsageError(
+            f"--baseline {baseline}: a git baseline is read in this process; "
+            "run without --scheduler, or give a previous result.json"
+        )
+    with engine.connect(address) as client:
+        edges = _edges(
+            schema,
+            kinds,
+            sources[0],
+            observe=lambda columns: distributed.observed_ranges(client, sources[0], columns),
+        )
+        scans = distributed.scan_roles(
+            client,
+            sources,
+            schema=schema,
+            kinds=kinds,
+            edges=edges,
+            hash_columns=hash_columns,
+            keep=keep,
+            max_duplicate_share=max_duplicate_share,
+        )
+    return scans, edges
 
 
 def _dataset_checks(
@@ -296,12 +342,12 @@ def _write_inferred_schema(config: Config, paths: list[tuple[str, Path]], force:
     return True
 
 
-def _edges(schema: Any, kinds: dict[str, str], reference: Any) -> dict[str, tuple[float, float]]:
-    """Histogram edges per numeric column: the declared range, else the reference file's."""
-    import numpy as np
-
+def _edges(
+    schema: Any, kinds: dict[str, str], reference: Any, observe: Any = None
+) -> dict[str, tuple[float, float]]:
+    """Histogram edges per numeric column: the declared range, else the reference file's
+    (``observe(columns)`` finds them: by default one pass over the file here)."""
     from mlops_actions.validation import profile as prof
-    from mlops_actions.validation.profile import numeric_values
 
     edges = {}
     observed = []
@@ -316,19 +362,25 @@ def _edges(schema: Any, kinds: dict[str, str], reference: Any) -> dict[str, tupl
     header = set(_header(reference))
     observed = [c for c in observed if c in header]
     if observed:
-        low = dict.fromkeys(observed, np.inf)
-        high = dict.fromkeys(observed, -np.inf)
-        for chunk in reference.chunks(columns=observed):
-            for name in observed:
-                values = numeric_values(chunk[name])
-                values = values[np.isfinite(values)]
-                if len(values):
-                    low[name] = min(low[name], float(values.min()))
-                    high[name] = max(high[name], float(values.max()))
-        for name in observed:
-            if np.isfinite(low[name]):
-                edges[name] = (low[name], high[name])
+        edges.update((observe or partial(_observed_ranges, reference))(observed))
     return edges
+
+
+def _observed_ranges(reference: Any, observed: list[str]) -> dict[str, tuple[float, float]]:
+    import numpy as np
+
+    from mlops_actions.validation.profile import numeric_values
+
+    low = dict.fromkeys(observed, np.inf)
+    high = dict.fromkeys(observed, -np.inf)
+    for chunk in reference.chunks(columns=observed):
+        for name in observed:
+            values = numeric_values(chunk[name])
+            values = values[np.isfinite(values)]
+            if len(values):
+                low[name] = min(low[name], float(values.min()))
+                high[name] = max(high[name], float(values.max()))
+    return {name: (low[name], high[name]) for name in observed if np.isfinite(low[name])}
 
 
 def _header(source: Any) -> list[str]:
@@ -506,12 +558,12 @@ def _file_item(file_scan: Any) -> dict[str, Any]:
     }
 
 
-def _notes(chunksize: int | None, schema: Any, scans: list[Any]) -> list[str]:
+def _notes(chunksize: int | None, schema: Any, scans: list[Any], keep: int) -> list[str]:
 
     notes = [
         f"{_shown(s.source.path)}: uniqueness ({', '.join(sch.unique_columns(schema))}) is checked "
-        f"among distinct rows; its {len(s.repeated):,} whole-row copies are counted once, "
-        "under max_duplicate_share"
+        f"among distinct rows; its {s.duplicate_rows(keep)[0]:,} whole-row copies are counted "
+        "once, under max_duplicate_share"
         for s in scans
         if s.copies_set_aside
     ]

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlops_actions.validation import profile as prof
 
 if TYPE_CHECKING:
@@ -60,8 +58,8 @@ def per_file(
                 column=name,
             )
         )
-    repeated = scan.repeated
-    share = len(repeated) / scan.rows if scan.rows else 0.0
+    repeated, positions = scan.duplicate_rows(keep)
+    share = repeated / scan.rows if scan.rows else 0.0
     checks.append(
         DatasetCheck(
             "max_duplicate_share",
@@ -69,9 +67,9 @@ def per_file(
             share <= rules.max_duplicate_share,
             share,
             rules.max_duplicate_share,
-            f"{len(repeated):,} row(s) repeat an earlier row",
-            count=len(repeated),
-            positions=repeated[:keep].tolist(),
+            f"{repeated:,} row(s) repeat an earlier row",
+            count=repeated,
+            positions=positions,
         )
     )
     if schema_columns is not None:
@@ -97,8 +95,7 @@ def leakage(
     reference: FileScan, other: FileScan, rules: ValidationConfig, keep: int
 ) -> DatasetCheck:
     """Rows of ``other`` that are also rows of the reference (training) file."""
-    inside = np.isin(other.row_hashes, reference.row_hashes)
-    count = int(inside.sum())
+    count, positions = other.rows_in(reference, keep)
     share = count / other.rows if other.rows else 0.0
     return DatasetCheck(
         "max_leakage_share",
@@ -108,7 +105,7 @@ def leakage(
         rules.max_leakage_share,
         f"{count:,} row(s) also in {reference.source.path.name}",
         count=count,
-        positions=np.flatnonzero(inside)[:keep].tolist(),
+        positions=positions,
     )
 
 

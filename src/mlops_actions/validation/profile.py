@@ -104,8 +104,30 @@ class ColumnAccumulator:
         inside[-1] += int(counts[BINS + 1]) - above
         self.hist = inside if self.hist is None else self.hist + inside
 
+    def merge(self, later: ColumnAccumulator) -> ColumnAccumulator:
+        """Fold in a later partition's profile of the same column (every field adds up)."""
+        self.rows += later.rows
+        self.missing += later.missing
+        self.unreadable += later.unreadable
+        self.total += later.total
+        self.total_sq += later.total_sq
+        self.minimum = min(self.minimum, later.minimum)
+        self.maximum = max(self.maximum, later.maximum)
+        self.below += later.below
+        self.above += later.above
+        if later.hist is not None:
+            self.hist = later.hist.copy() if self.hist is None else self.hist + later.hist
+        if self.counts is None or later.counts is None:
+            self.counts = None
+        else:
+            for key, count in later.counts.items():
+                self.counts[key] = self.counts.get(key, 0) + count
+            if len(self.counts) > CATEGORY_CAP:
+                self.counts = None
+        return self
+
     def to_dict(self) -> dict[str, Any]:
-        present = self.rows - self.missing
+        present = self.rows - self.missing - self.unreadable
         out: dict[str, Any] = {
             "kind": self.kind,
             "dtype": self.dtype,

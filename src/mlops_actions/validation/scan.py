@@ -108,12 +108,27 @@ class FileScan:
     columns: list[str]
     failures: list[Failure]
     failing_rows: int  # rows failing at least one schema check
-    row_hashes: np.ndarray
+    row_hashes: np.ndarray | None
     profile: dict[str, Any]
-    repeated: np.ndarray
-    """Positions of rows that repeat an earlier row (on the hashed columns)."""
+    matches: dict[str, tuple[int, list[int]]] | None = None
+    """Row comparisons made elsewhere (on a cluster, by hash bucket): "duplicates" and, per
+    reference role, the rows also in it, as (count, first positions)."""
     copies_set_aside: bool = False
     """Uniqueness was checked among distinct rows, the copies being the duplicate check's."""
+
+    def duplicate_rows(self, keep: int) -> tuple[int, list[int]]:
+        """Rows repeating an earlier row: how many, and the first ``keep`` positions."""
+        if self.matches is not None:
+            return self.matches["duplicates"]
+        repeated = duplicate_positions(self.row_hashes, "exclude_first")
+        return len(repeated), repeated[:keep].tolist()
+
+    def rows_in(self, reference: FileScan, keep: int) -> tuple[int, list[int]]:
+        """Rows that are also rows of ``reference``: how many, and the first ``keep``."""
+        if self.matches is not None:
+            return self.matches[reference.source.role]
+        inside = np.isin(self.row_hashes, reference.row_hashes)
+        return int(inside.sum()), np.flatnonzero(inside)[:keep].tolist()
 
 
 def scan(
@@ -127,75 +142,125 @@ def scan(
     max_duplicate_share: float | None = None,
 ) -> FileScan:
     """Validate (when ``schema`` is given) and profile one file in one pass."""
-    chunk_schema = sch.without_uniqueness(schema) if schema is not None else None
-    unique = sch.unique_columns(schema) if schema is not None else {}
-    failures: dict[tuple[str | None, str], Failure] = {}
-    accumulators: dict[str, prof.ColumnAccumulator] = {}
-    unique_hashes: dict[str, list[np.ndarray]] = {name: [] for name in unique}
-    row_hashes: list[np.ndarray] = []
-    failing: list[np.ndarray] = []  # one flag per row: 1 byte a row, kept to count rows once
-    rows = 0
-    columns: list[str] = []
+    state = ScanState(schema, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=keep)
     for chunk in source.chunks():
-        if not columns:
-            columns = [str(c) for c in chunk.columns]
-        rows += len(chunk)
-        marks = np.zeros(len(chunk), dtype=bool)
-        unreadable: dict[str, int] = {}
-        if schema is not None:
-            chunk, unreadable = _conform(chunk, schema, failures, keep, marks)
-            _validate(chunk, chunk_schema, failures, keep, marks)
-        failing.append(marks)
-        views = {name: prof.ColumnView(chunk[name]) for name in chunk.columns}
-        for name in unique:
-            if name in views:
-                unique_hashes[name].append(hash_values(views[name]))
-        for name in columns:
-            acc = accumulators.get(name)
-            if acc is None:
-                kind = kinds.get(name) or _kind_of(chunk[name])
-                acc = accumulators[name] = prof.ColumnAccumulator(
-                    name, kind, str(chunk[name].dtype), edges.get(name)
-                )
-            acc.add(views[name], unreadable=unreadable.get(name, 0))
-        row_hashes.append(hash_rows(views, [c for c in hash_columns if c in views], len(chunk)))
-    marked = np.concatenate(failing)
-    hashes = np.concatenate(row_hashes)
-    repeated = _repeated_rows(hashes)
-    copies_set_aside = (
-        max_duplicate_share is not None
-        and bool(unique)
-        and len(repeated) > max_duplicate_share * rows
+        state.add(chunk)
+    marked = np.concatenate(state.failing) if state.failing else np.zeros(0, dtype=bool)
+    row_hashes = np.concatenate(state.row_hashes) if state.row_hashes else _NO_HASHES
+    copies = (
+        duplicate_positions(row_hashes, "exclude_first")
+        if state.unique and max_duplicate_share is not None
+        else _NO_POSITIONS
     )
-    among = None
-    if copies_set_aside:
-        among = np.ones(rows, dtype=bool)
-        among[repeated] = False
-    for name, how in unique.items():
-        positions = _unique_failures(source, name, how, unique_hashes[name], failures, keep, among)
+    # the duplicate check's own condition: past it, the copies are that check's failures
+    set_aside = copies.size > 0 and copies.size / state.rows > max_duplicate_share
+    for name, how in state.unique.items():
+        positions = duplicate_positions(
+            np.concatenate(state.unique_hashes[name] or [_NO_HASHES]),
+            how,
+            without=copies if set_aside else None,
+        )
+        if len(positions):
+            values = _values_at(source, name, positions[:keep])
+            _failure(state.failures, name, UNIQUE_CHECK).add_rows(positions, values, keep)
         marked[positions] = True
-    profile = {
-        "rows": rows,
-        "columns": {name: acc.to_dict() for name, acc in accumulators.items()},
-    }
-    ordered = sorted(failures.values(), key=lambda f: (f.column is None, f.column or "", f.check))
     return FileScan(
         source,
-        rows,
-        columns,
-        ordered,
+        state.rows,
+        state.columns,
+        state.ordered_failures(),
         int(marked.sum()),
-        hashes,
-        profile,
-        repeated,
-        copies_set_aside,
+        row_hashes,
+        state.profile(),
+        copies_set_aside=set_aside,
     )
 
 
-def _repeated_rows(hashes: np.ndarray) -> np.ndarray:
+_NO_HASHES = np.zeros(0, dtype=np.uint64)
+_NO_POSITIONS = np.zeros(0, dtype=np.int64)
+
+
+class ScanState:
+    """What one pass keeps per chunk: failures, column profiles, row and value hashes.
+
+    Uniqueness needs every row: the schema's ``unique`` flags come off the chunk schema and
+    each unique column keeps a hash per row instead, for the caller to compare across chunks,
+    files or partitions (and, when whole-row copies are the duplicate check's, among the
+    distinct rows only).
+    """
+
+    def __init__(
+        self,
+        schema: pa.DataFrameSchema | None,
+        *,
+        kinds: dict[str, str],
+        edges: dict[str, tuple[float, float]],
+        hash_columns: list[str],
+        keep: int,
+    ) -> None:
+        self.schema = schema
+        self.chunk_schema = sch.without_uniqueness(schema) if schema is not None else None
+        self.unique = sch.unique_columns(schema) if schema is not None else {}
+        self.kinds, self.edges, self.hash_columns, self.keep = kinds, edges, hash_columns, keep
+        self.failures: dict[tuple[str | None, str], Failure] = {}
+        self.accumulators: dict[str, prof.ColumnAccumulator] = {}
+        self.unique_hashes: dict[str, list[np.ndarray]] = {name: [] for name in self.unique}
+        self.row_hashes: list[np.ndarray] = []
+        self.failing: list[np.ndarray] = []  # one flag per row: 1 byte a row, to count rows once
+        self.rows = 0
+        self.columns: list[str] = []
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        if not self.columns:
+            self.columns = [str(c) for c in chunk.columns]
+        self.rows += len(chunk)
+        marks = np.zeros(len(chunk), dtype=bool)
+        unreadable: dict[str, int] = {}
+        if self.schema is not None:
+            chunk, unreadable = _conform(chunk, self.schema, self.failures, self.keep, marks)
+            _validate(chunk, self.chunk_schema, self.failures, self.keep, marks)
+        self.failing.append(marks)
+        views = {name: prof.ColumnView(chunk[name]) for name in chunk.columns}
+        for name in self.unique:
+            if name in views:
+                self.unique_hashes[name].append(hash_values(views[name]))
+        for name in self.columns:
+            acc = self.accumulators.get(name)
+            if acc is None:
+                kind = self.kinds.get(name) or _kind_of(chunk[name])
+                acc = self.accumulators[name] = prof.ColumnAccumulator(
+                    name, kind, str(chunk[name].dtype), self.edges.get(name)
+                )
+            acc.add(views[name], unreadable=unreadable.get(name, 0))
+        columns = [c for c in self.hash_columns if c in views]
+        self.row_hashes.append(hash_rows(views, columns, len(chunk)))
+
+    def profile(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "columns": {name: acc.to_dict() for name, acc in self.accumulators.items()},
+        }
+
+    def ordered_failures(self) -> list[Failure]:
+        return sorted(
+            self.failures.values(), key=lambda f: (f.column is None, f.column or "", f.check)
+        )
+
+
+def duplicate_positions(
+    hashes: np.ndarray, how: str, *, without: np.ndarray | None = None
+) -> np.ndarray:
+    """Positions whose value repeats, as pandera's ``report_duplicates`` would list them;
+    rows at the positions ``without`` take no part (neither repeat nor are repeated)."""
     import pandas as pd
 
-    return np.flatnonzero(pd.Series(hashes).duplicated(keep="first").to_numpy())
+    keep_arg = {"all": False, "exclude_first": "first", "exclude_last": "last"}.get(how, False)
+    if without is None or not without.size:
+        return np.flatnonzero(pd.Series(hashes).duplicated(keep=keep_arg).to_numpy())
+    among = np.ones(hashes.size, dtype=bool)
+    among[without] = False
+    rows = np.flatnonzero(among)
+    return rows[pd.Series(hashes[rows]).duplicated(keep=keep_arg).to_numpy()]
 
 
 def _kind_of(series: pd.Series) -> str:
@@ -300,30 +365,6 @@ def _failure(failures: dict, column: Any, check: str) -> Failure:
     if key not in failures:
         failures[key] = Failure(column, check)
     return failures[key]
-
-
-def _unique_failures(
-    source: Source,
-    name: str,
-    how: str,
-    hashes: list[np.ndarray],
-    failures: dict,
-    keep: int,
-    among: np.ndarray | None = None,
-) -> np.ndarray:
-    """Rows whose value repeats, as pandera's ``report_duplicates`` would list them; with
-    ``among`` (a row mask), only among those rows."""
-    import pandas as pd
-
-    keep_arg = {"all": False, "exclude_first": "first", "exclude_last": "last"}.get(how, False)
-    values = np.concatenate(hashes)
-    rows = np.arange(len(values)) if among is None else np.flatnonzero(among)
-    duplicated = pd.Series(values[rows]).duplicated(keep=keep_arg).to_numpy()
-    positions = rows[duplicated]
-    if len(positions):
-        values = _values_at(source, name, positions[:keep])
-        _failure(failures, name, UNIQUE_CHECK).add_rows(positions, values, keep)
-    return positions
 
 
 def _values_at(source: Source, column: str, positions: np.ndarray) -> list[Any]:
