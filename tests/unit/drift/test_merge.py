@@ -89,7 +89,9 @@ def test_merged_categories_equal_the_concatenation(data, words, tree):
     merged = _merge(_accumulate(series, data, 1 << 20), tree).summary()
     whole = _first_rows(series).summary()
     assert merged == whole  # counts, kind, missing
-    assert list((merged.categories or {}).items()) == list((whole.categories or {}).items())
+    # exact counts per category; the order of categories with equal counts may differ (each
+    # chunk ranks its own ties), and no statistic depends on it
+    assert (merged.categories or {}) == (whole.categories or {})
 
 
 @settings(max_examples=100, deadline=None)
@@ -107,7 +109,7 @@ def test_merged_sketch_stays_within_its_cdf_error(data, values, tree):
     merged = _merge(partials, tree).summary()
     truth = np.sort(series.to_numpy())
     assert merged.count == truth.size
-    assert merged.cdf_error * merged.count >= errors
+    assert merged.cdf_error * merged.count >= errors * (1 - 1e-12)  # cdf_error is errors / count, rounded
     grid = np.unique(truth)
     sketch = merged.sample.counts_below(grid, side="right") / merged.count
     exact = np.searchsorted(truth, grid, side="right") / truth.size
