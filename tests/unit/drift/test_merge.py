@@ -109,7 +109,9 @@ def test_merged_sketch_stays_within_its_cdf_error(data, values, tree):
     merged = _merge(partials, tree).summary()
     truth = np.sort(series.to_numpy())
     assert merged.count == truth.size
-    assert merged.cdf_error * merged.count >= errors * (1 - 1e-12)  # cdf_error is errors / count, rounded
+    assert merged.cdf_error * merged.count >= errors * (
+        1 - 1e-12
+    )  # cdf_error is errors / count, rounded
     grid = np.unique(truth)
     sketch = merged.sample.counts_below(grid, side="right") / merged.count
     exact = np.searchsorted(truth, grid, side="right") / truth.size
