@@ -71,7 +71,7 @@ def test_a_registry_without_any_version_of_the_model_is_the_first_model_and_says
     assert (result.baseline["kind"], result.baseline["reason"]) == ("none", "empty registry")
     assert result.passed
     report = result.full_report
-    assert "holds no version of toy yet: first model" in report
+    assert "holds no version of toy yet\\: first model" in report  # md-escaped
 
 
 def test_first_model_reasons_are_told_apart(project):
@@ -81,7 +81,7 @@ def test_first_model_reasons_are_told_apart(project):
     assert unset.baseline["reason"] == "not configured"
     assert "no baseline configured" in unset.full_report
     assert said.baseline["reason"] == "none"
-    assert "baseline: none" in said.full_report
+    assert "baseline\\: none\\: first model" in said.full_report
     written = json.loads((workdir / "evaluate-gate" / "result.json").read_text())
     assert written["baseline"]["reason"] == "none"
 
