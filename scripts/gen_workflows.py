@@ -73,6 +73,13 @@ TEMPLATE_LIST = (
         "  cancel-in-progress: false\n",
     ),
     Template(
+        "ml-rollback",
+        "ml-rollback.yml",
+        "By hand, when production misbehaves: move the production alias back to the version it\n"
+        "pointed at before, after the `production` environment's reviewers approve.",
+        "on:\n  workflow_dispatch:\n",
+    ),
+    Template(
         "ml-drift-check",
         "ml-drift-check.yml",
         "Continuous monitoring: every day (and by hand) compare current data with the production\n"

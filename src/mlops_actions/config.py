@@ -134,6 +134,8 @@ class DeployTarget:
 @dataclass(frozen=True)
 class DeployConfig:
     targets: Mapping[str, DeployTarget] = field(default_factory=dict)
+    protected_aliases: tuple[str, ...] = ("production",)
+    """Aliases a model reaches only with a passed gate (or ``--force``, recorded)."""
 
 
 @dataclass(frozen=True)
@@ -551,7 +553,9 @@ def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
         if url is not None and target["type"] == "registry" and "://" not in url:
             url = str((root / url).resolve())
         targets[name] = DeployTarget(name=name, **{**target, "url": url})
-    return DeployConfig(targets=targets)
+    if "protected_aliases" not in raw:
+        return DeployConfig(targets=targets)
+    return DeployConfig(targets=targets, protected_aliases=tuple(raw["protected_aliases"]))
 
 
 def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:

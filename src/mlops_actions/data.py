@@ -447,20 +447,26 @@ def load_splits(config: Config) -> Splits:
     data = config.data
     train = read_config_table(config, data.train)
     fingerprints = {"train": fingerprint(data.train, train)}
-    require_columns(train, [data.target], data.train)
-    dropped = int(train[data.target].isna().sum())
-    train = train[train[data.target].notna()]
+    train, dropped = _labelled(train, data.target, data.train)
     if data.test is not None:
         test = read_config_table(config, data.test)
         fingerprints["test"] = fingerprint(data.test, test)
-        require_columns(test, [data.target], data.test)
-        dropped += int(test[data.target].isna().sum())
-        test = test[test[data.target].notna()]
-        return Splits(
-            train.reset_index(drop=True), test.reset_index(drop=True), fingerprints, "file", dropped
-        )
+        test, dropped_test = _labelled(test, data.target, data.test)
+        return Splits(train, test, fingerprints, "file", dropped + dropped_test)
     train, test = _split(config, train)
     return Splits(train, test, fingerprints, "split", dropped)
+
+
+def _labelled(frame: pd.DataFrame, target: str, path: Path) -> tuple[pd.DataFrame, int]:
+    """The rows with a value in the target, and how many had none; no such row is an error."""
+    require_columns(frame, [target], path)
+    labelled = frame[frame[target].notna()]
+    if labelled.empty:
+        raise DataError(
+            f"{path.name}: no row has a value in target {target!r}; label the rows or set "
+            "data.target to the label column"
+        )
+    return labelled.reset_index(drop=True), len(frame) - len(labelled)
 
 
 def _split(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.data import require_columns
-from mlops_actions.errors import ConfigError
+from mlops_actions.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,10 +41,20 @@ def infer_features(config: Config, frame: pd.DataFrame) -> list[Feature]:
         if data.features
         else [c for c in frame.columns if c != data.target and c not in data.drop]
     )
+    if not names:
+        raise ConfigError(
+            f"{config.label}: no feature columns: every column of {data.train.name} is the target "
+            "or in data.drop; list the inputs in data.features"
+        )
     require_columns(frame, names, data.train)
     features = []
     for name in names:
         series = frame[name]
+        if series.isna().all():
+            raise DataError(
+                f"{data.train.name}: column {name!r} has no values in the training rows; "
+                "add it to data.drop or fill it"
+            )
         numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
             series.dtype
         )

@@ -72,6 +72,8 @@ def compute_metrics(
         return result
     proba = _probabilities(proba)
     labels = list(classes)
+    if not set(np.unique(y_true)) <= set(labels):
+        return result  # a true class the model does not know: log_loss and AUC undefined
     result["log_loss"] = float(m.log_loss(y_true, proba, labels=labels))
     if len(np.unique(y_true)) < 2:
         return result
@@ -87,7 +89,8 @@ def _balanced_accuracy(y_true: Any, y_pred: Any) -> float:
     """Mean recall over the true classes; a predicted class absent from the truth does not count.
 
     That is scikit-learn's definition, and ``weighted_metrics``'; scikit-learn also warns about
-    it, but for a gate it is a normal case (a test set without one class), not a mistake.
+    it, and about truth and predictions of one single class, but for a gate both are normal
+    cases (a test set without some class), not mistakes.
     """
     import warnings
 
@@ -95,6 +98,7 @@ def _balanced_accuracy(y_true: Any, y_pred: Any) -> float:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "y_pred contains classes not in y_true", UserWarning)
+        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
         return float(m.balanced_accuracy_score(y_true, y_pred))
 
 

@@ -22,6 +22,11 @@ from typing import TYPE_CHECKING, Any
 from mlops_actions.errors import DataError, DeployFailed, ModelError
 from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, features_from_json, model_frame
 from mlops_actions.files import _jsonable
+from mlops_actions.onnx_trees import (
+    ML_DOMAIN,
+    declare_float_probabilities,
+    double_tree_converters,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,7 +36,8 @@ METADATA_PREFIX = "mlops."
 LABEL = "label"
 PROBABILITIES = "probabilities"
 VALUE = "value"
-"""Output names: the graph's for classification; regression's one output is served as ``value``."""
+"""Output names of the graphs ``to_onnx`` writes (older regression files call theirs
+``variable``): the roles /predict, the inference log and the deploy checks read."""
 REPLAY_ATOL = 1e-4
 """Largest difference of a probability or value the replay and smoke checks accept when the
 packaged sample names none (package-onnx stores its parity ``atol`` with the sample)."""
@@ -77,16 +83,21 @@ def to_onnx(
     """Convert a fitted Pipeline to checked, reproducible ONNX bytes.
 
     One graph input per raw feature column; classifiers output ``label`` and a plain
-    ``probabilities`` tensor (no ZipMap). ``metadata``: as ``with_metadata``.
+    ``probabilities`` tensor (no ZipMap), regressors ``value``. ``metadata``: as
+    ``with_metadata``.
 
-    Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does;
-    tree ensembles then read float32, as scikit-learn's trees do. Test data on a decimal grid puts
-    values exactly halfway between two training values, i.e. on a split threshold, so a
-    float32 pipeline (skl2onnx's default) flips whole trees on the last ulp.
+    Numbers enter as float64 and are imputed and scaled in float64, as scikit-learn does.
+    Tree ensembles keep float64 thresholds (skl2onnx moves those of scikit-learn's trees so
+    that ``x <= w`` exactly when ``float32(x) <= t``, the comparison those trees make), leaf
+    values and sums (``onnx_trees``), except classifiers made of scikit-learn's trees,
+    which read float32 as those trees do (``_float32_trees``). Test data on a decimal grid
+    puts values exactly halfway between two training values, i.e. on a split threshold, so
+    a float32 pipeline (skl2onnx's default) flips whole trees on the last ulp.
     """
     import onnx
     from sklearn.base import is_classifier
     from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
 
     try:
         from skl2onnx import convert_sklearn
@@ -98,20 +109,30 @@ def to_onnx(
         (f.name, DoubleTensorType([None, 1]) if f.kind == NUMERIC else StringTensorType([None, 1]))
         for f in features
     ]
-    pipeline = _trees_read_float32(pipeline)
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     options = {id(final): {"zipmap": False}} if is_classifier(final) else None
+    float32 = _float32_trees(final) and hasattr(pipeline, "steps")
+    trees = {} if float32 else double_tree_converters()
+    if float32:
+        from skl2onnx.sklapi import CastTransformer
+
+        pipeline = Pipeline(
+            [*pipeline.steps[:-1], ("float32", CastTransformer()), (pipeline.steps[-1][0], final)]
+        )
     try:
         model = convert_sklearn(
             pipeline,
             initial_types=initial_types,
-            target_opset=opset,
+            target_opset={"": opset, ML_DOMAIN: 3},  # 3: float64 tree attributes
             options=options,
             name=name,  # without a name skl2onnx puts a random uuid in the graph
-            custom_conversion_functions={SimpleImputer: _simple_imputer_in_double},
+            custom_conversion_functions={SimpleImputer: _simple_imputer_in_double, **trees},
         )
     except Exception as exc:  # skl2onnx raises many unrelated classes
         raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
+    declare_float_probabilities(model)
+    if not is_classifier(final):  # skl2onnx calls it "variable"; one name across every tool
+        _rename_output(model, model.graph.output[0].name, VALUE)
     _sort_opset_imports(model)
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -123,11 +144,16 @@ def to_onnx(
     return with_metadata(converted, metadata) if metadata else converted
 
 
-def with_metadata(onnx_bytes: bytes, metadata: Mapping[str, Any]) -> bytes:
-    """The same graph with ``mlops.<key>`` metadata_props set (others kept), sorted by key."""
+def with_metadata(
+    onnx_bytes: bytes, metadata: Mapping[str, Any], *, doc_string: str | None = None
+) -> bytes:
+    """The same graph with ``mlops.<key>`` metadata_props set (others kept), sorted by key,
+    and ``doc_string`` (what the model is for, shown by Netron and ``onnx``) if given."""
     import onnx
 
     model = onnx.load_model_from_string(onnx_bytes)
+    if doc_string is not None:
+        model.doc_string = doc_string
     props = {p.key: p.value for p in model.metadata_props}
     props.update({METADATA_PREFIX + key: metadata_value(value) for key, value in metadata.items()})
     del model.metadata_props[:]
@@ -166,47 +192,28 @@ def _simple_imputer_in_double(scope: Any, operator: Any, container: Any) -> None
     ).add_to(scope, container)
 
 
-def _trees_read_float32(pipeline: Any) -> Any:
-    """A copy in which a tree ensemble reads float32, with thresholds that split float32 alike.
-
-    ONNX trees hold float32 thresholds, rounded to nearest, which can round up past a
-    float32 input x that scikit-learn sends the other way. Rounding down cannot: for a
-    float32 x, x <= t exactly when x <= the largest float32 not above t. scikit-learn's
-    trees compare float32 inputs themselves; HistGradientBoosting compares float64, where
-    float32 rounding only matters within an ulp of a threshold. (skl2onnx also mistypes
-    gradient boosting outputs when the input is float64.)
-    """
-    import copy
-
+def _float32_trees(final: Any) -> bool:
+    """A classifier made of scikit-learn's own classification trees (forests, extra trees,
+    a decision tree), which compare ``float32(x) <= t``: fed
+    float32, skl2onnx's float32 thresholds (rounded down) split exactly alike, sums differ
+    by float32 rounding only (as the float32 probabilities would anyway), and float32
+    trees run faster. Every other tree ensemble runs in float64 (``onnx_trees``)."""
     import numpy as np
-    from skl2onnx.sklapi import CastTransformer
-    from sklearn.pipeline import Pipeline
+    from sklearn.base import is_classifier
 
-    if not isinstance(pipeline, Pipeline):
-        return pipeline
-    final = copy.deepcopy(pipeline.steps[-1][1])
-    thresholds = [
-        e.tree_.threshold
-        for e in np.ravel(getattr(final, "estimators_", []))
-        if hasattr(e, "tree_")
+    trees = [
+        e for e in [final, *np.ravel(getattr(final, "estimators_", []))] if hasattr(e, "tree_")
     ]
-    if hasattr(final, "tree_"):
-        thresholds.append(final.tree_.threshold)
-    for iteration in getattr(final, "_predictors", []):  # HistGradientBoosting
-        thresholds += [predictor.nodes["num_threshold"] for predictor in iteration]
-    if not thresholds:
-        return pipeline
-    for values in thresholds:  # writable views into the copied trees
-        rounded = values.astype(np.float32)
-        too_high = rounded.astype(np.float64) > values
-        rounded[too_high] = np.nextafter(rounded[too_high], np.float32(-np.inf))
-        values[:] = rounded
-    steps = [
-        *pipeline.steps[:-1],
-        ("float32", CastTransformer(dtype=np.float32)),
-        (pipeline.steps[-1][0], final),
-    ]
-    return Pipeline(steps)
+    return bool(trees) and all(is_classifier(e) for e in trees)  # not boosting's regression trees
+
+
+def _rename_output(model: Any, old: str, new: str) -> None:
+    for node in model.graph.node:
+        node.output[:] = [new if name == old else name for name in node.output]
+        node.input[:] = [new if name == old else name for name in node.input]
+    for value in (*model.graph.output, *model.graph.value_info):
+        if value.name == old:
+            value.name = new
 
 
 def _sort_opset_imports(model: Any) -> None:
@@ -235,6 +242,10 @@ def _conversion_problem(exc: Exception) -> str:
     return f"converting to ONNX failed: {type(exc).__name__}: {_first_line(exc)}"
 
 
+def _dims(shape: list[Any]) -> list[int]:
+    return [d if isinstance(d, int) and d >= 0 else -1 for d in shape]
+
+
 def _first_line(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
@@ -256,9 +267,13 @@ class OnnxModel:
         self._bytes = self.path.read_bytes()
         self._small = self._session(threads=1)
         self._large: Any = None
-        self.input_names = [i.name for i in self._small.get_inputs()]
-        self.output_names = [o.name for o in self._small.get_outputs()]
-        self.input_types = {i.name: i.type for i in self._small.get_inputs()}
+        inputs, outputs = self._small.get_inputs(), self._small.get_outputs()
+        self.input_names = [i.name for i in inputs]
+        self.output_names = [o.name for o in outputs]
+        self.input_types = {i.name: i.type for i in inputs}
+        self.output_types = {o.name: o.type for o in outputs}
+        self.shapes = {t.name: _dims(t.shape) for t in (*inputs, *outputs)}
+        """Graph input and output dimensions, -1 where a dimension varies (the batch)."""
 
     def _session(self, *, threads: int) -> Any:
         import onnxruntime as ort

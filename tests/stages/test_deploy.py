@@ -86,6 +86,27 @@ def test_production_needs_a_passed_gate_unless_forced(config, models, tmp_path):
     assert (last["event"], last["alias"], last["forced"]) == ("promote", "production", True)
 
 
+def test_every_protected_alias_needs_a_passed_gate(tmp_path, models, monkeypatch):
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    config = load_config(
+        write_config(tmp_path / "project"), ["deploy.protected_aliases=[prod-eu, prod-us]"]
+    )
+    assert config.deploy.protected_aliases == ("prod-eu", "prod-us")
+    for alias in ("prod-eu", "prod-us"):
+        with pytest.raises(
+            GateFailed, match=f"cannot go to {alias} \\(deploy.protected_aliases\\)"
+        ):
+            deploy(config, workdir=tmp_path, target="local", alias=alias, model=models["no-gate"])
+    # production is an ordinary alias once the list leaves it out
+    result = deploy(
+        config, workdir=tmp_path, target="local", alias="production", model=models["no-gate"]
+    )
+    assert result.passed and result.checks["gate"]["required"] is False
+    assert load_config(write_config(tmp_path / "default")).deploy.protected_aliases == (
+        "production",
+    )
+
+
 def test_the_gate_result_of_this_run_wins_over_the_packaged_one(config, models, tmp_path):
     (tmp_path / "evaluate-gate").mkdir()
     (tmp_path / "evaluate-gate" / "result.json").write_text(json.dumps({"passed": True}))
@@ -186,7 +207,7 @@ class _Scripted(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - http.server's name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path.endswith("/load"):
-            (key,) = body["parameters"]
+            (key,) = (k for k in body["parameters"] if k.startswith("file:"))
             type(self).loads.append(key)
             answer = {}
         else:

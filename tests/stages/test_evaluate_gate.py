@@ -236,6 +236,92 @@ def test_a_drop_within_noise_does_not_block_with_block_on_significant(project):
     assert not evaluate_gate(strict, workdir=workdir, baseline=str(baseline)).passed
 
 
+SIGNIFICANT = {
+    "confidence": 0.95,
+    "resamples": 400,
+    "metrics": {
+        "accuracy": {"max_drop": 0.0, "block_on": "significant"},
+        "log_loss": {"max_drop": 0.0, "block_on": "significant"},
+    },
+}
+
+
+def test_a_significant_drop_blocks_with_block_on_significant(project):
+    """Accuracy (higher is better) and log loss (lower is better) both clearly worse: both block."""
+    _, strong = trained(project, "strong")
+    baseline = export_onnx(strong / "train", project / "strong.onnx")
+    config, weak = trained(project, "weak", gate=SIGNIFICANT, features=["x2"], name="weak.yaml")
+    result = evaluate_gate(config, workdir=weak, baseline=str(baseline))
+    intervals = result.significance["intervals"]
+    assert intervals["accuracy"]["high"] < 0, "the setup needs a real accuracy drop"
+    assert intervals["log_loss"]["low"] > 0, "the setup needs a real log-loss rise"
+    for name in ("accuracy", "log_loss"):
+        failed = rule(result, name, "max_drop")
+        assert (failed["status"], failed["passed"]) == ("fail", False), name
+        assert failed["interval"] == intervals[name]
+    assert not result.passed
+    assert result.one_line().startswith("Gate failed: accuracy worsened by")
+
+
+def test_a_significant_improvement_never_blocks(project):
+    """The mirror image: the weak model is the baseline, so every change is for the better."""
+    _, weak = trained(project, "weak", features=["x2"], name="weak.yaml")
+    baseline = export_onnx(weak / "train", project / "weak.onnx")
+    config, strong = trained(project, "strong", gate=SIGNIFICANT)
+    result = evaluate_gate(config, workdir=strong, baseline=str(baseline))
+    assert result.significance["intervals"]["accuracy"]["low"] > 0
+    assert result.significance["intervals"]["log_loss"]["high"] < 0
+    assert [r.status for r in result.rules] == ["pass", "pass"] and result.passed
+
+
+def regression_rows(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=rows), rng.normal(size=rows)
+    y = 3 * x1 + x2 + 0.3 * rng.normal(size=rows)
+    return pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "label": y.round(4)})
+
+
+def test_a_significant_rmse_rise_blocks_with_block_on_significant(tmp_path):
+    regression_rows(400, 1).to_csv(tmp_path / "train.csv", index=False)
+    regression_rows(200, 2).to_csv(tmp_path / "test.csv", index=False)
+    gate = {
+        "confidence": 0.95,
+        "resamples": 400,
+        "metrics": {"rmse": {"max_relative_drop": 0.0, "block_on": "significant"}},
+    }
+    model = {"estimator": "sklearn.linear_model.LinearRegression"}
+    _, strong = trained(tmp_path, "strong", gate=gate, task="regression", model=model)
+    baseline = export_onnx(strong / "train", tmp_path / "strong.onnx", task="regression")
+    config, weak = trained(
+        tmp_path,
+        "weak",
+        gate=gate,
+        features=["x2"],
+        name="weak.yaml",
+        task="regression",
+        model=model,
+    )
+    result = evaluate_gate(config, workdir=weak, baseline=str(baseline))
+    assert result.significance["intervals"]["rmse"]["low"] > 0, "the setup needs a real rise"
+    failed = rule(result, "rmse", "max_relative_drop")
+    assert (failed["status"], failed["passed"]) == ("fail", False)
+    assert not result.passed
+
+
+def test_block_on_significant_blocks_as_any_without_an_interval(project):
+    """A metrics file was not scored on these rows: no interval, so a drop blocks as ``any``."""
+    _, strong = trained(project, "strong")
+    config, weak = trained(project, "weak", gate=SIGNIFICANT, features=["x2"], name="weak.yaml")
+    result = evaluate_gate(config, workdir=weak, baseline=str(strong / "train" / "metrics.json"))
+    assert result.significance is None
+    for name in ("accuracy", "log_loss"):
+        failed = rule(result, name, "max_drop")
+        assert (failed["status"], failed["passed"]) == ("fail", False), name
+        assert failed["note"] == "no confidence interval for this metric: blocks as block_on: any"
+    assert not result.passed
+    assert any("no confidence intervals" in note for note in result.notes)
+
+
 def test_bootstrap_interval_matches_the_normal_approximation(project):
     """For accuracy the difference is a mean of per-row differences: its spread is known."""
     from mlops_actions.metrics import paired_bootstrap

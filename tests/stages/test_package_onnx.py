@@ -110,8 +110,25 @@ def test_penguins_packages_with_parity_metadata_and_card(example, tmp_path):
             "target",
             "test_sample",
             "drift_profile",
+            "input_encoding",
         )
     }
+    assert proto.doc_string == config.description  # the file says what it is for
+    encoding = meta["mlops.input_encoding"]
+    median = pipeline.named_steps["preprocess"].named_transformers_["numeric"][0].statistics_[0]
+    assert encoding["bill_length_mm"] == {
+        "missing": "NaN (null in a JSON request)",
+        "missing_becomes": f"median of the training rows: {float(median)!r}",
+    }
+    assert encoding["island"]["missing"] == "'' (null in a JSON request)"
+    assert encoding["island"]["unseen_category"].startswith("all its one-hot columns 0")
+    # what the file says about unseen categories is what it does: as scikit-learn, no error
+    atlantis = test.head(3).assign(island="Atlantis")
+    np.testing.assert_allclose(
+        model.predict(atlantis).probabilities,
+        pipeline.predict_proba(model_frame(atlantis, model.features)),
+        atol=1e-6,
+    )
     assert meta["mlops.metrics"] == json.loads((tmp_path / "train/metrics.json").read_text())
     assert meta["mlops.target"] == {
         "name": "species",
@@ -135,7 +152,8 @@ def test_penguins_packages_with_parity_metadata_and_card(example, tmp_path):
 
     card = (tmp_path / "package-onnx/model-card.md").read_text()
     assert "Classifies Adelie, Chinstrap and Gentoo penguins" in card  # purpose from config
-    assert "`NaN`" in card and "`''`" in card  # how missing values are fed
+    assert "| NaN (null in a JSON request) | median of the training rows: " in card
+    assert "| '' (null in a JSON request) | most frequent of the training rows: " in card
     assert (
         json.loads((tmp_path / "package-onnx/result.json").read_text())["parity"]["passed"] is True
     )
@@ -176,7 +194,7 @@ def test_diabetes_regression_measures_speed(example, tmp_path):
         and result.parity["max_abs_diff"] <= 1e-4
         and result.parity["label_agreement"] is None
     )
-    assert result.graph_outputs == ["variable"]
+    assert result.graph_outputs == ["value"]
     speed = result.latency
     assert speed["throughput"]["rows"] == 100_000
     for side in ("onnx", "sklearn"):

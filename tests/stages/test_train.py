@@ -181,6 +181,36 @@ def test_rows_without_a_label_are_dropped_with_a_warning(example, tmp_path):
     assert result.warnings == ["dropped 5 row(s) with no value in target 'progression'"]
 
 
+def test_a_test_label_the_model_never_saw_leaves_log_loss_and_auc_undefined(example, tmp_path):
+    project = example("penguins")
+    test = pd.read_csv(project / "data/test.csv")
+    test.loc[0, "species"] = "Emperor"
+    test.to_csv(project / "data/test.csv", index=False)
+    result = train(load_config(project / "mlops.yaml"), workdir=tmp_path)
+    assert result.metrics["log_loss"] is None and result.metrics["roc_auc"] is None
+    model = joblib.load(result.model_path)
+    x = test.drop(columns=["species", "year"])
+    x[["island", "sex"]] = x[["island", "sex"]].fillna("")
+    assert result.metrics["accuracy"] == pytest.approx(
+        accuracy_score(test["species"], model.predict(x))
+    )
+
+
+def test_one_class_or_an_empty_feature_column_is_a_data_error(example, tmp_path):
+    project = example("penguins")
+    frame = pd.read_csv(project / "data/train.csv")
+    frame.assign(species="Adelie").to_csv(project / "data/one-class.csv", index=False)
+    frame.assign(bill_depth_mm=np.nan).to_csv(project / "data/empty.csv", index=False)
+    one_class = load_config(project / "mlops.yaml", ["data.train=data/one-class.csv"])
+    with pytest.raises(
+        DataError, match="one-class.csv: target 'species' has only the class 'Adelie'"
+    ):
+        train(one_class, workdir=tmp_path)
+    empty = load_config(project / "mlops.yaml", ["data.train=data/empty.csv"])
+    with pytest.raises(DataError, match="empty.csv: column 'bill_depth_mm' has no values"):
+        train(empty, workdir=tmp_path)
+
+
 def test_parquet_training_data(example, tmp_path):
     project = example("diabetes")
     pd.read_csv(project / "data/diabetes.csv").to_parquet(project / "data/diabetes.parquet")
@@ -194,6 +224,6 @@ def test_parquet_training_data(example, tmp_path):
 
 def test_a_failed_run_leaves_no_result_json(example, tmp_path):
     config = load_config(example("diabetes") / "mlops.yaml", ["data.target=nope"])
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match="diabetes.csv: column 'nope' not found"):
         train(config, workdir=tmp_path)
     assert not (tmp_path / "train/result.json").exists()

@@ -530,6 +530,7 @@ def test_cli_exit_codes(tmp_path):
     (tmp_path / "data/train.csv").write_text("")
     bad = cli(cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.endswith("data/train.csv: file is empty\n")
 
 
 def test_cli_flags_reach_the_stage(tmp_path, monkeypatch, capsys):
@@ -543,7 +544,11 @@ def test_cli_flags_reach_the_stage(tmp_path, monkeypatch, capsys):
     assert main(["validate-data", "--no-fail", "--max-samples", "1", "--chunksize", "5"]) == 0
     saved = json.loads((tmp_path / ".mlops/validate-data/result.json").read_text())
     assert saved["chunksize"] == 5 and len(saved["failures"][0]["samples"]) == 1
+    capsys.readouterr()
     assert main(["validate-data", "--chunksize", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "mlops: error: --chunksize must be a positive number of rows, got 0\n"
+    )
     assert main(["validate-data", "--infer-schema"]) == 2  # schema exists, no --force
     assert "--force" in capsys.readouterr().err
 

@@ -3,52 +3,62 @@
 Layout, numbered like Triton and KServe model repositories::
 
     <root>/<model>/<version>/model.onnx, model-card.md, metadata.json, .claim
-    <root>/<model>/aliases/<alias>.json     {"version": 3, "history": [2, 1], ...}
+    <root>/<model>/aliases/<alias>.json     {"version": 3, "history": [2, 1], "move": "<id>", ...}
     <root>/<model>/audit/<utc>-<id>.json    one event per object, created once, never rewritten
-    <root>/<model>/.lock                    held while an alias moves
+    <root>/<model>/config.pbtxt             Triton's config, serving the production version
 
-Consistency without a database:
+Consistency without a database and without a lock:
 
-* a version number is claimed by creating ``<version>/.claim`` exclusively (``O_EXCL``
+* a version number is claimed by creating ``<version>/.claim`` exclusively (a hard link
   locally, ``If-None-Match: *`` on S3), so two deploys never share a number;
 * a version becomes visible only when its ``metadata.json`` is written, last, so a deploy
-  killed mid-copy leaves an invisible, skipped number, never a half version;
-* an alias is one small object replaced whole (temp file + rename locally, one PUT on S3),
-  moved under the model's lock so no concurrent move is lost.
-
-Locally the lock is ``flock``: the kernel releases it when its holder dies, so a killed
-deploy leaves no stale lock. On S3 it is an object created with ``If-None-Match: *`` that
-expires after ``LOCK_TTL_S``; an expired lock is broken. S3 cannot delete conditionally
-on every implementation, so two deploys breaking the same expired lock at the same instant
-could both proceed: keep deploys of one model in one workflow ``concurrency`` group.
+  killed mid-copy leaves an invisible, skipped number, never a half version; the next
+  deploy deletes such a version's files once its claim is ``STALE_AFTER_S`` old, keeping
+  the claim so the number is never reused;
+* an alias is one small object replaced by compare-and-swap (``If-Match`` on its ETag on
+  S3, a compare under ``flock`` locally): a move that finds the alias changed since it read
+  it reads again and retries, so no concurrent move is lost, and there is no lock for a
+  killed deploy to leave behind or for another deploy to break;
+* the audit entry of a change is written *before* the change (the intent), with an id; an
+  alias stores the id of the move that set it, and each move entry names the move it
+  replaced (``after``). ``history()`` keeps the moves on those chains and the registrations
+  of visible versions, so after a kill at any point every alias target has its entry and
+  no entry claims a change that never landed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
+import hashlib
 import json
 import os
+import random
 import re
 import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlops_actions import clock
 from mlops_actions.errors import ConfigError, UsageError
 from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
+from mlops_actions.registry.triton import CONFIG_FILE, SERVED_ALIAS, model_config, to_pbtxt
 from mlops_actions.reports import render
 from mlops_actions.workdir import ONNX_FILE
 
 METADATA_FILE = "metadata.json"
 CLAIM_FILE = ".claim"
-LOCK_TTL_S = 120.0
-LOCK_WAIT_S = 60.0
+WAIT_S = 60.0
+"""How long an alias move keeps retrying while other deploys move the same alias."""
+STALE_AFTER_S = 24 * 3600.0
+"""A version still incomplete this long after its claim belongs to a deploy that died."""
 _COPY_CHUNK = 1 << 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RESERVED = {"aliases", "audit"}
@@ -90,6 +100,8 @@ class Alias:
     """Versions the alias pointed at before, newest first: what rollback returns to."""
     updated_at: str | None = None
     actor: str | None = None
+    move: str | None = None
+    """Id of the audit entry of the move that set the alias."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +110,7 @@ class Alias:
             "history": list(self.history),
             "updated_at": self.updated_at,
             "actor": self.actor,
+            "move": self.move,
         }
 
 
@@ -135,14 +148,7 @@ class Registry:
 
     def versions(self, model: str) -> list[ModelVersion]:
         """Every complete version, oldest first, with its metadata (metrics for a trend)."""
-        _check_name(model, "model")
-        found = []
-        for name in self._store.list(model):
-            if name.isdigit():
-                raw = self._store.read(f"{model}/{name}/{METADATA_FILE}")
-                if raw is not None:
-                    found.append(self._version(model, int(name), raw))
-        return sorted(found, key=lambda v: v.version)
+        return self._scan(model)[0]
 
     def version(self, model: str, version: int) -> ModelVersion:
         _check_name(model, "model")
@@ -184,10 +190,28 @@ class Registry:
         return self.version(model, alias.version)
 
     def history(self, model: str) -> list[dict[str, Any]]:
-        """The audit log, oldest first."""
+        """The audit log, oldest first: every change that landed.
+
+        Left out: the entry of a move no alias chain leads to and of a registration whose
+        version never became visible (its deploy died, or lost a race and retried).
+        """
         _check_name(model, "model")
         names = sorted(n for n in self._store.list(f"{model}/audit") if n.endswith(".json"))
-        return [json.loads(self._store.read(f"{model}/audit/{n}") or b"{}") for n in names]
+        entries = [json.loads(self._store.read(f"{model}/audit/{n}") or b"{}") for n in names]
+        by_id = {e["id"]: e for e in entries if "id" in e}
+        landed = set()
+        for alias in self.aliases(model).values():
+            move = alias.move
+            while move is not None and move not in landed:
+                landed.add(move)
+                move = (by_id.get(move) or {}).get("after")
+        visible = {v.version for v in self.versions(model)}
+        return [
+            e
+            for e in entries
+            if ("after" not in e or e.get("id") in landed)
+            and (e.get("event") != "register" or "id" not in e or e["to_version"] in visible)
+        ]
 
     def read_file(self, version: ModelVersion, name: str) -> bytes:
         data = self._store.read(f"{version.model}/{version.version}/{name}")
@@ -226,10 +250,13 @@ class Registry:
         if ONNX_FILE not in files:
             raise UsageError(f"registry {self.url}: a version needs {ONNX_FILE}")
         sha = metadata.get("sha256")
-        for existing in self.versions(model):
+        versions, incomplete = self._scan(model)
+        for existing in versions:
             if sha and existing.sha256 == sha:
                 return existing, False
-        number = self._claim(model)
+        for number in incomplete:
+            self._clean_if_stale(model, number)
+        number = self._claim(model, max([*incomplete, *(v.version for v in versions)], default=0))
         prefix = f"{model}/{number}"
         for name, source in files.items():
             self._store.copy_in(source, f"{prefix}/{name}")
@@ -240,14 +267,14 @@ class Registry:
             "created_at": clock.iso(),
             "files": sorted(files),
         }
-        self._store.write(
-            f"{prefix}/{METADATA_FILE}", to_json(record).encode()
-        )  # last: the version is complete
-        version = self._version(model, number, to_json(record).encode())
         self.record(
             model, {"event": "register", "to_version": number, "sha256": sha, **(context or {})}
         )
-        return version, True
+        raw = to_json(record).encode()
+        self._store.write(f"{prefix}/{METADATA_FILE}", raw)  # last: the version is complete
+        if self._store.read(f"{model}/{CONFIG_FILE}") is None:  # Triton's first version
+            self._write_triton_config(model, number, Path(files[ONNX_FILE]).read_bytes())
+        return self._version(model, number, raw), True
 
     def set_alias(
         self,
@@ -261,21 +288,24 @@ class Registry:
         """Point ``alias`` at ``version`` (which must exist), remembering where it pointed before."""
         _check_alias(alias)
         self.version(model, version)
-        with self._store.lock(f"{model}/.lock"):
-            current = self._alias(model, alias)
+
+        def target(current: Alias | None) -> tuple[int, tuple[int, ...]]:
             if current is None:
-                history: tuple[int, ...] = ()
-            elif current.version == version:
-                history = current.history
-            else:
-                history = (current.version, *(v for v in current.history if v != current.version))
-            return self._move(model, alias, current, version, history, event, context)
+                return version, ()
+            if current.version == version:
+                return version, current.history
+            return version, (
+                current.version,
+                *(v for v in current.history if v != current.version),
+            )
+
+        return self._move(model, alias, target, event, context)
 
     def rollback(self, model: str, alias: str, *, context: Mapping[str, Any] | None = None) -> Move:
         """Move ``alias`` back to the version it pointed at before the current one."""
         _check_alias(alias)
-        with self._store.lock(f"{model}/.lock"):
-            current = self._alias(model, alias)
+
+        def target(current: Alias | None) -> tuple[int, tuple[int, ...]]:
             if current is None:
                 raise UsageError(
                     f"registry {self.url}: {model} has no alias {alias!r}; nothing to roll back"
@@ -286,7 +316,24 @@ class Registry:
                     f"{current.version}; nothing to roll back to"
                 )
             previous, *rest = current.history
-            return self._move(model, alias, current, previous, tuple(rest), "rollback", context)
+            return previous, tuple(rest)
+
+        return self._move(model, alias, target, "rollback", context)
+
+    def record(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Append one event, with a new id, to the model's audit log (changes record themselves)."""
+        record = {
+            "at": clock.iso(),
+            "actor": actor(),
+            "model": model,
+            **event,
+            "id": uuid.uuid4().hex,
+        }
+        stamp = clock.stamp()
+        name = f"{model}/audit/{stamp}-{record['id']}.json"
+        if not self._store.create(name, to_json(record).encode()):
+            raise RuntimeError(f"audit entry {name} exists already")  # a uuid collision: a bug
+        return record
 
     # -- internals -------------------------------------------------------------------------
 
@@ -294,37 +341,80 @@ class Registry:
         self,
         model: str,
         alias: str,
-        current: Alias | None,
-        version: int,
-        history: tuple[int, ...],
+        target: Callable[[Alias | None], tuple[int, tuple[int, ...]]],
         event: str,
         context: Mapping[str, Any] | None,
     ) -> Move:
-        who = actor()
-        moved = Alias(alias, version, history, clock.iso(), who)
-        self._store.write(f"{model}/aliases/{alias}.json", to_json(moved.to_dict()).encode())
-        record = {
-            "event": event,
-            "alias": alias,
-            "from_version": current.version if current else None,
-            "to_version": version,
-            **(context or {}),
-        }
-        return Move(alias, record["from_version"], version, self.record(model, record))
+        """Record the move, then swap the alias if nobody moved it since it was read; else again."""
+        key = f"{model}/aliases/{alias}.json"
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            found = self._store.read_tagged(key)
+            current = None if found is None else _parse_alias(alias, found[0])
+            version, history = target(current)
+            record = self.record(
+                model,
+                {
+                    "event": event,
+                    "alias": alias,
+                    "from_version": current.version if current else None,
+                    "to_version": version,
+                    "after": current.move if current else None,
+                    **(context or {}),
+                },
+            )
+            moved = Alias(alias, version, history, clock.iso(), record["actor"], record["id"])
+            data = to_json(moved.to_dict()).encode()
+            if self._store.replace(key, data, None if found is None else found[1]):
+                if alias == SERVED_ALIAS:
+                    onnx_bytes = self.read_file(self.version(model, version), ONNX_FILE)
+                    self._write_triton_config(model, version, onnx_bytes)
+                return Move(alias, record["from_version"], version, record)
+            if time.monotonic() > deadline:
+                raise UsageError(
+                    f"registry {self.url}: {model}:{alias} kept moving under other deploys for "
+                    f"{WAIT_S:.0f} s; retry later"
+                )
+            time.sleep(random.uniform(0.01, 0.1))  # apart, so racing deploys do not collide again
 
-    def record(self, model: str, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Append one event to the model's audit log (moves and registrations record themselves)."""
-        record = {"at": clock.iso(), "actor": actor(), "model": model, **event}
-        stamp = clock.stamp()
-        name = f"{model}/audit/{stamp}-{uuid.uuid4().hex[:8]}.json"
-        if not self._store.create(name, to_json(record).encode()):
-            raise RuntimeError(f"audit entry {name} exists already")  # a uuid collision: a bug
-        return record
+    def _write_triton_config(self, model: str, version: int, onnx_bytes: bytes) -> None:
+        """``<model>/config.pbtxt``: Triton serves ``version`` of this folder (see registry.triton)."""
+        try:
+            config = model_config(model, onnx_bytes, versions=[version])
+        except Exception:  # not an ONNX graph (onnx raises its own classes): nothing to serve
+            return
+        self._store.write(f"{model}/{CONFIG_FILE}", to_pbtxt(config).encode())
 
-    def _claim(self, model: str) -> int:
-        """The next free version number, taken exclusively (skips numbers a killed deploy claimed)."""
-        taken = [int(n) for n in self._store.list(model) if n.isdigit()]
-        number = max(taken, default=0) + 1
+    def _scan(self, model: str) -> tuple[list[ModelVersion], list[int]]:
+        """Complete versions (oldest first) and the numbers claimed by deploys not (yet) complete."""
+        _check_name(model, "model")
+        found, incomplete = [], []
+        for name in self._store.list(model):
+            if name.isdigit():
+                raw = self._store.read(f"{model}/{name}/{METADATA_FILE}")
+                if raw is None:
+                    incomplete.append(int(name))
+                else:
+                    found.append(self._version(model, int(name), raw))
+        return sorted(found, key=lambda v: v.version), sorted(incomplete)
+
+    def _clean_if_stale(self, model: str, number: int) -> None:
+        """Delete the files of a version whose deploy died, keeping its claim (the number stays used)."""
+        prefix = f"{model}/{number}"
+        claim = self._store.read(f"{prefix}/{CLAIM_FILE}")
+        try:
+            claimed = datetime.fromisoformat(json.loads(claim or b"{}")["at"])
+        except (ValueError, KeyError, TypeError):
+            return  # not a claim this code wrote: leave it to a human
+        if (clock.now() - claimed).total_seconds() < STALE_AFTER_S:
+            return  # maybe still copying
+        for name in self._store.list(prefix):
+            if name != CLAIM_FILE:
+                self._store.delete(f"{prefix}/{name}")
+
+    def _claim(self, model: str, highest: int) -> int:
+        """The next free number above ``highest``, taken exclusively."""
+        number = highest + 1
         while not self._store.create(f"{model}/{number}/{CLAIM_FILE}", _owner().encode()):
             number += 1
         return number
@@ -336,16 +426,19 @@ class Registry:
 
     def _alias(self, model: str, alias: str) -> Alias | None:
         raw = self._store.read(f"{model}/aliases/{alias}.json")
-        if raw is None:
-            return None
-        doc = json.loads(raw)
-        return Alias(
-            alias,
-            int(doc["version"]),
-            tuple(doc.get("history") or ()),
-            doc.get("updated_at"),
-            doc.get("actor"),
-        )
+        return None if raw is None else _parse_alias(alias, raw)
+
+
+def _parse_alias(alias: str, raw: bytes) -> Alias:
+    doc = json.loads(raw)
+    return Alias(
+        alias,
+        int(doc["version"]),
+        tuple(doc.get("history") or ()),
+        doc.get("updated_at"),
+        doc.get("actor"),
+        doc.get("move"),
+    )
 
 
 def _check_name(name: str, what: str) -> None:
@@ -370,6 +463,30 @@ def _owner() -> str:
     )
 
 
+@contextlib.contextmanager
+def _flock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``: the kernel releases it when its holder dies."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise UsageError(
+                        f"registry lock {path} held for over {WAIT_S:.0f} s by another deploy; retry later"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 # -- storage ---------------------------------------------------------------------------------
 
 
@@ -378,10 +495,16 @@ class _Store(Protocol):
 
     def list(self, prefix: str) -> list[str]: ...
     def read(self, key: str) -> bytes | None: ...
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """The content and a tag that changes whenever the content does (S3: the ETag)."""
+
     def write(self, key: str, data: bytes) -> None: ...
     def create(self, key: str, data: bytes) -> bool: ...
+    def replace(self, key: str, data: bytes, tag: str | None) -> bool:
+        """Write only if the object still has ``tag`` (``None``: does not exist); False if not."""
+
+    def delete(self, key: str) -> None: ...
     def copy_in(self, source: str | os.PathLike[str], key: str) -> None: ...
-    def lock(self, key: str) -> contextlib.AbstractContextManager[None]: ...
     def location(self, key: str) -> str: ...
     def local_path(self, key: str) -> Path | None: ...
 
@@ -405,8 +528,24 @@ class _LocalStore(_Store):
         except FileNotFoundError:
             return None
 
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        data = self.read(key)
+        return None if data is None else (data, hashlib.sha256(data).hexdigest())
+
     def write(self, key: str, data: bytes) -> None:
         atomic_write_bytes(self._path(key), data)
+
+    def replace(self, key: str, data: bytes, tag: str | None) -> bool:
+        path = self._path(key)
+        with _flock(path.with_name(f".{path.name}.lock")):
+            found = self.read_tagged(key)
+            if (found and found[1]) != tag:
+                return False
+            atomic_write_bytes(path, data)
+            return True
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def create(self, key: str, data: bytes) -> bool:
         """Write the whole file beside, then hard-link it in: ``link`` fails if the name exists."""
@@ -432,29 +571,6 @@ class _LocalStore(_Store):
             dst.flush()
             os.fsync(dst.fileno())
 
-    @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        import fcntl
-
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+b") as fh:
-            deadline = time.monotonic() + LOCK_WAIT_S
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise UsageError(
-                            f"registry lock {path} held for over {LOCK_WAIT_S:.0f} s by another deploy; retry later"
-                        ) from None
-                    time.sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
     def location(self, key: str) -> str:
         return str(self._path(key))
 
@@ -463,7 +579,8 @@ class _LocalStore(_Store):
 
 
 class _FsspecStore(_Store):
-    """Object storage through fsspec; S3 gives atomic single PUTs and ``If-None-Match`` creates."""
+    """Object storage through fsspec; S3 gives atomic single PUTs and conditional ones
+    (``If-None-Match: *`` creates, ``If-Match: <ETag>`` replaces)."""
 
     def __init__(self, url: str, storage_options: dict[str, Any]) -> None:
         try:
@@ -498,6 +615,17 @@ class _FsspecStore(_Store):
         except FileNotFoundError:
             return None
 
+    def read_tagged(self, key: str) -> tuple[bytes, str] | None:
+        while True:
+            try:
+                with self.fs.open(self._path(key), "rb") as fh:  # reads send If-Match: <ETag>
+                    return fh.read(), fh.details["ETag"]
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                if not _lost_race(exc):
+                    raise  # else it changed between the HEAD and the GET: read again
+
     def write(self, key: str, data: bytes) -> None:
         self.fs.pipe_file(self._path(key), data)
 
@@ -508,38 +636,39 @@ class _FsspecStore(_Store):
             return False
         return True
 
+    def replace(self, key: str, data: bytes, tag: str | None) -> bool:
+        if tag is None:
+            return self.create(key, data)
+        try:
+            self.fs.pipe_file(self._path(key), data, IfMatch=tag)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if _lost_race(exc):
+                return False
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(key))
+
     def copy_in(self, source: str | os.PathLike[str], key: str) -> None:
         self.fs.put_file(os.fspath(source), self._path(key))
-
-    @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        owner = _owner()
-        while not self.create(
-            key, json.dumps({"owner": owner, "expires": time.time() + LOCK_TTL_S}).encode()
-        ):
-            held = self.read(key)
-            expires = json.loads(held).get("expires", 0) if held else 0
-            if expires < time.time():
-                with contextlib.suppress(FileNotFoundError):
-                    self.fs.rm_file(self._path(key))
-                continue
-            if time.monotonic() > deadline:
-                raise UsageError(
-                    f"registry lock {self.location(key)} held for over {LOCK_WAIT_S:.0f} s by another deploy; retry later"
-                )
-            time.sleep(0.1)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                self.fs.rm_file(self._path(key))
 
     def location(self, key: str) -> str:
         return f"{self.protocol}://{self._path(key)}"
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+
+def _lost_race(exc: OSError) -> bool:
+    """S3 refused a conditional request: 412 (the ETag changed), 409 (a concurrent write), or
+    s3fs saw the object change between its HEAD and its GET (``FileExpired``, ``EBUSY``)."""
+    cause = getattr(exc.__cause__, "response", None) or {}
+    code = cause.get("Error", {}).get("Code")
+    return code in ("PreconditionFailed", "ConditionalRequestConflict") or exc.errno == errno.EBUSY
 
 
 def describe(registry: Registry, model: str, action: str = "list", ref: str | None = None) -> str:

@@ -7,6 +7,7 @@ works against ``mlops serve`` and Triton: hand over a version, then smoke-test i
 from __future__ import annotations
 
 import base64
+import json
 import os
 import time
 from typing import Any
@@ -15,7 +16,8 @@ from mlops_actions import workdir as layout
 from mlops_actions.config import Config, DeployTarget
 from mlops_actions.errors import DeployFailed, UsageError
 from mlops_actions.model import OnnxModel, mismatch, packaged_sample
-from mlops_actions.serving.protocol import outputs_from_v2, v2_request
+from mlops_actions.registry.triton import model_config
+from mlops_actions.serving.protocol import named_outputs, outputs_from_v2, v2_request
 
 
 class HttpEndpoint:
@@ -33,12 +35,15 @@ class HttpEndpoint:
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def load(self, version: int, model_bytes: bytes) -> None:
-        """``POST /v2/repository/models/{name}/load`` with the file inline, as Triton takes it."""
+        """``POST /v2/repository/models/{name}/load`` with the file inline and the model
+        config Triton needs beside it (mlops serve reads the graph instead)."""
         import requests
 
+        config = model_config(self.model, model_bytes, versions=[version])
         body = {
             "parameters": {
-                f"file:{version}/{layout.ONNX_FILE}": base64.b64encode(model_bytes).decode()
+                "config": json.dumps(config),
+                f"file:{version}/{layout.ONNX_FILE}": base64.b64encode(model_bytes).decode(),
             }
         }
         url = f"{self.url}/v2/repository/models/{self.model}/load"
@@ -56,11 +61,14 @@ class HttpEndpoint:
             )
 
     def smoke(self, onnx: OnnxModel, version: int, *, candidate_source: str) -> dict[str, Any]:
-        """The packaged test sample must come back right, from ``version``, within the deadline."""
+        """The packaged test sample must come back right, from ``version``, within the deadline.
+
+        Asked of that version's route; the answer carries the graph's output names, read
+        by role (label, probabilities, value) as the sample stores them."""
         import requests
 
         frame, expected, atol = packaged_sample(onnx, candidate_source)
-        url = f"{self.url}/v2/models/{self.model}/infer"
+        url = f"{self.url}/v2/models/{self.model}/versions/{version}/infer"
         start = time.monotonic()
         try:
             resp = requests.post(
@@ -84,8 +92,8 @@ class HttpEndpoint:
             )
         try:
             body = resp.json()
-            outputs = outputs_from_v2(body)
-        except (ValueError, KeyError, TypeError) as exc:
+            outputs = named_outputs(outputs_from_v2(body), onnx.task)
+        except (ValueError, KeyError, TypeError, StopIteration) as exc:
             raise DeployFailed(f"smoke request to {url}: unreadable answer ({exc})") from None
         if str(body.get("model_version")) != str(version):
             raise DeployFailed(

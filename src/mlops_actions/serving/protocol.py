@@ -1,16 +1,27 @@
-"""Requests and answers of the Open Inference Protocol (KServe V2 REST) and of ``/predict``.
+"""Requests and answers of the Open Inference Protocol (KServe V2 REST, with Triton's binary
+tensor extension) and of ``/predict``.
 
 One module for both ends: ``mlops serve`` decodes requests and encodes answers, the
 ``http`` deploy target encodes its smoke request and decodes the answer, so the two can
 never disagree on shapes or names. Inputs are one tensor per raw feature column, shape
-``[n]`` or ``[n, 1]``; outputs are ``label`` and ``probabilities`` (classification) or
-``value`` (regression).
+``[n]`` or ``[n, 1]``; outputs are the graph's own, named and typed as the ONNX file
+declares them. ``LABEL``, ``PROBABILITIES`` and ``VALUE`` name the roles of those outputs
+(what ``/predict``, the inference log and the deploy checks read); ``named_outputs`` finds
+them among the graph's outputs.
+
+Checking follows the protocol: every element must fit the datatype the client declared
+(``INT64`` takes integers in range, ``BYTES`` strings), the data must fill the shape, and a
+numeric feature takes any numeric datatype, a string feature ``BYTES``. JSON ``null`` is a
+missing value (NaN for numbers, ``''`` for strings, as ``features.model_frame`` prepares
+them); in binary data a missing number is NaN and a missing string is empty.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions.model import LABEL, PROBABILITIES, VALUE
@@ -21,18 +32,55 @@ if TYPE_CHECKING:
 
     from mlops_actions.features import Feature
 
-NUMERIC_TYPES = {
-    "FP16",
-    "FP32",
-    "FP64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
+HEADER_LENGTH = "inference-header-content-length"
+"""Triton's binary tensor extension: the length of the JSON header before the raw tensors."""
+
+BINARY_DTYPES = {  # numpy form of each fixed-size datatype's binary data (little-endian)
+    "BOOL": "|b1",
+    "UINT8": "<u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "INT8": "<i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+}
+ONNX_DATATYPES = {  # ONNX tensor element type -> protocol datatype
+    "tensor(bool)": "BOOL",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(float16)": "FP16",
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(string)": "BYTES",
+}
+_FLOAT_MAX = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": math.inf}
+_INT_RANGES = {
+    f"{'U' if unsigned else ''}INT{bits}": (0, 2**bits - 1)
+    if unsigned
+    else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    for bits in (8, 16, 32, 64)
+    for unsigned in (False, True)
+}
+NUMERIC_DATATYPES = frozenset(_FLOAT_MAX) | frozenset(_INT_RANGES)
+_UNSUPPORTED_PARAMETERS = {  # Triton request parameters asking for what this server does not do
+    "sequence_id": "sequence batching",
+    "sequence_start": "sequence batching",
+    "sequence_end": "sequence batching",
+}
+_UNSUPPORTED_TENSOR_PARAMETERS = {
+    "shared_memory_region": "shared memory",
+    "classification": "the classification extension",
 }
 
 
@@ -44,16 +92,81 @@ class RequestError(Exception):
         self.status = status
 
 
-def columns_from_v2(
-    body: Any, features: Sequence[Feature], *, max_rows: int
-) -> dict[str, np.ndarray]:
-    """The feature columns of a V2 ``infer`` request body (see ``_columns``)."""
+@dataclass(frozen=True)
+class InferRequest:
+    """A checked V2 ``infer`` request: the feature columns and how to answer."""
+
+    id: str | None
+    columns: dict[str, np.ndarray]
+    outputs: dict[str, bool | None] | None
+    """Requested output name -> its ``binary_data`` (None: not said); None: every output."""
+    binary: bool
+    """``binary_data_output``: outputs whose ``binary_data`` is not said go as binary data."""
+
+    def binary_outputs(self, names: Sequence[str]) -> dict[str, bool]:
+        """Which of the answered outputs ``names`` go as binary data."""
+        said = self.outputs or {}
+        return {n: self.binary if said.get(n) is None else bool(said[n]) for n in names}
+
+
+def loads(raw: bytes | str, what: str = "body") -> Any:
+    """Strict UTF-8 JSON: no ``NaN``/``Infinity`` tokens, nesting that cannot blow the stack."""
+    try:
+        return _DECODER.decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except RecursionError:
+        raise RequestError(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
+        raise RequestError(f"{what} is not JSON: {exc}") from None
+
+
+def _no_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not a JSON number; send null for a missing value")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def parse_infer(
+    raw: bytes,
+    header_length: int | None,
+    features: Sequence[Feature],
+    *,
+    max_rows: int,
+) -> InferRequest:
+    """The V2 ``infer`` request in ``raw``: JSON alone, or (``header_length``) a JSON header
+    followed by the binary data of the inputs that carry ``binary_data_size``."""
+    if header_length is None:
+        head, tail = raw, b""
+    elif header_length == 0:
+        raise RequestError(
+            "raw binary requests (Inference-Header-Content-Length: 0) are not supported; "
+            "send the JSON inference header before the tensor data"
+        )
+    elif header_length > len(raw):
+        raise RequestError(
+            f"Inference-Header-Content-Length {header_length} is longer than the {len(raw)} byte body"
+        )
+    else:
+        head, tail = raw[:header_length], memoryview(raw)[header_length:]
+    body = loads(head, "the inference request")
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise RequestError(
-            "body must be a JSON object with a non-empty 'inputs' list (Open Inference Protocol)"
+            "the inference request must be a JSON object with a non-empty 'inputs' list "
+            "(Open Inference Protocol)"
         )
+    request_id = body.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise RequestError(f"'id' must be a string, got {request_id!r}")
+    parameters = _parameters(body.get("parameters"), "parameters")
+    for key, what in _UNSUPPORTED_PARAMETERS.items():
+        if parameters.get(key) not in (None, 0, "", False):
+            raise RequestError(f"parameter {key!r}: {what} is not supported by this server")
+    binary = parameters.get("binary_data_output", False)
+    if not isinstance(binary, bool):
+        raise RequestError(f"parameter 'binary_data_output' must be true or false, got {binary!r}")
     by_name = {f.name: f for f in features}
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, np.ndarray] = {}
+    offset = 0
     for i, tensor in enumerate(body["inputs"]):
         if not isinstance(tensor, dict):
             raise RequestError(f"inputs[{i}] must be an object with name, shape, datatype and data")
@@ -62,38 +175,206 @@ def columns_from_v2(
             raise RequestError(
                 f"inputs[{i}]: unknown input {name!r}; the model reads {_names(features)}"
             )
-        data, shape, datatype = tensor.get("data"), tensor.get("shape"), tensor.get("datatype")
-        if not isinstance(data, list):
-            raise RequestError(f"input {name!r}: 'data' must be a list")
-        if data and isinstance(data[0], list):  # row-major nested form of an [n, 1] tensor
-            data = [v for row in data for v in (row if isinstance(row, list) else [row])]
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        if name in columns:
+            raise RequestError(f"input {name!r} is given twice")
+        values, offset = _input_values(tensor, by_name[name], tail, offset)
+        columns[name] = values
+    if offset != len(tail):
+        raise RequestError(
+            f"{len(tail) - offset} byte(s) of binary data after the last input's binary_data_size"
+        )
+    return InferRequest(
+        id=request_id,
+        columns=_checked_rows(columns, features, max_rows=max_rows),
+        outputs=_requested_outputs(body.get("outputs")),
+        binary=binary,
+    )
+
+
+def _parameters(value: Any, where: str) -> dict[str, Any]:
+    """A ``$parameters`` object: string keys, string/number/boolean values."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RequestError(f"'{where}' must be an object of name: value")
+    for key, item in value.items():
+        if not isinstance(item, (str, int, float, bool)):
             raise RequestError(
-                f"input {name!r}: 'shape' must be a list of sizes such as [{len(data)}, 1]"
+                f"{where} {key!r} must be a string, number or boolean, got {type(item).__name__}"
             )
-        if (
-            len(shape) not in (1, 2)
-            or (len(shape) == 2 and shape[1] != 1)
-            or math.prod(shape) != len(data)
-        ):
+    return value
+
+
+def _requested_outputs(outputs: Any) -> dict[str, bool | None] | None:
+    if outputs is None:
+        return None
+    if not isinstance(outputs, list):
+        raise RequestError("'outputs' must be a list of {\"name\": ...} objects")
+    requested: dict[str, bool | None] = {}
+    for i, output in enumerate(outputs):
+        if not isinstance(output, dict) or not isinstance(output.get("name"), str):
+            raise RequestError(f"outputs[{i}] must be an object with a string 'name'")
+        name = output["name"]
+        if name in requested:
+            raise RequestError(f"output {name!r} is requested twice")
+        parameters = _parameters(output.get("parameters"), f"outputs[{i}].parameters")
+        _refuse_unsupported(parameters, f"output {name!r}")
+        binary = parameters.get("binary_data")
+        if binary is not None and not isinstance(binary, bool):
+            raise RequestError(f"output {name!r}: 'binary_data' must be true or false")
+        requested[name] = binary
+    return requested
+
+
+def _refuse_unsupported(parameters: Mapping[str, Any], what: str) -> None:
+    for key, feature in _UNSUPPORTED_TENSOR_PARAMETERS.items():
+        if parameters.get(key) not in (None, 0, False):
+            raise RequestError(f"{what}: {feature} is not supported by this server")
+
+
+def _input_values(
+    tensor: dict[str, Any], feature: Feature, tail: memoryview | bytes, offset: int
+) -> tuple[np.ndarray, int]:
+    """One input's values as the model takes them, and where the next binary input starts."""
+    name = feature.name
+    shape, datatype = tensor.get("shape"), tensor.get("datatype")
+    if (
+        not isinstance(shape, list)
+        or not all(type(d) is int and d >= 0 for d in shape)
+        or len(shape) not in (1, 2)
+        or (len(shape) == 2 and shape[1] != 1)
+    ):
+        raise RequestError(f"input {name!r}: 'shape' must be [rows] or [rows, 1], got {shape!r}")
+    numeric = feature.kind == "numeric"
+    if datatype not in (NUMERIC_DATATYPES if numeric else {"BYTES"}):
+        want = "a numeric datatype (FP64, FP32, INT64, ...)" if numeric else "BYTES"
+        raise RequestError(
+            f"input {name!r}: datatype {datatype!r} does not fit the model, which wants {want}"
+        )
+    parameters = tensor.get("parameters")
+    if parameters is not None:
+        _refuse_unsupported(
+            _parameters(parameters, f"input {name!r} parameters"), f"input {name!r}"
+        )
+    count = math.prod(shape)
+    size = parameters.get("binary_data_size") if parameters else None
+    if size is None:
+        if "data" not in tensor:
+            raise RequestError(f"input {name!r} has neither 'data' nor a binary_data_size")
+        return _json_values(name, datatype, tensor["data"], shape, count), offset
+    if "data" in tensor:
+        raise RequestError(f"input {name!r} has both 'data' and a binary_data_size")
+    if type(size) is not int or size < 0 or offset + size > len(tail):
+        raise RequestError(
+            f"input {name!r}: binary_data_size {size!r} does not fit the {len(tail) - offset} "
+            "byte(s) of binary data left after the JSON header"
+        )
+    segment = tail[offset : offset + size]
+    return _binary_values(name, datatype, segment, count), offset + size
+
+
+def _flatten(data: Any, depth: int) -> list[Any]:
+    """Row-major elements of nested lists, at most ``depth`` deep."""
+    if not isinstance(data, list):
+        raise RequestError("'data' must be a list")
+    if not data or not isinstance(data[0], list):
+        return data
+    if depth <= 1:
+        raise RequestError("'data' is nested deeper than its shape")
+    flat: list[Any] = []
+    for row in data:
+        flat.extend(_flatten(row, depth - 1) if isinstance(row, list) else [row])
+    return flat
+
+
+def _json_values(name: str, datatype: str, data: Any, shape: list[int], count: int) -> np.ndarray:
+    import numpy as np
+
+    try:
+        values = _flatten(data, len(shape))
+    except RequestError as exc:
+        raise RequestError(f"input {name!r}: {exc}") from None
+    if len(values) != count:
+        raise RequestError(
+            f"input {name!r}: shape {shape} needs {count} value(s), 'data' has {len(values)}"
+        )
+    if datatype == "BYTES":
+        _first_wrong(name, values, {str, type(None)}, "a string (datatype BYTES)")
+        return np.array(["" if v is None else v for v in values], dtype=object)
+    if datatype in _INT_RANGES:
+        _first_wrong(name, values, {int, type(None)}, f"an integer (datatype {datatype})")
+        low, high = _INT_RANGES[datatype]
+        for row, value in enumerate(values):
+            if value is not None and not low <= value <= high:
+                raise RequestError(
+                    f"input {name!r} element {row}: {value} is out of range for {datatype}"
+                )
+    else:
+        _first_wrong(name, values, {int, float, type(None)}, f"a number (datatype {datatype})")
+    try:
+        array = np.array(values, dtype="float64")  # None becomes NaN
+    except OverflowError:  # an integer beyond float64
+        raise RequestError(f"input {name!r}: a value is out of range for {datatype}") from None
+    limit = _FLOAT_MAX.get(datatype, math.inf)
+    if limit < math.inf and (np.abs(array) > limit).any():
+        row = int(np.flatnonzero(np.abs(array) > limit)[0])
+        raise RequestError(
+            f"input {name!r} element {row}: {values[row]!r} is out of range for {datatype}"
+        )
+    return array
+
+
+def _first_wrong(name: str, values: list[Any], allowed: set[type], kind: str) -> None:
+    if not set(map(type, values)) <= allowed:
+        row = next(i for i, v in enumerate(values) if type(v) not in allowed)
+        raise RequestError(f"input {name!r} element {row}: {values[row]!r} is not {kind}")
+
+
+def _binary_values(name: str, datatype: str, segment: Any, count: int) -> np.ndarray:
+    import numpy as np
+
+    if datatype == "BYTES":
+        return np.array(_unpack_bytes(name, bytes(segment), count), dtype=object)
+    dtype = np.dtype(BINARY_DTYPES[datatype])
+    if len(segment) != count * dtype.itemsize:
+        raise RequestError(
+            f"input {name!r}: {len(segment)} byte(s) of {datatype} binary data do not hold "
+            f"{count} element(s) of {dtype.itemsize} byte(s)"
+        )
+    return np.frombuffer(segment, dtype=dtype).astype("float64")
+
+
+def _unpack_bytes(name: str, data: bytes, count: int) -> list[str]:
+    """BYTES binary data: each element a 4-byte little-endian length, then that many bytes."""
+    values: list[str] = []
+    at = 0
+    while at < len(data):
+        if at + 4 > len(data):
+            raise RequestError(f"input {name!r}: BYTES binary data ends inside a length prefix")
+        length = int.from_bytes(data[at : at + 4], "little")
+        end = at + 4 + length
+        if end > len(data):
+            raise RequestError(f"input {name!r}: BYTES element {len(values)} runs past the data")
+        try:
+            values.append(data[at + 4 : end].decode("utf-8"))
+        except UnicodeDecodeError:
             raise RequestError(
-                f"input {name!r}: shape {shape} does not fit {len(data)} value(s); send [{len(data)}] or [{len(data)}, 1]"
-            )
-        want = "BYTES" if by_name[name].kind != "numeric" else "FP32 or FP64"
-        if (datatype == "BYTES") != (want == "BYTES") or (
-            datatype != "BYTES" and datatype not in NUMERIC_TYPES
-        ):
-            raise RequestError(
-                f"input {name!r}: datatype {datatype!r} does not fit the model, which wants {want}"
-            )
-        columns[name] = data
-    return _columns(columns, features, max_rows=max_rows)
+                f"input {name!r}: BYTES element {len(values)} is not UTF-8 text"
+            ) from None
+        at = end
+    if len(values) != count:
+        raise RequestError(
+            f"input {name!r}: the shape needs {count} element(s), the binary data has {len(values)}"
+        )
+    return values
 
 
 def columns_from_records(
     body: Any, features: Sequence[Feature], *, max_rows: int
 ) -> dict[str, np.ndarray]:
     """The feature columns of a ``/predict`` body: a list of records or ``{"records": [...]}``."""
+    import numpy as np
+
     records = body.get("records") if isinstance(body, dict) else body
     if not isinstance(records, list) or not records:
         raise RequestError('body must be a non-empty list of records, or {"records": [...]}')
@@ -104,22 +385,37 @@ def columns_from_records(
         )
     if not all(isinstance(r, dict) for r in records):
         raise RequestError("every record must be a JSON object of feature: value")
-    wanted = [f.name for f in features]
-    columns = {name: [r.get(name) for r in records] for name in wanted}
-    for name in wanted:
+    columns = {}
+    for feature in features:
+        name = feature.name
         if not any(name in r for r in records):
             raise RequestError(f"records lack feature {name!r}; the model reads {_names(features)}")
-    return _columns(columns, features, max_rows=max_rows)
+        values = [r.get(name) for r in records]
+        if feature.kind == "numeric":
+            allowed = {int, float, type(None)}
+            if not set(map(type, values)) <= allowed:
+                row = next(i for i, v in enumerate(values) if type(v) not in allowed)
+                raise RequestError(f"input {name!r} row {row}: {values[row]!r} is not a number")
+            try:
+                columns[name] = np.array(values, dtype="float64")  # None becomes NaN
+            except OverflowError:
+                raise RequestError(f"input {name!r}: a value is out of range for FP64") from None
+        else:
+            allowed = {str, int, float, type(None)}
+            if not set(map(type, values)) <= allowed:
+                row = next(i for i, v in enumerate(values) if type(v) not in allowed)
+                raise RequestError(f"input {name!r} row {row}: {values[row]!r} is not a string")
+            columns[name] = np.array(
+                ["" if v is None else v if type(v) is str else str(v) for v in values],
+                dtype=object,
+            )
+    return _checked_rows(columns, features, max_rows=max_rows)
 
 
-def _columns(
-    columns: Mapping[str, list[Any]], features: Sequence[Feature], *, max_rows: int
+def _checked_rows(
+    columns: dict[str, np.ndarray], features: Sequence[Feature], *, max_rows: int
 ) -> dict[str, np.ndarray]:
-    """Checked columns as the model takes them, built with numpy alone (no pandas per request):
-    numbers float64 with NaN for null, strings as ``str`` with ``''`` for null, as
-    ``features.model_frame`` prepares them."""
-    import numpy as np
-
+    """Every feature present, all of one length within the server's limit."""
     missing = [f.name for f in features if f.name not in columns]
     if missing:
         raise RequestError(
@@ -137,34 +433,87 @@ def _columns(
         )
     if rows == 0:
         raise RequestError("no rows to predict")
-    checked = {}
-    for feature in features:
-        values = columns[feature.name]
-        numeric = feature.kind == "numeric"
-        allowed = _NUMBER_TYPES if numeric else _TEXT_TYPES
-        if not set(map(type, values)) <= allowed:
-            row = next(i for i, v in enumerate(values) if type(v) not in allowed)
-            kind = "a number" if numeric else "a string"
-            raise RequestError(f"input {feature.name!r} row {row}: {values[row]!r} is not {kind}")
-        if numeric:
-            checked[feature.name] = np.array(values, dtype="float64")  # None becomes NaN
-        else:
-            checked[feature.name] = np.array(
-                ["" if v is None else v if type(v) is str else str(v) for v in values], dtype=object
-            )
-    return checked
-
-
-_NUMBER_TYPES = {int, float, type(None)}
-_TEXT_TYPES = {str, int, float, type(None)}
+    return {f.name: columns[f.name] for f in features}
 
 
 def _names(features: Sequence[Feature]) -> str:
     return ", ".join(f.name for f in features)
 
 
+def datatype_of(array: np.ndarray) -> str:
+    """The protocol datatype of an output array."""
+    kind = array.dtype.kind
+    return "BYTES" if kind in "OUS" else _NUMPY_DATATYPES[kind, array.dtype.itemsize]
+
+
+_NUMPY_DATATYPES = {  # (numpy kind, item size) -> datatype; dtype.name is slow per request
+    ("b", 1): "BOOL",
+    **{("i", bits // 8): f"INT{bits}" for bits in (8, 16, 32, 64)},
+    **{("u", bits // 8): f"UINT{bits}" for bits in (8, 16, 32, 64)},
+    ("f", 2): "FP16",
+    ("f", 4): "FP32",
+    ("f", 8): "FP64",
+}
+
+
+def encode_infer(
+    outputs: Mapping[str, np.ndarray],
+    *,
+    model: str,
+    version: str,
+    request_id: str | None,
+    binary: Mapping[str, bool],
+) -> tuple[bytes, int | None]:
+    """The ``infer`` answer: JSON, or JSON then the binary data of the outputs marked binary.
+
+    Returns the body and the length of its JSON header when binary data follows (the
+    ``Inference-Header-Content-Length`` to send), else None.
+    """
+    import numpy as np
+
+    tensors, blobs = [], []
+    for name, array in outputs.items():
+        datatype = datatype_of(array)
+        tensor: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+        if binary.get(name):
+            blob = _binary_data(array, datatype)
+            tensor["parameters"] = {"binary_data_size": len(blob)}
+            blobs.append(blob)
+        else:
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                row = int(
+                    np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0]
+                )
+                raise RequestError(
+                    f"output {name!r} row {row} is {array.reshape(len(array), -1)[row].tolist()}, "
+                    "which JSON cannot carry: the inputs are far outside what the model was "
+                    "trained on, or ask for the output as binary data"
+                )
+            tensor["data"] = array.reshape(-1).tolist()
+        tensors.append(tensor)
+    answer: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": tensors}
+    if request_id is not None:
+        answer["id"] = request_id
+    head = json.dumps(answer, separators=(",", ":"), allow_nan=False).encode()
+    if not blobs:
+        return head, None
+    return head + b"".join(blobs), len(head)
+
+
+def _binary_data(array: np.ndarray, datatype: str) -> bytes:
+    if datatype == "BYTES":
+        parts = []
+        for value in array.reshape(-1).tolist():
+            data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+            parts += [len(data).to_bytes(4, "little"), data]
+        return b"".join(parts)
+    return array.astype(BINARY_DTYPES[datatype], copy=False).tobytes()
+
+
 def named_outputs(raw: Mapping[str, np.ndarray], task: str) -> dict[str, np.ndarray]:
-    """Raw session outputs under the protocol's names, as ``OnnxModel.predict`` reads them."""
+    """Graph outputs under their role names, as ``OnnxModel.predict`` reads them: the value
+    is a regression graph's first output (``value``, ``variable`` in older files), the label
+    is ``label`` or else the first output."""
     first = next(iter(raw.values()))
     if task == "regression":
         return {VALUE: first.reshape(-1).astype("float64")}
@@ -172,26 +521,6 @@ def named_outputs(raw: Mapping[str, np.ndarray], task: str) -> dict[str, np.ndar
     if PROBABILITIES in raw:
         outputs[PROBABILITIES] = raw[PROBABILITIES]
     return outputs
-
-
-def v2_response(
-    outputs: Mapping[str, np.ndarray], *, model: str, version: str, request_id: str | None
-) -> dict[str, Any]:
-    tensors = []
-    for name, array in outputs.items():
-        text = array.dtype.kind in "OUS"
-        tensors.append(
-            {
-                "name": name,
-                "datatype": "BYTES" if text else ("FP64" if array.dtype.itemsize == 8 else "FP32"),
-                "shape": list(array.shape),
-                "data": array.reshape(-1).tolist(),
-            }
-        )
-    answer: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": tensors}
-    if request_id is not None:
-        answer["id"] = request_id
-    return answer
 
 
 def v2_request(frame: pd.DataFrame, features: Sequence[Feature]) -> dict[str, Any]:
@@ -218,7 +547,7 @@ def _missing(value: Any) -> bool:
 
 
 def outputs_from_v2(body: Any) -> dict[str, np.ndarray]:
-    """Named output arrays of a V2 answer; raises ``ValueError`` on a malformed one."""
+    """Named output arrays of a JSON V2 answer; raises ``ValueError`` on a malformed one."""
     import numpy as np
 
     if not isinstance(body, dict) or not isinstance(body.get("outputs"), list):

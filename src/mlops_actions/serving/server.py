@@ -1,26 +1,28 @@
 """``mlops serve``: a registry alias behind the Open Inference Protocol (KServe V2 REST).
 
-Routes: ``/v2/health/live``, ``/v2/health/ready``, ``/v2/models/{name}``,
-``/v2/models/{name}/ready``, ``/v2/models/{name}/infer``, a plain ``/predict`` taking
-records, and ``/v2/repository/models/{name}/load`` (Triton's repository extension, with the
-model file inline) for the ``http`` deploy target, behind a bearer token.
+Routes: ``/v2`` (server metadata), ``/v2/health/live``, ``/v2/health/ready``, and per model
+``/v2/models/{name}[/versions/{version}]`` with ``/ready`` and ``/infer``; Triton's binary
+tensor extension (``Inference-Header-Content-Length``, ``binary_data_output``) and its model
+repository extension (``/v2/repository/index``, ``/v2/repository/models/{name}/load`` and
+``/unload``, the last two behind a bearer token) for the ``http`` deploy target; and a plain
+``/predict`` taking records. Request bodies may be gzip or deflate compressed.
 
 The served model is one reference: a reload builds the new session aside and swaps the
 reference, so a request finishes on the session it started with and none is dropped.
 Small requests are answered on the event loop (a thread hand-off would cost more than
-the inference), large ones in worker threads; bad input is a 4xx with a message, never a
-crash.
+the inference), large ones in worker threads; every refusal, routing ones included, is a
+JSON ``{"error": ...}`` with its 4xx status, never a crash.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
-import json
 import logging
 import os
 import re
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,35 +30,34 @@ from typing import TYPE_CHECKING, Any
 from mlops_actions import __version__
 from mlops_actions.errors import ModelError, UsageError
 from mlops_actions.files import atomic_write_bytes
-from mlops_actions.model import OnnxModel
+from mlops_actions.model import LABEL, PROBABILITIES, VALUE, OnnxModel
 from mlops_actions.registry.targets import registry_for
 from mlops_actions.serving.inference_log import InferenceLog
 from mlops_actions.serving.protocol import (
-    LABEL,
-    PROBABILITIES,
-    VALUE,
+    HEADER_LENGTH,
+    ONNX_DATATYPES,
     RequestError,
     columns_from_records,
-    columns_from_v2,
+    encode_infer,
+    loads,
     named_outputs,
-    v2_response,
+    parse_infer,
 )
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import Response
 
     from mlops_actions.config import Config
-    from mlops_actions.model import OnnxModel
     from mlops_actions.registry.store import Registry
-    from mlops_actions.serving.inference_log import InferenceLog
 
 log = logging.getLogger("mlops.serve")
 MAX_ROWS = 10_000
 MAX_BODY_BYTES = 64 << 20
 INLINE_BODY_BYTES = 16 << 10
-_FILE_PARAMETER = re.compile(r"^file:(\d+)/model\.onnx$")
+PLATFORM = "onnxruntime_onnx"
+_FILE_PARAMETER = re.compile(r"^file:(\d+)/(.+)$")
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,17 @@ class ModelServer:
         self.name = name
         self.registry = registry
         self.alias = alias
+        self.model_path = model_path
         self.cache_dir = Path(cache_dir)
         self.inference_log = inference_log
         self.admin_token = admin_token
         self.poll_s = poll_s
         self.max_rows = max_rows
         self.current: Loaded | None = None
+        self.unloaded = False
+        """Unloaded through the repository API: the alias is not followed until a load."""
         self._alias_seen: int | None = None
+        self._control = threading.Lock()  # one load, unload or alias reload at a time
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         if model_path is not None:
@@ -115,17 +120,22 @@ class ModelServer:
         self.current = loaded
         log.warning("serving %s version %s from %s", self.name, version, path)
 
-    def refresh(self) -> bool:
-        """Load the alias's version if the alias moved since last look; True if it did."""
+    def refresh(self, *, force: bool = False) -> bool:
+        """Load the alias's version if the alias moved since last look (``force``: even if
+        not, and after an unload); True if a version was loaded."""
         if self.registry is None:
             return False
-        alias = self.registry.alias(self.name, self.alias)
-        if alias is None or alias.version == self._alias_seen:
-            return False
-        version = self.registry.version(self.name, alias.version)
-        self._swap(self.registry.local_copy(version, self.cache_dir), str(alias.version))
-        self._alias_seen = alias.version
-        return True
+        with self._control:
+            if self.unloaded and not force:
+                return False
+            alias = self.registry.alias(self.name, self.alias)
+            if alias is None or (alias.version == self._alias_seen and not force):
+                return False
+            version = self.registry.version(self.name, alias.version)
+            self._swap(self.registry.local_copy(version, self.cache_dir), str(alias.version))
+            self._alias_seen = alias.version
+            self.unloaded = False
+            return True
 
     def start(self) -> None:
         """Load the alias's version and start following it (once; later calls do nothing)."""
@@ -159,8 +169,9 @@ class ModelServer:
     def _version(self) -> str | None:
         return self.current.version if self.current else None
 
-    def load(self, body: Any, authorization: str | None) -> dict[str, Any]:
-        """Triton's ``load`` with ``parameters: {"file:<version>/model.onnx": <base64>}``."""
+    # -- the repository extension ------------------------------------------------------------
+
+    def _authorize(self, authorization: str | None) -> None:
         if not self.admin_token:
             raise RequestError(
                 "model loading is off; start mlops serve with --admin-token-env", status=403
@@ -168,15 +179,28 @@ class ModelServer:
         sent = (authorization or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), self.admin_token.encode()):
             raise RequestError("a valid bearer token is needed to load a model", status=401)
-        parameters = body.get("parameters") if isinstance(body, dict) else None
-        files = {
-            m.group(1): v for k, v in (parameters or {}).items() if (m := _FILE_PARAMETER.match(k))
-        }
-        if len(files) != 1:
+
+    def load(self, raw: bytes, authorization: str | None) -> dict[str, Any]:
+        """Triton's ``load``: with ``parameters: {"file:<version>/model.onnx": <base64>}`` that
+        file, else the model again from where it came (the alias, or ``--model``).
+        A ``config`` parameter is accepted and not needed: names and types come from the graph."""
+        self._authorize(authorization)
+        parameters = _request_parameters(raw, "load")
+        config = parameters.pop("config", None)
+        if config is not None and not isinstance(_json_text(config, "parameter 'config'"), dict):
+            raise RequestError("parameter 'config' must be a JSON object (a Triton model config)")
+        files = {k: v for k, v in parameters.items() if k.startswith("file:")}
+        if not files:
+            self._reload()
+            return {}
+        found = [
+            (m.group(1), m.group(2), v) for k, v in files.items() if (m := _FILE_PARAMETER.match(k))
+        ]
+        if len(files) != 1 or len(found) != 1 or found[0][1] != "model.onnx":
             raise RequestError(
                 'parameters must hold one "file:<version>/model.onnx": <base64 ONNX bytes>'
             )
-        ((version, encoded),) = files.items()
+        ((version, _, encoded),) = found
         try:
             data = base64.b64decode(encoded, validate=True)
         except (ValueError, TypeError):
@@ -184,69 +208,95 @@ class ModelServer:
         path = atomic_write_bytes(
             self.cache_dir / "loaded" / self.name / version / "model.onnx", data
         )
+        with self._control:
+            try:
+                self._swap(path, version)
+            except ModelError as exc:
+                raise RequestError(f"version {version} was not loaded: {exc}") from None
+            self.unloaded = False
+        return {}
+
+    def _reload(self) -> None:
         try:
-            self._swap(path, version)
-        except ModelError as exc:
-            raise RequestError(f"version {version} was not loaded: {exc}") from None
-        return {"name": self.name, "version": version}
+            if self.registry is not None:
+                self.refresh(force=True)
+                return
+            with self._control:
+                self._swap(self.model_path, "1")
+                self.unloaded = False
+        except (ModelError, UsageError) as exc:
+            raise RequestError(f"{self.name} was not reloaded: {exc}") from None
+
+    def unload(self, raw: bytes, authorization: str | None) -> dict[str, Any]:
+        """Triton's ``unload``: stop serving until the next ``load``."""
+        self._authorize(authorization)
+        _request_parameters(raw, "unload")
+        with self._control:
+            self.current = None
+            self.unloaded = True
+        log.warning("unloaded %s", self.name)
+        return {}
+
+    def index(self, raw: bytes) -> list[dict[str, Any]]:
+        """Triton's repository ``index``: this server's one model and its state."""
+        body = loads(raw, "the index request") if raw.strip() else {}
+        if not isinstance(body, dict) or not isinstance(body.get("ready", False), bool):
+            raise RequestError('the index request must be {} or {"ready": true|false}')
+        loaded = self.current
+        if loaded is not None:
+            return [{"name": self.name, "version": loaded.version, "state": "READY", "reason": ""}]
+        if body.get("ready"):
+            return []
+        reason = "unloaded" if self.unloaded else "not loaded yet"
+        return [{"name": self.name, "state": "UNAVAILABLE", "reason": reason}]
 
     # -- requests --------------------------------------------------------------------------------
 
-    def metadata(self) -> dict[str, Any]:
-        loaded = self._loaded()
+    def metadata(self, version: str | None = None) -> dict[str, Any]:
+        loaded = self._loaded(version)
         model = loaded.model
-        inputs = [
-            {
-                "name": f.name,
-                "datatype": "FP64" if f.kind == "numeric" else "BYTES",
-                "shape": [-1, 1],
-            }
-            for f in model.features
-        ]
-        if model.task == "regression":
-            outputs = [{"name": VALUE, "datatype": "FP64", "shape": [-1]}]
-        else:
-            outputs = [{"name": "label", "datatype": "BYTES", "shape": [-1]}]
-            if PROBABILITIES in model.output_names:
-                outputs.append(
-                    {
-                        "name": PROBABILITIES,
-                        "datatype": "FP32",
-                        "shape": [-1, len(model.classes or ())],
-                    }
-                )
+
+        def tensor(name: str, kind: str) -> dict[str, Any]:
+            return {"name": name, "datatype": ONNX_DATATYPES[kind], "shape": model.shapes[name]}
+
         return {
             "name": self.name,
             "versions": [loaded.version],
-            "platform": "onnxruntime_onnx",
-            "inputs": inputs,
-            "outputs": outputs,
+            "platform": PLATFORM,
+            "inputs": [tensor(n, t) for n, t in model.input_types.items()],
+            "outputs": [tensor(n, t) for n, t in model.output_types.items()],
         }
 
-    def infer_v2(self, body: Any) -> dict[str, Any]:
+    def ready(self, version: str | None = None) -> dict[str, Any]:
+        self._loaded(version)
+        return {"name": self.name, "ready": True}
 
-        loaded = self._loaded()  # this request's model, whatever reloads happen meanwhile
-        outputs = self._predict(
-            loaded, columns_from_v2(body, loaded.model.features, max_rows=self.max_rows)
-        )
-        requested = {o.get("name") for o in body.get("outputs") or [] if isinstance(o, dict)}
-        if requested:
-            unknown = requested - set(outputs)
+    def infer(
+        self, raw: bytes, header_length: int | None, version: str | None = None
+    ) -> tuple[bytes, int | None]:
+        """A V2 ``infer`` body in, the answer body and its JSON header length out."""
+        loaded = self._loaded(version)  # this request's model, whatever reloads happen meanwhile
+        request = parse_infer(raw, header_length, loaded.model.features, max_rows=self.max_rows)
+        outputs = self._predict(loaded, request.columns)
+        if request.outputs is not None:
+            unknown = [name for name in request.outputs if name not in outputs]
             if unknown:
                 raise RequestError(
-                    f"unknown output(s) {', '.join(map(repr, sorted(unknown)))}; outputs are {', '.join(outputs)}"
+                    f"unknown output(s) {', '.join(map(repr, unknown))}; outputs are {', '.join(outputs)}"
                 )
-            outputs = {k: v for k, v in outputs.items() if k in requested}
-        return v2_response(
-            outputs, model=self.name, version=loaded.version, request_id=body.get("id")
+            outputs = {name: outputs[name] for name in request.outputs}
+        return encode_infer(
+            outputs,
+            model=self.name,
+            version=loaded.version,
+            request_id=request.id,
+            binary=request.binary_outputs(list(outputs)),
         )
 
-    def predict_records(self, body: Any) -> dict[str, Any]:
-
+    def predict_records(self, raw: bytes) -> dict[str, Any]:
         loaded = self._loaded()
-        outputs = self._predict(
-            loaded, columns_from_records(body, loaded.model.features, max_rows=self.max_rows)
-        )
+        columns = columns_from_records(loads(raw), loaded.model.features, max_rows=self.max_rows)
+        outputs = named_outputs(self._predict(loaded, columns), loaded.model.task)
         answer: dict[str, Any] = {"model_name": self.name, "model_version": loaded.version}
         if VALUE in outputs:
             answer["predictions"] = outputs[VALUE].tolist()
@@ -260,40 +310,82 @@ class ModelServer:
         return answer
 
     def _predict(self, loaded: Loaded, columns: dict[str, Any]) -> dict[str, Any]:
-
+        """The graph's outputs, by the graph's names, for checked feature columns."""
         model = loaded.model
         feed = {
             name: columns[name].astype(dtype, copy=False).reshape(-1, 1)
             for name, dtype in loaded.dtypes.items()
         }
-        outputs = named_outputs(
-            dict(zip(model.output_names, model.run(feed), strict=True)), model.task
-        )
+        outputs = dict(zip(model.output_names, model.run(feed), strict=True))
         if self.inference_log is not None:
-            self.inference_log.write(
-                columns, outputs.get(VALUE, outputs.get(LABEL)), loaded.version
-            )
+            roles = named_outputs(outputs, model.task)
+            self.inference_log.write(columns, roles.get(VALUE, roles.get(LABEL)), loaded.version)
         return outputs
 
-    def _loaded(self) -> Loaded:
+    def _loaded(self, version: str | None = None) -> Loaded:
         loaded = self.current
         if loaded is None:
-            raise RequestError("no model loaded yet", status=503)
+            state = "is unloaded" if self.unloaded else "is not loaded yet"
+            raise RequestError(f"model {self.name!r} {state}", status=503)
+        if version is not None and version != loaded.version:
+            raise RequestError(
+                f"model {self.name!r} has no version {version!r} here; it serves version "
+                f"{loaded.version!r}",
+                status=404,
+            )
         return loaded
+
+
+def _json_text(text: Any, what: str) -> Any:
+    if not isinstance(text, str):
+        raise RequestError(f"{what} must be a string holding JSON")
+    return loads(text, what)
+
+
+def _request_parameters(raw: bytes, what: str) -> dict[str, Any]:
+    """The ``parameters`` of a repository request body (which may be empty)."""
+    body = loads(raw, f"the {what} request") if raw.strip() else {}
+    parameters = body.get("parameters") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(parameters, (dict, type(None))):
+        raise RequestError(f'the {what} request must be {{}} or {{"parameters": {{...}}}}')
+    return dict(parameters or {})
+
+
+def decoded_body(raw: bytes, encoding: str | None) -> bytes:
+    """A request body without its ``Content-Encoding`` (gzip or deflate), within the size limit."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return raw
+    if encoding not in ("gzip", "deflate"):
+        raise RequestError(
+            f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or none",
+            status=415,
+        )
+    inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+    try:
+        data = inflater.decompress(raw, MAX_BODY_BYTES + 1)
+    except zlib.error as exc:
+        raise RequestError(f"the body is not valid {encoding} data: {exc}") from None
+    if len(data) > MAX_BODY_BYTES:
+        raise RequestError(
+            f"the {encoding} body inflates past the {MAX_BODY_BYTES} byte limit", status=413
+        )
+    if not inflater.eof:
+        raise RequestError(f"the {encoding} body is cut short")
+    return data
 
 
 def create_app(server: ModelServer) -> Starlette:
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    def error(message: str, status: int) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+    def error(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
-    async def answer(request: Request, work: Any, *extra: Any) -> Any:
-        """``work(body)``: inline for small bodies, where a thread hand-off costs more than the
-        inference (GIL switch intervals under load); in a worker thread for large ones."""
+    async def body_of(request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise RequestError(
@@ -304,23 +396,25 @@ def create_app(server: ModelServer) -> Starlette:
             raise RequestError(
                 f"body of {len(raw)} bytes is over the {MAX_BODY_BYTES} byte limit", status=413
             )
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise RequestError(f"body is not JSON: {exc}") from None
+        return decoded_body(raw, request.headers.get("content-encoding"))
+
+    async def run(raw: bytes, work: Any, *args: Any) -> Any:
+        """``work(raw, *args)``: inline for small bodies, where a thread hand-off costs more
+        than the inference (GIL switch intervals under load); in a worker thread for large ones."""
         if len(raw) <= INLINE_BODY_BYTES:
-            return work(body, *extra)
-        return await run_in_threadpool(work, body, *extra)
+            return work(raw, *args)
+        return await run_in_threadpool(work, raw, *args)
 
     def answering(handler: Any) -> Any:
         """Every refusal becomes a JSON ``{"error": ...}`` with its status; nothing escapes."""
 
-        async def endpoint(request: Request) -> JSONResponse:
+        async def endpoint(request: Request) -> Response:
             try:
                 name = request.path_params.get("name")
                 if name is not None and name != server.name:
                     return error(f"unknown model {name!r}; this server serves {server.name!r}", 404)
-                return JSONResponse(await handler(request))
+                answer = await handler(request)
+                return answer if isinstance(answer, Response) else JSONResponse(answer)
             except RequestError as exc:
                 return error(str(exc), exc.status)
             except Exception as exc:  # a bug or a model failure: answer, log, keep serving
@@ -334,34 +428,72 @@ def create_app(server: ModelServer) -> Starlette:
 
     async def ready(request: Request) -> dict[str, Any]:
         if server.current is None:
-            raise RequestError("no model loaded yet", status=503)
-        return {"ready": True, "name": server.name, "version": server.current.version}
+            raise RequestError(f"model {server.name!r} is not loaded", status=503)
+        return {"ready": True}
 
     async def server_metadata(request: Request) -> dict[str, Any]:
-        return {"name": "mlops-serve", "version": __version__, "extensions": ["model_repository"]}
+        extensions = ["binary_tensor_data"]
+        if server.admin_token:
+            extensions.append("model_repository")
+        return {"name": "mlops-serve", "version": __version__, "extensions": extensions}
 
     async def model_metadata(request: Request) -> dict[str, Any]:
-        return server.metadata()
+        return server.metadata(request.path_params.get("version"))
 
-    async def infer(request: Request) -> dict[str, Any]:
-        return await answer(request, server.infer_v2)
+    async def model_ready(request: Request) -> dict[str, Any]:
+        return server.ready(request.path_params.get("version"))
+
+    async def infer(request: Request) -> Response:
+        declared = request.headers.get(HEADER_LENGTH)
+        if declared is not None and not declared.strip().isdigit():
+            raise RequestError(f"Inference-Header-Content-Length {declared!r} is not a number")
+        header_length = int(declared) if declared is not None else None
+        raw = await body_of(request)
+        body, json_length = await run(
+            raw, server.infer, header_length, request.path_params.get("version")
+        )
+        if json_length is None:
+            return Response(body, media_type="application/json")
+        return Response(
+            body,
+            media_type="application/octet-stream",
+            headers={"Inference-Header-Content-Length": str(json_length)},
+        )
 
     async def predict(request: Request) -> dict[str, Any]:
-        return await answer(request, server.predict_records)
+        return await run(await body_of(request), server.predict_records)
+
+    async def index(request: Request) -> list[dict[str, Any]]:
+        return server.index(await body_of(request))
 
     async def load(request: Request) -> dict[str, Any]:
-        return await answer(request, server.load, request.headers.get("authorization"))
+        return await run(await body_of(request), server.load, request.headers.get("authorization"))
 
-    routes = [
+    async def unload(request: Request) -> dict[str, Any]:
+        return server.unload(await body_of(request), request.headers.get("authorization"))
+
+    model = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
+    routes = [  # tried in order: the inference routes first
+        Route(f"{model}/infer", answering(infer), methods=["POST"]),
+        Route(f"{versioned}/infer", answering(infer), methods=["POST"]),
         Route("/v2/health/live", answering(live)),
         Route("/v2/health/ready", answering(ready)),
         Route("/v2", answering(server_metadata)),
-        Route("/v2/models/{name}", answering(model_metadata)),
-        Route("/v2/models/{name}/ready", answering(ready)),
-        Route("/v2/models/{name}/infer", answering(infer), methods=["POST"]),
+        Route(model, answering(model_metadata)),
+        Route(versioned, answering(model_metadata)),
+        Route(f"{model}/ready", answering(model_ready)),
+        Route(f"{versioned}/ready", answering(model_ready)),
+        Route("/v2/repository/index", answering(index), methods=["POST"]),
         Route("/v2/repository/models/{name}/load", answering(load), methods=["POST"]),
+        Route("/v2/repository/models/{name}/unload", answering(unload), methods=["POST"]),
         Route("/predict", answering(predict), methods=["POST"]),
     ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Routing refusals (no such path 404, wrong method 405) in the protocol's error shape."""
+        assert isinstance(exc, HTTPException)
+        return error(exc.detail, exc.status_code, exc.headers)
 
     async def lifespan(app: Starlette) -> Any:
         await run_in_threadpool(server.start)
@@ -370,7 +502,11 @@ def create_app(server: ModelServer) -> Starlette:
 
     from contextlib import asynccontextmanager
 
-    return Starlette(routes=routes, lifespan=asynccontextmanager(lifespan))
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: http_error},
+        lifespan=asynccontextmanager(lifespan),
+    )
 
 
 def serve(
@@ -394,7 +530,6 @@ def serve(
         raise UsageError(
             "mlops serve needs the serve extra: pip install 'mlops-actions[serve]'"
         ) from None
-
     admin_token = None
     if admin_token_env:
         admin_token = os.environ.get(admin_token_env, "")

@@ -1,9 +1,10 @@
 """Deploy a packaged model to a target: a registry, a GitHub release or a serving endpoint.
 
 Before anything moves, the ONNX file is loaded in a fresh onnxruntime session and replays
-the test sample packaged inside it (as TFX's InfraValidator does), and ``production``
-needs a passed gate unless ``--force``. An ``http`` deploy is smoke-tested live and rolled
-back to the previous version when the answer is wrong or late.
+the test sample packaged inside it (as TFX's InfraValidator does), and a protected alias
+(``deploy.protected_aliases``, default ``production``) needs a passed gate unless ``--force``.
+An ``http`` deploy is smoke-tested live and rolled back to the previous version when the
+answer is wrong or late.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from mlops_actions.registry.targets import audit_context, deploy_target, registr
 from mlops_actions.reports import render
 from mlops_actions.serving.endpoint import HttpEndpoint
 from mlops_actions.stages._common import StageResult, write_result
-
-PRODUCTION = "production"
 
 
 @dataclasses.dataclass
@@ -115,13 +114,14 @@ def deploy(
             f"{path}: carries no test rows (package.test_sample_rows: 0), and the http target "
             "smoke-tests the live server with them; package it with some rows for this target"
         )
-    gate = {"passed": candidate.gate_passed, "required": alias == PRODUCTION, "forced": False}
-    if alias == PRODUCTION and not candidate.gate_passed:
+    protected = alias in config.deploy.protected_aliases
+    gate = {"passed": candidate.gate_passed, "required": protected, "forced": False}
+    if protected and not candidate.gate_passed:
         if not force:
             why = "failed the gate" if candidate.gate_passed is False else "has no gate result"
             raise GateFailed(
-                f"{path}: the model {why}, so it cannot go to production; run "
-                "`mlops evaluate-gate` first, or pass --force (recorded in the audit log)"
+                f"{path}: the model {why}, so it cannot go to {alias} (deploy.protected_aliases); "
+                "run `mlops evaluate-gate` first, or pass --force (recorded in the audit log)"
             )
         gate["forced"] = True
     checks["gate"] = gate
@@ -283,7 +283,7 @@ def _to_release(
                 run_url=context.get("run_url"),
             ),
             target_commitish=os.environ.get("GITHUB_SHA"),
-            prerelease=alias != PRODUCTION,
+            prerelease=alias not in config.deploy.protected_aliases,
         )
         created = True
     metrics_path = out / layout.METRICS_FILE

@@ -55,6 +55,8 @@ class PackageResult(StageResult):
     """rows, atol, max_abs_diff, label_agreement, min_label_agreement, passed, listed rows."""
     latency: dict[str, Any] | None
     metadata_keys: list[str]
+    input_encoding: dict[str, dict[str, str]]
+    """Per input: how a missing value is sent and imputed, what an unseen category becomes."""
     card_path: Path
     gate: dict[str, Any] | None
     warnings: list[str]
@@ -128,6 +130,7 @@ def package_onnx(
         schema,
     )
     gate = _gate_result(Path(workdir))
+    encoding = _input_encoding(pipeline, features)
     warnings = []
     if gate is not None and not gate.get("passed", True):
         warnings.append(
@@ -152,10 +155,11 @@ def package_onnx(
             "drift_profile": _drift_profile(
                 config, converted, splits.train, train_outputs["metrics"]
             ),
+            "input_encoding": encoding,
         }
         if gate is not None:
             metadata["gate"] = gate
-        final = onnx_model.with_metadata(graph, metadata)
+        final = onnx_model.with_metadata(graph, metadata, doc_string=config.description)
         tmp.write_bytes(final)
     card_path = out / layout.CARD_FILE
     result = PackageResult(
@@ -171,6 +175,7 @@ def package_onnx(
         parity=parity,
         latency=latency,
         metadata_keys=sorted(onnx_model.METADATA_PREFIX + k for k in metadata),
+        input_encoding=encoding,
         card_path=card_path,
         gate=gate,
         warnings=warnings,
@@ -181,6 +186,59 @@ def package_onnx(
         render("model_card.md.j2", r=result, config=config, train=train_outputs, features=features),
     )
     return write_result(result)
+
+
+def _input_encoding(pipeline: Any, features: list[Any]) -> dict[str, dict[str, str]]:
+    """Per input column, read from the fitted preprocessing (so a factory pipeline is
+    described as it is): how to send a missing value, what the model makes of it, and
+    what it does with a category it never saw."""
+    from mlops_actions.features import NUMERIC
+
+    described = {
+        f.name: {
+            "missing": "NaN (null in a JSON request)"
+            if f.kind == NUMERIC
+            else "'' (null in a JSON request)",
+            "missing_becomes": "passed to the estimator as it is",
+        }
+        for f in features
+    }
+    for step, columns in _fitted_steps(pipeline, [f.name for f in features]):
+        kind = type(step).__name__
+        if kind == "SimpleImputer" and hasattr(step, "statistics_"):
+            for column, value in zip(columns, step.statistics_, strict=False):
+                if column in described:
+                    shown = value.item() if hasattr(value, "item") else value
+                    described[column]["missing_becomes"] = (
+                        f"{step.strategy.replace('_', ' ')} of the training rows: {shown!r}"
+                    )
+        elif kind == "OneHotEncoder":
+            unseen = {
+                "ignore": "all its one-hot columns 0: the model sees none of the training "
+                "categories and predicts from the other inputs (no error)",
+                "infrequent_if_exist": "the infrequent category's column (no error)",
+            }.get(step.handle_unknown, "an error: the model cannot run on it")
+            for column in columns:
+                if column in described:
+                    described[column]["unseen_category"] = unseen
+    return described
+
+
+def _fitted_steps(transformer: Any, columns: list[str]) -> Any:
+    """Each fitted step of a Pipeline/ColumnTransformer tree with the input columns it reads
+    (by name while they are still the raw columns)."""
+    if hasattr(transformer, "steps"):
+        for _, step in transformer.steps:
+            yield from _fitted_steps(step, columns)
+    elif hasattr(transformer, "transformers_"):
+        for _, step, selected in transformer.transformers_:
+            if isinstance(step, str):  # "drop", "passthrough"
+                continue
+            yield from _fitted_steps(
+                step, [c if isinstance(c, str) else columns[c] for c in selected]
+            )
+    else:
+        yield transformer, columns
 
 
 def _train_outputs(model_path: Path) -> dict[str, Any]:

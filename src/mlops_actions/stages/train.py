@@ -16,7 +16,7 @@ from mlops_actions import __version__
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import load_splits
-from mlops_actions.errors import ConfigError, ModelError, did_you_mean
+from mlops_actions.errors import ConfigError, DataError, ModelError, did_you_mean
 from mlops_actions.features import (
     features_to_json,
     infer_features,
@@ -80,6 +80,11 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     x_train = model_frame(splits.train, features, source=config.data.train.name)
     x_test = model_frame(splits.test, features, source=(config.data.test or config.data.train).name)
     y_train, y_test = target_values(config, splits.train), target_values(config, splits.test)
+    if config.task == "classification" and len(set(y_train)) < 2:
+        raise DataError(
+            f"{config.data.train.name}: target {target!r} has only the class "
+            f"{next(iter(set(y_train)), None)!r} in the training rows; a classifier needs two or more"
+        )
     _fit(config, pipeline, x_train, y_train)
 
     y_pred = pipeline.predict(x_test)

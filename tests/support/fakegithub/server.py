@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from urllib.parse import urlencode
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from support.fakegithub import scopes
 
 SPEC_PATH = Path(__file__).parent / "spec" / "openapi-subset.json"
 API_PREFIX = "/api/v3"
@@ -162,6 +165,8 @@ class FakeGitHub:
         self.login = login
         self.logins = {token: login}  # token -> the user it acts as
         self.collaborators = {login}  # users with push access: only they may set labels
+        # a job's token -> its scopes; any other token has every scope (like a PAT)
+        self.tokens: dict[str, dict[str, str]] = {}
         self.repo_id = 1000
         self.issues: dict[int, dict[str, Any]] = {}  # pull requests too, as GitHub lists them
         self.pulls: dict[int, dict[str, Any]] = {}
@@ -277,6 +282,24 @@ class FakeGitHub:
     ) -> None:
         """Answer 403 to these operations, as GitHub does for a read-only token (fork PRs)."""
         self.faults.forbidden.update(dict.fromkeys(operation_ids, message))
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def issue_token(self, permissions: dict[str, str]) -> str:
+        """A job's GITHUB_TOKEN: exactly these scopes (``{"issues": "write", ...}``)."""
+        unknown = sorted(set(permissions) - set(scopes.SCOPES))
+        if unknown or not set(permissions.values()) <= set(scopes.LEVELS):
+            raise ValueError(f"not a permissions block GitHub accepts: {permissions}")
+        token = f"ghs_{secrets.token_hex(18)}"
+        with self._lock:
+            self.tokens[token], self.logins[token] = dict(permissions), self.login
+        return token
+
+    def revoke_token(self, token: str) -> None:
+        """The job ended: GitHub expires its token, later calls get 401."""
+        with self._lock:
+            self.tokens.pop(token, None)
+            self.logins.pop(token, None)
 
     # -- seeding state (what exists before the code under test runs) ---------------------
 
@@ -434,6 +457,16 @@ class FakeGitHub:
         params = dict(result.parameters.path)
         if (params.get("owner"), params.get("repo")) != (self.owner, self.repo):
             return operation_id, *_error(404, "Not Found")
+        granted = self.tokens.get(token)
+        try:
+            allowed = granted is None or scopes.allows(
+                granted, operation_id, request.method, on_pull=self._on_pull(params)
+            )
+        except KeyError as error:
+            self._violate(request, str(error.args[0]))
+            allowed = False
+        if not allowed:
+            return operation_id, *_error(403, scopes.FORBIDDEN)
         if operation_id in self.faults.forbidden:
             return operation_id, *_error(403, self.faults.forbidden[operation_id])
         handler = self._handlers.get(operation_id)
@@ -444,6 +477,13 @@ class FakeGitHub:
             return operation_id, *_error(404, "Not Found")
         call = Call(operation_id, params, request.args, body, request, self.logins[token])
         return operation_id, *handler(call)
+
+    def _on_pull(self, params: dict[str, Any]) -> bool:
+        """Whether an issue call is about a pull request (``pull-requests`` scope also opens it)."""
+        number = params.get("issue_number")
+        if "comment_id" in params and params["comment_id"] in self.comments:
+            number = int(self.comments[params["comment_id"]]["issue_url"].rsplit("/", 1)[1])
+        return number in self.pulls
 
     def _canonical_path(self, path: str) -> str:
         """``/repositories/{id}/...`` (what GitHub's Link headers use) -> ``/repos/{owner}/{repo}/...``."""

@@ -3,12 +3,12 @@ aliases, rollback, audit log, concurrent and interrupted deploys."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 
 from mlops_actions.errors import UsageError
 from mlops_actions.files import sha256_file
+from mlops_actions.registry import store as registry_module
 from mlops_actions.registry.store import Registry
 from support import SRC
 
@@ -34,26 +35,52 @@ def _register(registry: Registry, tmp_path: Path, content: bytes, **metrics: flo
     return registry.register("iris", files, meta)
 
 
+class OneRequestAtATime:
+    """WSGI wrapper: moto's backend is not thread-safe (a GET racing a PUT of the same key can
+    read a closed buffer, and its conditional checks are not atomic with the write), while S3
+    applies each request atomically. Serving one request at a time gives S3's semantics."""
+
+    def __init__(self, app) -> None:
+        self.app, self.lock = app, threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return [b"".join(self.app(environ, start_response))]
+
+
 @pytest.fixture(scope="module")
 def s3_server():
     """moto's S3 in server mode on 127.0.0.1, reached over real HTTP by s3fs."""
-    from moto.server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    class Quiet(MotoRequestHandler):
+        def log_request(self, *args) -> None:
+            pass
+
+    app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @pytest.fixture
 def s3_env(s3_server, monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": s3_server,
-    }.items():
+    for key, value in {**S3_ENV, "AWS_ENDPOINT_URL": s3_server}.items():
         monkeypatch.setenv(key, value)
     import boto3
 
@@ -132,11 +159,13 @@ RACER = textwrap.dedent("""
     from mlops_actions.files import sha256_file
     from mlops_actions.registry.store import Registry
 
-    root, work, who, go = sys.argv[1:]
+    root, work, who, go, rounds = sys.argv[1:]
     registry = Registry(root)
+    registry.models()  # connected before the start
     while not Path(go).exists():
         time.sleep(0.001)
-    for i in range(4):
+    mine = []
+    for i in range(int(rounds)):
         folder = Path(work) / f"{who}{i}"
         folder.mkdir()
         (folder / "model.onnx").write_bytes(f"{who}{i}".encode())
@@ -144,34 +173,60 @@ RACER = textwrap.dedent("""
             "iris", {"model.onnx": folder / "model.onnx"}, {"sha256": sha256_file(folder / "model.onnx")}
         )
         registry.set_alias("iris", "staging", version.version)
+        mine.append(version.version)
+    for number in mine:  # moves only, back to back: the alias is contended
+        registry.set_alias("iris", "production", number)
 """)
+RACERS, ROUNDS = "abcd", 3
 
 
-def test_two_processes_racing_lose_nothing(tmp_path):
-    root, go = tmp_path / "registry", tmp_path / "go"
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_processes_racing_claim_every_number_once_and_lose_nothing(where, request, tmp_path):
+    """Four processes register and promote at once: on S3 against moto's server over HTTP."""
+    root = str(tmp_path / "registry") if where == "local" else request.getfixturevalue("s3_env")
+    go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     racers = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, str(root), str(tmp_path), who, str(go)], env=env
+            [sys.executable, "-c", RACER, root, str(tmp_path), who, str(go), str(ROUNDS)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
-        for who in ("a", "b")
+        for who in RACERS
     ]
+    time.sleep(1)  # let them import
     go.touch()
-    assert [p.wait(timeout=120) for p in racers] == [0, 0]
+    outputs = [p.communicate(timeout=300)[0].decode() for p in racers]
+    assert [p.returncode for p in racers] == [0] * len(RACERS), outputs
     registry = Registry(root)
     versions = registry.versions("iris")
-    assert [v.version for v in versions] == list(range(1, 9))
+    total = len(RACERS) * ROUNDS
+    assert [v.version for v in versions] == list(range(1, total + 1))
     contents = sorted(registry.read_file(v, "model.onnx").decode() for v in versions)
-    assert contents == ["a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"]
-    staging = registry.alias("iris", "staging")
-    # every promotion is either the current version or in its history, newest first
-    assert sorted([staging.version, *staging.history]) == list(range(1, 9))
+    assert contents == sorted(f"{who}{i}" for who in RACERS for i in range(ROUNDS))
+    # each version's metadata is its own model's: no two deploys wrote into one number
+    assert all(
+        v.sha256 == sha256_file(tmp_path / c / "model.onnx")
+        for v, c in zip(
+            versions, (registry.read_file(v, "model.onnx").decode() for v in versions), strict=True
+        )
+    )
     log = registry.history("iris")
-    assert sorted(e["event"] for e in log) == ["promote"] * 8 + ["register"] * 8
-    promotes = [e for e in log if e["event"] == "promote"]
-    # the log is a chain: each move starts where the previous one ended
-    assert [e["from_version"] for e in promotes[1:]] == [e["to_version"] for e in promotes[:-1]]
-    assert promotes[-1]["to_version"] == staging.version
+    assert sorted(e["event"] for e in log) == ["promote"] * 2 * total + ["register"] * total
+    by_id = {e["id"]: e for e in log}
+    for name in ("staging", "production"):
+        alias = registry.alias("iris", name)
+        # every promotion is either the current version or in its history, newest first
+        assert sorted([alias.version, *alias.history]) == list(range(1, total + 1)), name
+        # the log is a chain: each move starts where the one it replaced ended
+        chain, move = [], alias.move
+        while move is not None:
+            chain.append(by_id[move])
+            move = by_id[move]["after"]
+        assert len(chain) == total, name
+        assert [e["from_version"] for e in chain[:-1]] == [e["to_version"] for e in chain[1:]]
+        assert chain[0]["to_version"] == alias.version
 
 
 KILLED = textwrap.dedent("""
@@ -210,14 +265,101 @@ def test_deploy_killed_mid_copy_leaves_no_visible_version(tmp_path):
     assert registry.alias("iris", "production").history == (1,)
 
 
+CRASHER = textwrap.dedent("""
+    import os, signal, sys
+    from mlops_actions.registry import store as r
+
+    root, model, card, kill_at = sys.argv[1:]
+    done = 0
+
+    def counted(method):
+        def wrapper(*args, **kwargs):
+            global done
+            if str(done) == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            done += 1
+            return method(*args, **kwargs)
+        return wrapper
+
+    for store in (r._LocalStore, r._FsspecStore):
+        for name in ("write", "create", "replace", "delete", "copy_in"):
+            setattr(store, name, counted(getattr(store, name)))
+    registry = r.Registry(root)
+    version, _ = registry.register(
+        "iris", {"model.onnx": model, "model-card.md": card}, {"sha256": "two"}
+    )
+    registry.set_alias("iris", "production", version.version)
+    print(done)
+""")
+
+
+def _consistent(registry: Registry) -> None:
+    """Every alias target and visible version has its entry; no entry tells of what did not land."""
+    visible = {v.version for v in registry.versions("iris")}
+    log = registry.history("iris")
+    assert sorted(e["to_version"] for e in log if e["event"] == "register") == sorted(visible)
+    by_id = {e["id"]: e for e in log}
+    moves = [e for e in log if e["event"] == "promote"]
+    for alias in registry.aliases("iris").values():
+        assert alias.version in visible
+        assert by_id[alias.move]["to_version"] == alias.version
+    assert len(moves) == sum(len(a.history) + 1 for a in registry.aliases("iris").values())
+
+
+def _leftovers(registry: Registry) -> list[str]:
+    """Files in version folders that never became a version, beside the claim that keeps the number."""
+    visible = {str(v.version) for v in registry.versions("iris")}
+    return [
+        f"{number}/{name}"
+        for number in registry._store.list("iris")
+        if number.isdigit() and number not in visible
+        for name in registry._store.list(f"iris/{number}")
+        if name != ".claim"
+    ]
+
+
+def test_a_deploy_killed_between_any_two_writes_leaves_a_consistent_registry(tmp_path, monkeypatch):
+    files = _files(tmp_path, b"two", name="two")
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+
+    def deploy(kill_at: int | None) -> tuple[Registry, str]:
+        registry = Registry(tmp_path / f"registry-{kill_at}")
+        first, _ = _register(registry, tmp_path, b"one")
+        registry.set_alias("iris", "production", first.version)
+        args = [registry.url, str(files["model.onnx"]), str(files["model-card.md"]), str(kill_at)]
+        run = subprocess.run(
+            [sys.executable, "-c", CRASHER, *args], env=env, capture_output=True, timeout=120
+        )
+        assert run.returncode == (0 if kill_at is None else -signal.SIGKILL), run.stderr
+        return registry, run.stdout.decode()
+
+    finished, writes = deploy(None)
+    assert int(writes) == 7  # claim, model, card, register entry, metadata, move entry, alias
+    assert finished.alias("iris", "production").version == 2
+    for kill_at in range(int(writes)):
+        registry, _ = deploy(kill_at)
+        _consistent(registry)
+        assert registry.alias("iris", "production").version == 1, kill_at
+        left = _leftovers(registry)
+        assert bool(left) == (kill_at in (2, 3, 4)), (kill_at, left)  # copied, never completed
+        _register(registry, tmp_path, b"three")
+        assert _leftovers(registry) == left, "a deploy under way may still be copying"
+        with monkeypatch.context() as later:
+            later.setattr(registry_module, "STALE_AFTER_S", 0.0)
+            fourth, _ = _register(registry, tmp_path, b"four")
+        registry.set_alias("iris", "production", fourth.version)
+        _consistent(registry)
+        assert _leftovers(registry) == [], kill_at
+
+
 def test_a_killed_lock_holder_does_not_block_the_next_deploy(tmp_path):
     registry = Registry(tmp_path / "registry")
     version, _ = _register(registry, tmp_path, b"one")
     holder = textwrap.dedent("""
         import sys, time
-        from mlops_actions.registry.store import _LocalStore
+        from mlops_actions.registry.store import _flock
         from pathlib import Path
-        with _LocalStore(Path(sys.argv[1])).lock("iris/.lock"):
+        with _flock(Path(sys.argv[1]) / "iris" / "aliases" / ".staging.json.lock"):
             print("held", flush=True)
             time.sleep(600)
     """)
@@ -243,14 +385,17 @@ def test_s3_version_numbers_are_claimed_exclusively(s3_env):
     assert store.read("iris/1/.claim") == b"a"
 
 
-def test_s3_expired_lock_is_broken(s3_env):
-    registry = Registry(s3_env)
-    registry._store.write(
-        "iris/.lock", json.dumps({"owner": "dead", "expires": time.time() - 1}).encode()
-    )
-    with registry._store.lock("iris/.lock"):
-        assert json.loads(registry._store.read("iris/.lock"))["owner"] != "dead"
-    assert registry._store.read("iris/.lock") is None
+def test_an_alias_is_replaced_only_if_unchanged_since_read(registry):
+    """The compare-and-swap under every alias move: S3's If-Match on the ETag, a compare locally."""
+    store, key = registry._store, "iris/aliases/staging.json"
+    assert store.read_tagged(key) is None
+    assert store.replace(key, b"first", None) is True
+    assert store.replace(key, b"again", None) is False  # exists already
+    data, tag = store.read_tagged(key)
+    assert data == b"first"
+    assert store.replace(key, b"second", tag) is True
+    assert store.replace(key, b"stale", tag) is False  # written since `tag` was read
+    assert store.read_tagged(key)[0] == b"second"
 
 
 def test_deploy_to_s3_then_serve_from_it(s3_env, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -140,7 +141,7 @@ def test_predict_takes_records(served, models):
             "/v2/models/flowers/infer",
             {"inputs": [{"name": "length", "shape": [2], "datatype": "FP64", "data": [1]}]},
             400,
-            "shape [2] does not fit 1 value",
+            "shape [2] needs 2 value(s), 'data' has 1",
         ),
         (
             "/v2/models/flowers/infer",
@@ -227,6 +228,7 @@ def test_inference_log_is_read_back_by_drift_check(tmp_path, served, models):
 
     server, url = served
     traffic = flowers(rows=40, seed=9)[FEATURE_NAMES]
+    started = datetime.now(UTC)
     for start in range(0, 40, 10):
         records = traffic.iloc[start : start + 10].to_dict(orient="records")
         assert requests.post(f"{url}/predict", json=records, timeout=10).status_code == 200
@@ -239,9 +241,10 @@ def test_inference_log_is_read_back_by_drift_check(tmp_path, served, models):
         logged[FEATURE_NAMES], traffic.reset_index(drop=True), check_dtype=False
     )
     assert set(logged["prediction"]) <= {"setosa", "versicolor", "virginica"}
-    assert (
-        logged["timestamp"].astype(str).str.endswith("Z").all() or logged["timestamp"].notna().all()
-    )
+    # as written (read_json would parse them): UTC with a Z, within this test's requests
+    stamps = [json.loads(line)["timestamp"] for line in files[0].read_text().splitlines()]
+    assert all(s.endswith("Z") for s in stamps), stamps[:3]
+    assert all(started <= datetime.fromisoformat(s) <= datetime.now(UTC) for s in stamps)
     config = load_config(write_config(tmp_path / "project"))
     result = drift_check(
         config, workdir=tmp_path / "work", current=str(tmp_path / "log"), alert=False
@@ -312,9 +315,9 @@ def test_a_packaged_regression_model_from_train_to_serving(example, tmp_path, mo
         meta = requests.get(f"{url}/v2/models/{config.name}", timeout=10).json()
         body = v2_request(pd.DataFrame(sample["rows"]), model.features)
         answer = requests.post(f"{url}/v2/models/{config.name}/infer", json=body, timeout=10).json()
-    assert meta["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+    assert meta["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [-1, 1]}]
     (value,) = answer["outputs"]
-    assert value["name"] == "value" and value["shape"] == [20]
+    assert value["name"] == "value" and value["shape"] == [20, 1]
     np.testing.assert_allclose(value["data"], sample["expected"]["value"], atol=sample["atol"])
 
 
