@@ -36,6 +36,14 @@ def pct(value: Any, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
+def cell(value: Any, width: int = 60) -> str:
+    """Any value as one markdown table cell: one line, pipes escaped, cut to ``width``."""
+    text = " ".join(str(value).split()) if value is not None else "—"
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.replace("|", "\\|")
+
+
 _MD_PUNCTUATION = re.compile(r"([\\`*_\[\]()#+\-.!|~:$])")
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _ZWSP = "\u200b"
@@ -72,7 +80,7 @@ def _environment() -> Any:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(fmt=fmt, signed=signed, pct=pct, md=md)
+    env.filters.update(fmt=fmt, signed=signed, pct=pct, cell=cell, md=md)
     return env
 
 
