@@ -428,9 +428,9 @@ def _add_drift_check(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--reference",
-        metavar="PATH",
-        help="training data, saved profile .json or packaged model .onnx "
-        "(default: drift.reference or data.train)",
+        metavar="PATH|registry:ALIAS",
+        help="training data, saved profile .json, packaged model .onnx, or registry:[TARGET:]ALIAS "
+        "for the model at that alias (default: drift.reference or data.train)",
     )
     p.add_argument(
         "--fail-on-drift",

@@ -122,7 +122,8 @@ class DeployTarget:
     name: str
     type: str  # registry | github-release | http
     url: str | None = None
-    """registry: a folder (relative to the config) or an fsspec URL; http: the server's base URL."""
+    """registry: ``github://[OWNER/REPO]``, a folder (relative to the config) or an fsspec URL;
+    http: the server's base URL."""
     registry: str | None = None
     """github-release, http: the registry target whose version numbers (and history) they share."""
     token_env: str | None = None
@@ -194,7 +195,8 @@ class DriftVerdictConfig:
 
 @dataclass(frozen=True)
 class DriftConfig:
-    reference: Path | None = None
+    reference: Path | str | None = None
+    """A path, or ``registry:[TARGET:]ALIAS`` kept as written (the drift stage resolves it)."""
     current: str | None = None
     """Kept as written: it may be a glob or a URL, resolved by the drift stage."""
     token_env: str | None = None
@@ -558,6 +560,12 @@ def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
     return DeployConfig(targets=targets, protected_aliases=tuple(raw["protected_aliases"]))
 
 
+def _reference(value: str | None, root: Path) -> Path | str | None:
+    if not value or value.startswith("registry:"):
+        return value or None
+    return (root / value).resolve()
+
+
 def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
     fields = {
         k: v
@@ -566,7 +574,7 @@ def _drift(raw: dict[str, Any], root: Path) -> DriftConfig:
     }
     return DriftConfig(
         **fields,
-        reference=(root / raw["reference"]).resolve() if raw.get("reference") else None,
+        reference=_reference(raw.get("reference"), root),
         columns={
             name: DriftColumnConfig(**spec) for name, spec in (raw.get("columns") or {}).items()
         },

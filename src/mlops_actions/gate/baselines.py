@@ -29,7 +29,7 @@ from mlops_actions import workdir as layout
 from mlops_actions.errors import DataError, MlopsError, ModelError, UsageError, did_you_mean
 from mlops_actions.metrics import METRICS, compute_metrics, metric_names
 from mlops_actions.model import OnnxModel
-from mlops_actions.registry.targets import registry_for
+from mlops_actions.registry.targets import registry_alias
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -166,16 +166,7 @@ def _from_registry(
     config: Config, spec: str, *, test: pd.DataFrame, y_true: Any, workdir: Path
 ) -> Baseline:
     """``registry:[TARGET:]ALIAS``: the version at an alias of a deploy registry target."""
-    target, _, alias = spec[len("registry:") :].rpartition(":")
-    if not target:
-        registries = [name for name, t in config.deploy.targets.items() if t.type == "registry"]
-        if len(registries) != 1:
-            raise UsageError(
-                f"--baseline {spec}: {config.label} has {len(registries)} registry targets "
-                f"({', '.join(registries) or 'none'}); name one: registry:TARGET:{alias}"
-            )
-        target = registries[0]
-    registry = registry_for(config, target)
+    registry, alias = registry_alias(config, spec, "--baseline")
     model = config.name  # deploy registers every version under the config's name
     with _reaching(registry, spec):
         versions = registry.versions(model)

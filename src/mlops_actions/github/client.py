@@ -13,6 +13,7 @@ bot's own: an outsider cannot steer the automation.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -72,6 +73,7 @@ class GitHubClient:
         self._token = token
         self._repo_path = f"/repos/{repository}"
         self._origins = {_origin(self.api_url), _uploads_origin(self.api_url)}
+        self._files: dict[tuple[str, str], tuple[str, tuple[bytes, str]]] = {}
         # A 5xx or a timeout can come after the write landed: only methods that leave the
         # same state when repeated are retried here; creates go through _create. Connection
         # errors are retried for every method (nothing was sent). Retry-After is ours to
@@ -90,6 +92,10 @@ class GitHubClient:
         self._session = requests.Session()
         self._session.mount("http://", HTTPAdapter(max_retries=retry))
         self._session.mount("https://", HTTPAdapter(max_retries=retry))
+        self._anonymous = requests.Session()  # for the links GitHub hands out: no token
+        self._anonymous.mount("https://", HTTPAdapter(max_retries=retry))
+        self._anonymous.mount("http://", HTTPAdapter(max_retries=retry))
+        self._anonymous.headers["User-Agent"] = f"mlops-actions/{__version__}"
         self._session.headers.update(
             {
                 "Accept": "application/vnd.github+json",
@@ -100,14 +106,17 @@ class GitHubClient:
         )
 
     @classmethod
-    def from_env(cls, *, token_env: str = "GITHUB_TOKEN", **options: Any) -> GitHubClient:
-        """Token from ``$token_env``, repository from GITHUB_REPOSITORY, API from GITHUB_API_URL."""
+    def from_env(
+        cls, *, token_env: str = "GITHUB_TOKEN", repository: str | None = None, **options: Any
+    ) -> GitHubClient:
+        """Token from ``$token_env``, repository (unless given) from GITHUB_REPOSITORY, API from
+        GITHUB_API_URL."""
         token = os.environ.get(token_env, "").strip()
         if not token:
             raise GitHubError(
                 f"{token_env} is not set: add `env: {token_env}: ${{{{ secrets.GITHUB_TOKEN }}}}` to the step"
             )
-        repository = os.environ.get("GITHUB_REPOSITORY", "").strip()
+        repository = repository or os.environ.get("GITHUB_REPOSITORY", "").strip()
         if not repository:
             raise GitHubError(
                 "GITHUB_REPOSITORY is not set: run inside GitHub Actions or export GITHUB_REPOSITORY=owner/name"
@@ -390,6 +399,147 @@ class GitHubClient:
                 self.delete_release_asset(asset["id"])
         return upload()
 
+    def download_release_asset(self, asset_id: int) -> bytes:
+        """The asset's bytes: GitHub redirects to a short-lived URL on its storage host, which
+        gets no ``Authorization`` header (it refuses one, and must not see the token)."""
+        what = f"download release asset {asset_id}"
+        resp = self._request(
+            "GET",
+            f"{self._repo_path}/releases/assets/{int(asset_id)}",
+            what=what,
+            permission="contents: read",
+            headers={"Accept": "application/octet-stream"},
+            allow_redirects=False,
+        )
+        if not resp.is_redirect:
+            return resp.content
+        location = resp.headers["Location"]
+        try:
+            got = self._anonymous.get(location, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise GitHubError(
+                f"{what}: no answer from {_origin(location)} ({type(exc).__name__}); rerun the job"
+            ) from None
+        if got.status_code >= 400:
+            raise GitHubError(
+                f"{what}: GitHub's download link answered {got.status_code}; rerun the job",
+                status=got.status_code,
+            )
+        return got.content
+
+    # -- repository contents and the git database (the registry branch) -----------------
+
+    def get_file(self, path: str, *, ref: str) -> tuple[bytes, str] | None:
+        """A file's bytes and blob sha at ``ref`` (a branch), None if missing.
+
+        Asked conditionally (``If-None-Match``) after the first time: an unchanged file
+        costs GitHub a 304, which does not count against the rate limit.
+        """
+        key = (path, ref)
+        cached = self._files.get(key)
+        try:
+            resp = self._request(
+                "GET",
+                f"{self._repo_path}/contents/{quote(path)}",
+                what=f"read {path} on {ref}",
+                permission="contents: read",
+                params={"ref": ref},
+                headers={"If-None-Match": cached[0]} if cached else None,
+            )
+        except GitHubError as exc:
+            if exc.status == 404:
+                self._files.pop(key, None)
+                return None
+            raise
+        if resp.status_code == 304 and cached:
+            return cached[1]
+        body = resp.json()
+        if not isinstance(body, dict) or body.get("type") != "file":
+            raise GitHubError(f"read {path} on {ref}: it is not a file in {self.repository}")
+        if body.get("encoding") != "base64":
+            raise GitHubError(
+                f"read {path} on {ref}: over GitHub's 1 MB inline limit; keep that file elsewhere"
+            )
+        found = (base64.b64decode(body["content"]), str(body["sha"]))
+        if resp.headers.get("ETag"):
+            self._files[key] = (resp.headers["ETag"], found)
+        return found
+
+    def put_file(
+        self, path: str, data: bytes, *, branch: str, message: str, sha: str | None = None
+    ) -> JSON:
+        """One commit on ``branch``. GitHub answers 422 when ``sha`` is None but the file
+        exists, 409 when ``sha`` is not the file's current blob (or another write on the
+        branch landed meanwhile): a compare-and-swap, raised as ``GitHubError.status``."""
+        body: JSON = {
+            "message": message,
+            "content": base64.b64encode(data).decode(),
+            "branch": branch,
+        }
+        if sha is not None:
+            body["sha"] = sha
+        return self._json(
+            "PUT",
+            f"{self._repo_path}/contents/{quote(path)}",
+            what=f"write {path} on {branch}",
+            permission="contents: write",
+            body=body,
+        )
+
+    def delete_file(self, path: str, *, branch: str, message: str, sha: str) -> JSON:
+        return self._json(
+            "DELETE",
+            f"{self._repo_path}/contents/{quote(path)}",
+            what=f"delete {path} on {branch}",
+            permission="contents: write",
+            body={"message": message, "sha": sha, "branch": branch},
+        )
+
+    def get_tree(self, tree: str) -> JSON | None:
+        """Every entry under ``tree`` (a tree sha or a branch name), recursively; None if missing."""
+        try:
+            return self._json(
+                "GET",
+                f"{self._repo_path}/git/trees/{quote(tree)}",
+                what=f"list tree {tree}",
+                permission="contents: read",
+                params={"recursive": "1"},
+            )
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_branch(self, name: str, files: Mapping[str, str], *, message: str) -> None:
+        """A branch with no history holding ``files`` (path -> text): one tree, one root
+        commit, one ref. GitHub answers 422 if the branch exists already (raised)."""
+        tree = self._create(  # trees and commits are made again after a lost answer: an
+            f"{self._repo_path}/git/trees",  # unused one costs nothing
+            find=lambda: None,
+            what=f"create the first tree of {name}",
+            permission="contents: write",
+            body={
+                "tree": [
+                    {"path": path, "mode": "100644", "type": "blob", "content": text}
+                    for path, text in files.items()
+                ]
+            },
+        )
+        commit = self._create(
+            f"{self._repo_path}/git/commits",
+            find=lambda: None,
+            what=f"create the first commit of {name}",
+            permission="contents: write",
+            body={"message": message, "tree": tree["sha"], "parents": []},
+        )
+        self._create(  # sent again after a lost answer that landed, it meets the ref: 422
+            f"{self._repo_path}/git/refs",
+            find=lambda: None,
+            what=f"create branch {name}",
+            permission="contents: write",
+            body={"ref": f"refs/heads/{name}", "sha": commit["sha"]},
+        )
+
     # -- verdicts on a commit ---------------------------------------------------------------
 
     def create_commit_status(
@@ -536,6 +686,7 @@ class GitHubClient:
         json_body: Any = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         if not url.startswith(("http://", "https://")):
             url = self.api_url + url
@@ -555,6 +706,7 @@ class GitHubClient:
                     data=data,
                     headers=headers,
                     timeout=self.timeout,
+                    allow_redirects=allow_redirects,
                 )
             except requests.RequestException as exc:
                 raise _AnswerLost(

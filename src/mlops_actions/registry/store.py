@@ -1,4 +1,5 @@
-"""A versioned model registry on a local folder or an fsspec URL (``s3://…``).
+"""A versioned model registry on a local folder, an fsspec URL (``s3://…``) or the GitHub
+repository itself (``github://OWNER/REPO``, see ``github_store``).
 
 Layout, numbered like Triton and KServe model repositories::
 
@@ -10,13 +11,14 @@ Layout, numbered like Triton and KServe model repositories::
 Consistency without a database and without a lock:
 
 * a version number is claimed by creating ``<version>/.claim`` exclusively (a hard link
-  locally, ``If-None-Match: *`` on S3), so two deploys never share a number;
+  locally, ``If-None-Match: *`` on S3, a contents write without ``sha`` on GitHub), so two
+  deploys never share a number;
 * a version becomes visible only when its ``metadata.json`` is written, last, so a deploy
   killed mid-copy leaves an invisible, skipped number, never a half version; the next
   deploy deletes such a version's files once its claim is ``STALE_AFTER_S`` old, keeping
   the claim so the number is never reused;
 * an alias is one small object replaced by compare-and-swap (``If-Match`` on its ETag on
-  S3, a compare under ``flock`` locally): a move that finds the alias changed since it read
+  S3, the blob ``sha`` on GitHub, a compare under ``flock`` locally): a move that finds the alias changed since it read
   it reads again and retries, so no concurrent move is lost, and there is no lock for a
   killed deploy to leave behind or for another deploy to break;
 * the audit entry of a change is written *before* the change (the intent), with an id; an
@@ -49,6 +51,7 @@ from typing import Any, Protocol
 from mlops_actions import clock
 from mlops_actions.errors import ConfigError, UsageError
 from mlops_actions.files import atomic_path, atomic_write_bytes, to_json
+from mlops_actions.registry.github_store import GitHubStore
 from mlops_actions.registry.triton import CONFIG_FILE, SERVED_ALIAS, model_config, to_pbtxt
 from mlops_actions.reports import render
 from mlops_actions.workdir import ONNX_FILE
@@ -132,11 +135,15 @@ class Registry:
     ) -> None:
         text = os.fspath(url)
         self.url = text.rstrip("/") or text
-        self._store: _Store = (
-            _FsspecStore(text, dict(storage_options or {}))
-            if "://" in text and not text.startswith("file://")
-            else _LocalStore(Path(text.removeprefix("file://")))
-        )
+        options = dict(storage_options or {})
+        self._store: _Store
+        if text.startswith("github://"):
+            self._store = GitHubStore(text, options)
+            self.url = self._store.url
+        elif "://" in text and not text.startswith("file://"):
+            self._store = _FsspecStore(text, options)
+        else:
+            self._store = _LocalStore(Path(text.removeprefix("file://")))
 
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
@@ -272,8 +279,11 @@ class Registry:
         )
         raw = to_json(record).encode()
         self._store.write(f"{prefix}/{METADATA_FILE}", raw)  # last: the version is complete
-        if self._store.read(f"{model}/{CONFIG_FILE}") is None:  # Triton's first version
-            self._write_triton_config(model, number, Path(files[ONNX_FILE]).read_bytes())
+        config = f"{model}/{CONFIG_FILE}"
+        if self._store.read(config) is None:  # Triton's first version, unless one is served
+            data = _triton_config(model, number, Path(files[ONNX_FILE]).read_bytes())
+            if data is not None:
+                self._store.create(config, data)
         return self._version(model, number, raw), True
 
     def set_alias(
@@ -367,8 +377,7 @@ class Registry:
             data = to_json(moved.to_dict()).encode()
             if self._store.replace(key, data, None if found is None else found[1]):
                 if alias == SERVED_ALIAS:
-                    onnx_bytes = self.read_file(self.version(model, version), ONNX_FILE)
-                    self._write_triton_config(model, version, onnx_bytes)
+                    self._serve(model)
                 return Move(alias, record["from_version"], version, record)
             if time.monotonic() > deadline:
                 raise UsageError(
@@ -377,13 +386,19 @@ class Registry:
                 )
             time.sleep(random.uniform(0.01, 0.1))  # apart, so racing deploys do not collide again
 
-    def _write_triton_config(self, model: str, version: int, onnx_bytes: bytes) -> None:
-        """``<model>/config.pbtxt``: Triton serves ``version`` of this folder (see registry.triton)."""
-        try:
-            config = model_config(model, onnx_bytes, versions=[version])
-        except Exception:  # not an ONNX graph (onnx raises its own classes): nothing to serve
-            return
-        self._store.write(f"{model}/{CONFIG_FILE}", to_pbtxt(config).encode())
+    def _serve(self, model: str) -> None:
+        """Point Triton's ``config.pbtxt`` at the version at ``SERVED_ALIAS``: replaced by
+        compare-and-swap after reading the alias, so when moves race the last one's stands."""
+        key = f"{model}/{CONFIG_FILE}"
+        while True:
+            found = self._store.read_tagged(key)
+            served = self._alias(model, SERVED_ALIAS)
+            version = self.version(model, served.version)
+            data = _triton_config(model, version.version, self.read_file(version, ONNX_FILE))
+            if data is None or (found is not None and found[0] == data):
+                return
+            if self._store.replace(key, data, None if found is None else found[1]):
+                return
 
     def _scan(self, model: str) -> tuple[list[ModelVersion], list[int]]:
         """Complete versions (oldest first) and the numbers claimed by deploys not (yet) complete."""
@@ -427,6 +442,15 @@ class Registry:
     def _alias(self, model: str, alias: str) -> Alias | None:
         raw = self._store.read(f"{model}/aliases/{alias}.json")
         return None if raw is None else _parse_alias(alias, raw)
+
+
+def _triton_config(model: str, version: int, onnx_bytes: bytes) -> bytes | None:
+    """``config.pbtxt`` for Triton to serve ``version`` (see registry.triton); None if not ONNX."""
+    try:
+        config = model_config(model, onnx_bytes, versions=[version])
+    except Exception:  # not an ONNX graph (onnx raises its own classes): nothing to serve
+        return None
+    return to_pbtxt(config).encode()
 
 
 def _parse_alias(alias: str, raw: bytes) -> Alias:

@@ -34,7 +34,25 @@ def registry_for(config: Config, name: str) -> Registry:
                 f"{config.label}: deploy target {name!r} ({spec.type}) keeps no registry; set its registry key"
             )
         spec = deploy_target(config, spec.registry)
-    return Registry(spec.url, storage_options=spec.storage_options)
+    options = dict(spec.storage_options)
+    if str(spec.url).startswith("github://"):
+        options.setdefault("token_env", config.github.token_env)
+    return Registry(spec.url, storage_options=options)
+
+
+def registry_alias(config: Config, spec: str, flag: str) -> tuple[Registry, str]:
+    """``registry:[TARGET:]ALIAS`` (as ``--baseline`` and ``--reference`` take it): the registry
+    and the alias; TARGET may be left out when the config has one registry target."""
+    target, _, alias = spec[len("registry:") :].rpartition(":")
+    if not target:
+        registries = [name for name, t in config.deploy.targets.items() if t.type == "registry"]
+        if len(registries) != 1:
+            raise UsageError(
+                f"{flag} {spec}: {config.label} has {len(registries)} registry targets "
+                f"({', '.join(registries) or 'none'}); name one: registry:TARGET:{alias}"
+            )
+        target = registries[0]
+    return registry_for(config, target), alias
 
 
 def audit_context(

@@ -1,8 +1,8 @@
 """Compare current data with the training reference, column by column, Evidently's way.
 
 The reference is the training file, a saved profile (``.json``) or the profile a packaged
-model carries (``.onnx``, metadata key ``mlops.drift_profile``), so a scheduled job needs
-only the deployed model and the new data. Current data streams through in chunks (bounded
+model carries (``.onnx``, metadata key ``mlops.drift_profile``; ``registry:production``: the
+model in production), so a scheduled job needs only the deployed model and the new data. Current data streams through in chunks (bounded
 memory, one pass); results say which statistics are approximate and by how much at most.
 """
 
@@ -33,6 +33,7 @@ from mlops_actions.github.actions import annotate, run_url
 from mlops_actions.metrics import METRICS, compute_metrics
 from mlops_actions.model import OnnxModel, Prediction
 from mlops_actions.progress import Progress
+from mlops_actions.registry.targets import registry_alias
 from mlops_actions.reports import render
 from mlops_actions.serving.inference_log import LOG_COLUMNS, PREDICTION
 from mlops_actions.stages._common import StageResult, write_result
@@ -169,8 +170,10 @@ def drift_check(
         raise UsageError(
             "drift-check: no current data; pass --current PATH|GLOB|URL or set drift.current"
         )
-    ref_path = Path(reference) if reference is not None else settings.reference or config.data.train
+    chosen = reference if reference is not None else settings.reference or config.data.train
+    ref_path, ref_label = _reference_path(config, chosen, out)
     profile, ref_info, ref_exact = _load_reference(config, ref_path, out)
+    ref_info["source"] = ref_label
     if calibrate:
         if ref_exact is None:
             raise UsageError(
@@ -298,6 +301,24 @@ def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
         annotate("warning", f"drift alert not sent: {exc}")
         return AlertOutcome(error=str(exc)).to_dict()
     return outcome.to_dict()
+
+
+def _reference_path(config: Config, chosen: str | Path, out: Path) -> tuple[Path, str]:
+    """The reference file and how to name it: a path as given, or ``registry:[TARGET:]ALIAS``,
+    the model at that alias (its packaged profile: what production was trained on)."""
+    text = str(chosen)
+    if not text.startswith("registry:"):
+        return Path(chosen), str(Path(chosen))
+    registry, alias = registry_alias(config, text, "--reference")
+    found = registry.alias(config.name, alias)
+    if found is None:
+        raise UsageError(
+            f"--reference {text}: {registry.url} has no {config.name}:{alias} yet; deploy a "
+            "model there first, or pass the training data as --reference"
+        )
+    version = registry.version(config.name, found.version)
+    path = registry.local_copy(version, out / "registry")
+    return path, f"{text} (version {version.version} of {registry.url})"
 
 
 def _load_reference(

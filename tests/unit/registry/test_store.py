@@ -89,10 +89,12 @@ def s3_env(s3_server, monkeypatch):
     return f"s3://{bucket}/registry"
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "github"])
 def registry(request, tmp_path):
     if request.param == "local":
         return Registry(tmp_path / "registry")
+    if request.param == "github":  # the repository itself, on the fake GitHub (127.0.0.1)
+        return Registry(f"github://{request.getfixturevalue('fake_github').repository}")
     return Registry(request.getfixturevalue("s3_env"))
 
 
@@ -180,10 +182,16 @@ RACER = textwrap.dedent("""
 RACERS, ROUNDS = "abcd", 3
 
 
-@pytest.mark.parametrize("where", ["local", "s3"])
+@pytest.mark.parametrize("where", ["local", "s3", "github"])
 def test_processes_racing_claim_every_number_once_and_lose_nothing(where, request, tmp_path):
-    """Four processes register and promote at once: on S3 against moto's server over HTTP."""
-    root = str(tmp_path / "registry") if where == "local" else request.getfixturevalue("s3_env")
+    """Four processes register and promote at once: on S3 against moto's server over HTTP, on
+    GitHub against the fake, whose writes take long enough to overlap and conflict."""
+    if where == "github":
+        fake = request.getfixturevalue("fake_github")
+        fake.write_latency = 0.1
+        root = f"github://{fake.repository}"
+    else:
+        root = str(tmp_path / "registry") if where == "local" else request.getfixturevalue("s3_env")
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     racers = [
@@ -227,6 +235,9 @@ def test_processes_racing_claim_every_number_once_and_lose_nothing(where, reques
         assert len(chain) == total, name
         assert [e["from_version"] for e in chain[:-1]] == [e["to_version"] for e in chain[1:]]
         assert chain[0]["to_version"] == alias.version
+    if where == "github":  # the race was run: GitHub refused writes that overlapped or were stale
+        refused = [e for e in fake.exchanges if e.status in (409, 422)]
+        assert any(e.status == 409 for e in refused) and any(e.status == 422 for e in refused)
 
 
 KILLED = textwrap.dedent("""

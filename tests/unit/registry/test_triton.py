@@ -87,3 +87,24 @@ def test_the_load_request_config_is_a_model_config_too(models):
     assert list(parsed.version_policy.specific.versions) == [7]
     assert [o.name for o in parsed.output] == ["label", "probabilities"]
     assert list(parsed.output[1].dims) == [-1, 3]
+
+
+def test_racing_production_moves_leave_the_config_at_the_last_one(tmp_path, models, monkeypatch):
+    """Moves swap the alias without a lock: a deploy that moved production to 2 and is about
+    to write the config meets one that moves it to 3 meanwhile; the config ends at 3."""
+    registry = Registry(tmp_path / "registry")
+    first, second, third = (_register(registry, path) for path in models)
+    registry.set_alias("flowers", "production", first.version)
+    store, read_tagged, raced = registry._store, registry._store.read_tagged, []
+
+    def the_other_deploy_moves_meanwhile(key):
+        found = read_tagged(key)
+        if key.endswith("config.pbtxt") and not raced:
+            raced.append(key)
+            registry.set_alias("flowers", "production", third.version)
+        return found
+
+    monkeypatch.setattr(store, "read_tagged", the_other_deploy_moves_meanwhile)
+    registry.set_alias("flowers", "production", second.version)
+    assert raced and registry.alias("flowers", "production").version == third.version
+    assert list(_config(tmp_path / "registry").version_policy.specific.versions) == [3]

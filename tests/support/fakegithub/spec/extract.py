@@ -81,6 +81,25 @@ OPERATIONS = [
     "actions/download-artifact",
     "actions/list-artifacts-for-repo",
     "rate-limit/get",
+    # the registry on the repository itself: files with optimistic concurrency (blob sha),
+    # refs that move only by fast-forward, release assets for model files
+    "repos/get-content",
+    "repos/create-or-update-file-contents",
+    "repos/delete-file",
+    "git/get-ref",
+    "git/create-ref",
+    "git/update-ref",
+    "git/get-commit",
+    "git/create-commit",
+    "git/get-tree",
+    "git/create-tree",
+    "git/get-blob",
+    "git/create-blob",
+    "repos/get-release",
+    "repos/update-release",
+    "repos/get-release-asset",
+    # fork-safe reporting: the privileged follow-up workflow reads the run that made the report
+    "actions/get-workflow-run",
 ]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
