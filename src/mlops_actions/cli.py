@@ -213,6 +213,12 @@ def _add_evaluate_gate(sub: Subparsers, common: argparse.ArgumentParser) -> None
         "--model", metavar="PATH", help="candidate model (default: WORKDIR/train/model.joblib)"
     )
     p.add_argument(
+        "--rules-from",
+        metavar="git:REF",
+        help="judge by the config at this ref (a pull request's base commit), not the one given; "
+        "the report lists the changes proposed to it",
+    )
+    p.add_argument(
         "--no-fail", action="store_true", help="exit 0 even when the gate fails (report only)"
     )
     p.add_argument(
@@ -227,7 +233,11 @@ def _evaluate_gate(args: argparse.Namespace) -> int:
     from mlops_actions.stages.evaluate_gate import evaluate_gate
 
     result = evaluate_gate(
-        _config(args), workdir=args.workdir, baseline=args.baseline, model=args.model
+        _config(args),
+        workdir=args.workdir,
+        baseline=args.baseline,
+        model=args.model,
+        rules_from=args.rules_from,
     )
     return _report(result, args, fail=not args.no_fail)
 
@@ -524,7 +534,12 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _post_comment(
-    body: str, args: argparse.Namespace, *, section: str, pr: int | None = None
+    body: str,
+    args: argparse.Namespace,
+    *,
+    section: str,
+    passed: bool | None = None,
+    pr: int | None = None,
 ) -> None:
     """The sticky PR comment of the config's model; a fork PR only warns (see github.comment)."""
     from mlops_actions.github import actions
@@ -535,6 +550,7 @@ def _post_comment(
         body,
         name=config.name,
         section=section,
+        passed=passed,
         pr=pr,
         token_env=config.github.token_env,
         bot_login=config.github.bot_login,
@@ -582,7 +598,7 @@ def _report(result: StageResult, args: argparse.Namespace, *, fail: bool = True)
     else:
         sys.stdout.write(summary if summary.endswith("\n") else summary + "\n")
     if getattr(args, "comment", False):  # before a failing verdict raises: the PR shows why
-        _post_comment(summary, args, section=args.command)
+        _post_comment(summary, args, section=args.command, passed=result.passed)
     if getattr(args, "status", False):  # likewise: branch protection sees the failure
         _post_status(result, args)  # type: ignore[arg-type]  # only evaluate-gate has --status
     if fail and not result.passed:

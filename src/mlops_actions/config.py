@@ -269,9 +269,22 @@ def load_config(path: str | Path = "mlops.yaml", overrides: Iterable[str] = ()) 
     return _build(raw, config_path.resolve())
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+def config_from_text(text: str | bytes, path: Path, *, label: str) -> Config:
+    """A config document read from elsewhere (a file at a git ref), checked like any other,
+    with its relative paths resolved as if it lay at ``path``; ``label`` names it in messages."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{label}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
+    raw = _parse_yaml(text, label)
+    _validate(raw, label)
+    return _build(raw, path.resolve())
 
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError(
             f"{path}: config file not found; pass --config PATH or create one "
@@ -287,15 +300,21 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return _parse_yaml(text, path.name)
+
+
+def _parse_yaml(text: str, label: str) -> dict[str, Any]:
+    import yaml
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name}: {_yaml_problem(exc)}") from None
+        raise ConfigError(f"{label}: {_yaml_problem(exc)}") from None
     if doc is None:
-        raise ConfigError(f"{path.name}: file is empty; it needs at least name, task and data")
+        raise ConfigError(f"{label}: file is empty; it needs at least name, task and data")
     if not isinstance(doc, dict):
         raise ConfigError(
-            f"{path.name}: must be a mapping of keys (name:, task:, data:, ...), got {_kind(doc)}"
+            f"{label}: must be a mapping of keys (name:, task:, data:, ...), got {_kind(doc)}"
         )
     return doc
 

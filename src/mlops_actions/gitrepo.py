@@ -28,18 +28,24 @@ def is_commit(where: Path | str, ref: str) -> bool:
     return git(where, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") is not None
 
 
-def repository_at_ref(where: Path | str, spec: str, ref: str) -> Path:
-    """The repository root, once ``ref`` (from ``--baseline SPEC``) is known to be a commit there."""
+def repository_at_ref(where: Path | str, spec: str, ref: str, *, flag: str = "--baseline") -> Path:
+    """The repository root, once ``ref`` (from ``FLAG SPEC``) is known to be a commit there."""
     if not ref:
-        raise UsageError(f"--baseline {spec}: needs a ref, e.g. git:main or git:HEAD~1")
+        raise UsageError(f"{flag} {spec}: needs a ref, e.g. git:main or git:HEAD~1")
     top = toplevel(where)
     if top is None:
-        raise UsageError(f"--baseline {spec}: {where} is not inside a git repository")
+        raise UsageError(f"{flag} {spec}: {where} is not inside a git repository")
     if not is_commit(top, ref):
         raise UsageError(
-            f"--baseline {spec}: {ref!r} is not a commit, branch or tag here; fetch it first"
+            f"{flag} {spec}: {ref!r} is not a commit, branch or tag here; fetch it first"
         )
     return top
+
+
+def commit_of(top: Path | str, ref: str) -> str | None:
+    """The full sha ``ref`` names."""
+    out = git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return out.decode().strip() if out else None
 
 
 def show(top: Path | str, ref: str, path: str) -> bytes | None:

@@ -437,14 +437,15 @@ def mismatch(
 def packaged_sample(
     onnx: OnnxModel, source: Path | str
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], float]:
-    """The packaged test rows, the outputs the model gave for them when packaged, and the tolerance."""
+    """The packaged test rows, the outputs the model gave for them when packaged, and the tolerance;
+    no rows when it was packaged with ``package.test_sample_rows: 0``."""
     import numpy as np
     import pandas as pd
 
     sample = onnx.meta("test_sample")
     if (
         not isinstance(sample, dict)
-        or not sample.get("rows")
+        or not isinstance(sample.get("rows"), list)
         or not isinstance(sample.get("expected"), dict)
     ):
         raise ModelError(
@@ -468,6 +469,8 @@ def packaged_sample(
 def replay(onnx: OnnxModel, source: Path | str) -> dict[str, Any]:
     """Replay the packaged sample in ``onnx``'s session; a mismatch stops the deploy."""
     frame, expected, atol = packaged_sample(onnx, source)
+    if frame.empty:
+        return {"rows": 0, "matched": None, "atol": atol}
     problem = mismatch(expected, outputs_of(onnx.predict(frame, source=str(source))), atol=atol)
     if problem:
         raise DeployFailed(

@@ -116,6 +116,8 @@ def test_a_pull_request_gets_one_sticky_comment_and_the_gate_status(example, pro
     (comment,) = fake_github.comments_on(number)
     assert f"| {before} | {after} |" in comment["body"]  # validate-data's diff against main
     assert "**Baseline:** none" in comment["body"]  # evaluate-gate: the first model
+    assert "as on the base branch" in comment["body"]  # judged by main's rules (issue 14, part 1)
+    assert "## ✅ data validation and gate passed" in comment["body"]  # one verdict on top
     head = sim.repo.sha("refs/heads/fewer-rows")
     gate = [s for s in fake_github.statuses if s["context"] == f"mlops/gate: {NAMES[example]}"]
     assert [(s["sha"], s["state"]) for s in gate] == [(head, "success")]

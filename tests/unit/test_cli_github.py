@@ -157,4 +157,6 @@ def test_comment_flag_posts_the_summary_before_the_verdict_fails(
         cli._report(_GateResult(), args)
 
     (comment,) = fake_github.comments_on(pr)
-    assert "<!-- mlops-actions:section:evaluate-gate -->\n## Gate: blocked" in comment["body"]
+    assert "<!-- mlops-actions:section:evaluate-gate -->\n" in comment["body"]
+    assert "\n## Gate: blocked" in comment["body"]
+    assert "## ❌ gate failed: " in comment["body"]  # the verdict reached the headline

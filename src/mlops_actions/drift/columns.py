@@ -8,7 +8,6 @@ row groups all go through the same code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,31 +128,6 @@ def summarize(series: pd.Series) -> ColumnSummary:
         nunique=len(table),
         categories=table if len(table) <= CATEGORY_CAP or kind == CATEGORICAL else None,
     )
-
-
-class FrameSummaries(Mapping[str, ColumnSummary]):
-    """Summaries of a frame's columns, made when asked for and not kept.
-
-    Testing column by column this way holds one column's sorted values at a time instead
-    of every column's, which keeps peak memory near the frames' own size.
-    """
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-
-    def __getitem__(self, name: str) -> ColumnSummary:
-        if name not in self.frame.columns:
-            raise KeyError(name)
-        return summarize(self.frame[name])
-
-    def __contains__(self, name: object) -> bool:  # Mapping's default would summarise
-        return name in self.frame.columns
-
-    def __iter__(self) -> Iterator[str]:
-        return (str(c) for c in self.frame.columns)
-
-    def __len__(self) -> int:
-        return self.frame.shape[1]
 
 
 def _keys(index: pd.Index) -> list:

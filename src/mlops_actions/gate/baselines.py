@@ -7,21 +7,26 @@
 - a path to an ``.onnx`` model, a ``metrics.json`` or an earlier ``result.json``;
 - nothing (or ``none``): the first model, judged by absolute rules only.
 
-A baseline that does not exist yet (no file, nothing at the alias or ref) is the first model
-too, said plainly in the report; a baseline that exists but is unusable is an error (exit 2).
+A baseline that was asked for but cannot be read is an error (exit 2) naming why: a path or a
+metrics file at a ref that does not exist, an alias the registry does not have (with the
+aliases it has), a registry that cannot be reached. A silent "first model" would let any
+candidate pass on absolute rules alone. The first model is only ever: no baseline configured,
+``none`` said explicitly, or a registry that holds no version of this model at all; the
+report says which (``Baseline.reason``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_actions import gitrepo
 from mlops_actions import workdir as layout
-from mlops_actions.errors import DataError, ModelError, UsageError
+from mlops_actions.errors import DataError, MlopsError, ModelError, UsageError, did_you_mean
 from mlops_actions.metrics import METRICS, compute_metrics, metric_names
 from mlops_actions.model import OnnxModel
 from mlops_actions.registry.targets import registry_alias
@@ -30,10 +35,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops_actions.config import Config
+    from mlops_actions.registry.store import Registry
 
 BESIDE = ("params.json", "lineage.json")
 """What train writes beside metrics.json that the report compares."""
 TREND_VERSIONS = 10
+NOT_CONFIGURED, SAID_NONE, EMPTY_REGISTRY = "not configured", "none", "empty registry"
+"""Why a gate has no baseline (``Baseline.reason``): the only three ways to a first model."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +63,8 @@ class Scores:
 class Baseline:
     kind: str  # none, registry, onnx, git, file
     source: str | None
+    reason: str | None = None
+    """For kind none: NOT_CONFIGURED, SAID_NONE or EMPTY_REGISTRY."""
     metrics: dict[str, float | None] = dataclasses.field(default_factory=dict)
     params: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
@@ -74,6 +84,7 @@ class Baseline:
         return {
             "kind": self.kind,
             "source": self.source,
+            "reason": self.reason,
             "metrics": self.metrics,
             "params": self.params,
             "data": self.data,
@@ -87,15 +98,25 @@ def resolve_baseline(
     config: Config, spec: str | None, *, test: pd.DataFrame, y_true: Any, workdir: Path
 ) -> Baseline:
     """Turn ``--baseline`` into metrics (and, for models, scores on ``test``)."""
-    if not spec or spec == "none":
-        return Baseline("none", None, note="no baseline given: first model")
+    if not spec:
+        return Baseline(
+            "none",
+            None,
+            NOT_CONFIGURED,
+            note="no baseline configured (gate.baseline or --baseline): first model",
+        )
+    if spec == "none":
+        return Baseline("none", spec, SAID_NONE, note="baseline: none: first model")
     if spec.startswith("registry:"):
         return _from_registry(config, spec, test=test, y_true=y_true, workdir=workdir)
     if spec.startswith("git:"):
         return _from_git(config, spec, workdir=workdir)
     path = Path(spec)
     if not path.exists():
-        return Baseline("none", spec, note=f"baseline {spec} not found: treated as the first model")
+        raise UsageError(
+            f"--baseline {spec}: no such file; give an existing .onnx, metrics.json or result.json, "
+            "or 'none' for a first model"
+        )
     if path.suffix.lower() == ".onnx":
         note = "scored with onnxruntime on the same test rows"
         return _model_baseline(config, "onnx", spec, path, note, test=test, y_true=y_true)
@@ -147,18 +168,30 @@ def _from_registry(
     """``registry:[TARGET:]ALIAS``: the version at an alias of a deploy registry target."""
     registry, alias = registry_alias(config, spec, "--baseline")
     model = config.name  # deploy registers every version under the config's name
-    found = registry.alias(model, alias)
-    if found is None:
-        return Baseline(
-            "none", spec, note=f"nothing at {registry.url} alias {alias!r} yet: first model"
+    with _reaching(registry, spec):
+        versions = registry.versions(model)
+        aliases = registry.aliases(model)
+        if not versions:
+            return Baseline(
+                "none",
+                spec,
+                EMPTY_REGISTRY,
+                note=f"{registry.url} holds no version of {model} yet: first model",
+            )
+        found = aliases.get(alias)
+        if found is None:
+            known = ", ".join(aliases) or "none"
+            raise UsageError(
+                f"--baseline {spec}: {registry.url} has {len(versions)} version(s) of {model} but no "
+                f"alias {alias!r}{did_you_mean(alias, aliases)} (aliases: {known}); name an existing "
+                f"alias, promote a version to {alias!r} first, or give 'none' for a first model"
+            )
+        version = registry.version(model, found.version)
+        path = registry.local_copy(
+            version, layout.stage_dir(workdir, layout.EVALUATE_GATE) / "registry"
         )
-    version = registry.version(model, found.version)
-    path = registry.local_copy(
-        version, layout.stage_dir(workdir, layout.EVALUATE_GATE) / "registry"
-    )
     note = f"version {version.version} of {registry.url}, scored with onnxruntime on the same test rows"
     baseline = _model_baseline(config, "registry", spec, path, note, test=test, y_true=y_true)
-    aliases = registry.aliases(model)
     baseline.history = [
         {
             "version": v.version,
@@ -166,9 +199,25 @@ def _from_registry(
             "aliases": sorted(name for name, a in aliases.items() if a.version == v.version),
             "metrics": dict(v.metrics),
         }
-        for v in registry.versions(model)[-TREND_VERSIONS:]
+        for v in versions[-TREND_VERSIONS:]
     ]
     return baseline
+
+
+@contextmanager
+def _reaching(registry: Registry, spec: str) -> Iterator[None]:
+    """A registry that cannot be read (no network, no credentials, no permission) is exit 2
+    naming the registry and the reason: fsspec backends raise their own classes (botocore,
+    aiohttp), so anything but our own errors is taken for that."""
+    try:
+        yield
+    except MlopsError:
+        raise
+    except Exception as exc:
+        raise UsageError(
+            f"--baseline {spec}: cannot read the registry {registry.url} "
+            f"({type(exc).__name__}: {exc}); check its URL, network and credentials"
+        ) from None
 
 
 def _from_git(config: Config, spec: str, *, workdir: Path) -> Baseline:
@@ -184,7 +233,10 @@ def _from_git(config: Config, spec: str, *, workdir: Path) -> Baseline:
             ) from None
     metrics_text = gitrepo.show(top, ref, path)
     if metrics_text is None:
-        return Baseline("none", spec, note=f"no {path} committed at {ref}: first model")
+        raise UsageError(
+            f"--baseline {spec}: no {path} committed at {ref}; commit the metrics there, "
+            "name the file (git:REF:PATH), or give 'none' for a first model"
+        )
     where = f"{path} at {ref}"
     params, data = _params_and_data(
         lambda name: gitrepo.show(top, ref, Path(path).with_name(name).as_posix()), f"at {ref}"
@@ -265,6 +317,8 @@ def _read_text(path: Path) -> str:
         raise DataError(
             f"{path}: not UTF-8 text; a baseline file is JSON (metrics.json, result.json) or .onnx"
         ) from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the baseline ({exc.strerror or exc})") from None
 
 
 def _parse_json(text: str, where: str) -> Any:

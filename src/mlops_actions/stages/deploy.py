@@ -18,7 +18,7 @@ from typing import Any
 
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config, DeployTarget
-from mlops_actions.errors import DeployFailed, GateFailed, UsageError
+from mlops_actions.errors import DeployFailed, GateFailed, ModelError, UsageError
 from mlops_actions.files import atomic_write_json, sha256_file
 from mlops_actions.github.deployments import record_github_deployment
 from mlops_actions.github.releases import release_for_model, upload_assets
@@ -47,6 +47,7 @@ class DeployResult(StageResult):
     rolled_back: bool = False
     deployment_id: int | None = None
     problem: str | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -68,6 +69,9 @@ class DeployResult(StageResult):
     def summary_markdown(self) -> str:
 
         return render("deploy.md.j2", r=self)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        return [{"level": "warning", "message": w} for w in self.warnings]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +109,11 @@ def deploy(
         gate_passed=_gate_passed(onnx, Path(workdir)),
     )
     checks = {"replay": replay(onnx, path)}
+    if spec.type == "http" and not checks["replay"]["rows"]:
+        raise ModelError(
+            f"{path}: carries no test rows (package.test_sample_rows: 0), and the http target "
+            "smoke-tests the live server with them; package it with some rows for this target"
+        )
     protected = alias in config.deploy.protected_aliases
     gate = {"passed": candidate.gate_passed, "required": protected, "forced": False}
     if protected and not candidate.gate_passed:
@@ -140,7 +149,7 @@ def deploy(
                 config, spec, registry, version, created, onnx, out, alias, checks, context
             )
     result.forced = gate["forced"]
-    result.deployment_id = record_github_deployment(
+    result.deployment_id, warning = record_github_deployment(
         config,
         target=target,
         alias=alias,
@@ -148,6 +157,7 @@ def deploy(
         location=result.location,
         problem=result.problem,
     )
+    result.warnings += [warning] if warning else []
     return write_result(result)
 
 
@@ -286,7 +296,17 @@ def _to_release(
         assets[layout.CARD_FILE] = (candidate.card, "text/markdown")
     uploaded = upload_assets(client, release, assets)
     checks["release"] = {"tag": tag, "assets": sorted(assets), "uploaded": uploaded}
-    return _result(spec, config, out, alias, number, None, created, checks, release.get("html_url"))
+    result = _result(
+        spec, config, out, alias, number, None, created, checks, release.get("html_url")
+    )
+    rows = checks["replay"]["rows"]
+    if rows:
+        result.warnings.append(
+            f"{layout.ONNX_FILE} is now a release asset that anyone who can read this repository "
+            f"can download, with the {rows} raw test rows packaged in it (mlops.test_sample); "
+            "set package.test_sample_rows: 0 if those rows are private"
+        )
+    return result
 
 
 # -- http ------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ Rules follow MLflow's ``MetricThreshold`` and TFX's change thresholds: a missing
 metric fails; without a baseline the change rules are skipped (and the report says so); a
 zero baseline never divides by zero. With ``gate.confidence`` a paired bootstrap gives an
 interval of candidate minus baseline, and ``block_on: significant`` blocks only real drops.
+On a pull request ``rules_from`` names the base branch, whose config judges the candidate
+(see ``gate.rules_from``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from mlops_actions.gate.rules import (
     slice_rule,
     worst_status,
 )
+from mlops_actions.gate.rules_from import load_rules
 from mlops_actions.github.actions import run_url
 from mlops_actions.metrics import METRICS, confusion, paired_bootstrap, weighted_metrics
 from mlops_actions.reports import (
@@ -74,6 +77,8 @@ class GateResult(StageResult):
     commit: str | None
     run_url: str | None
     notes: list[str]
+    judged_by: dict[str, Any] | None = None
+    """With ``rules_from``: spec, commit, config path, found, and the proposed changes."""
 
     @property
     def passed(self) -> bool:
@@ -159,14 +164,20 @@ def evaluate_gate(
     workdir: str | Path = ".mlops",
     baseline: str | None = None,
     model: str | Path | None = None,
+    rules_from: str | None = None,
 ) -> GateResult:
     """Judge the candidate (``<workdir>/train/model.joblib`` or ``model``) against ``baseline``.
 
-    ``baseline`` overrides ``gate.baseline``. Writes result.json, metrics.json, report.md and
-    comment.md (= summary.md) to ``<workdir>/evaluate-gate``. A failed gate is a result with
-    ``passed`` False, not an exception: the caller decides whether it blocks.
+    ``baseline`` overrides ``gate.baseline``. ``rules_from`` (``git:REF``) judges by the config
+    at that ref instead of ``config``, whose changes to it the report lists as proposed. Writes
+    result.json, metrics.json, report.md and comment.md (= summary.md) to
+    ``<workdir>/evaluate-gate``. A failed gate is a result with ``passed`` False, not an
+    exception: the caller decides whether it blocks.
     """
 
+    judged_by = None
+    if rules_from:  # from here on, the base branch's config decides
+        config, judged_by = load_rules(config, rules_from)
     workdir = Path(workdir)
     out = layout.stage_dir(workdir, layout.EVALUATE_GATE)
     gate = config.gate
@@ -227,6 +238,7 @@ def evaluate_gate(
         or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
         run_url=run_url(),
         notes=notes,
+        judged_by=judged_by,
     )
     atomic_write_json(out / "metrics.json", candidate_metrics)
     atomic_write_text(out / "report.md", result.full_report)
@@ -423,7 +435,6 @@ def _report_view(result: GateResult) -> dict[str, Any]:
         )
     return {
         "metrics": rows,
-        "chart": _chart(rows),
         "params": _diff(
             flatten_params(base.get("params")), flatten_params(result.candidate["params"])
         )
@@ -465,30 +476,6 @@ def _rule_text(rule: Rule) -> str:
 def _status(rules: list[Rule]) -> str:
     worst = worst_status(rules)
     return STATUS[worst] if worst else "—"
-
-
-MAX_CHART_METRICS = 12
-
-
-def _chart(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Change of each metric in % of the baseline, signed so that up is better: one bar chart."""
-    bars = []
-    for row in rows:
-        spec = METRICS.get(row["name"])
-        if row["delta"] is None or not row["baseline"] or spec is None:
-            continue
-        better = row["delta"] if spec.higher_is_better else -row["delta"]
-        bars.append((row["name"], round(100 * better / abs(row["baseline"]), 2)))
-    if not bars:
-        return None
-    bars = bars[:MAX_CHART_METRICS]
-    bound = max(1.0, max(abs(v) for _, v in bars))
-    return {
-        "labels": ", ".join(json.dumps(name) for name, _ in bars),
-        "bars": ", ".join(f"{v:g}" for _, v in bars),
-        "low": -round(bound * 1.1, 2),
-        "high": round(bound * 1.1, 2),
-    }
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ class RollbackResult(StageResult):
     to_version: int
     location: str
     deployment_id: int | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def outputs(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,9 @@ class RollbackResult(StageResult):
     def summary_markdown(self) -> str:
 
         return render("rollback.md.j2", r=self)
+
+    def annotations(self) -> list[dict[str, Any]]:
+        return [{"level": "warning", "message": w} for w in self.warnings]
 
 
 def rollback(
@@ -69,7 +73,8 @@ def rollback(
         to_version=move.to_version,
         location=location,
     )
-    result.deployment_id = record_github_deployment(
+    result.deployment_id, warning = record_github_deployment(
         config, target=target, alias=alias, version=move.to_version, location=location
     )
+    result.warnings += [warning] if warning else []
     return write_result(result)

@@ -84,18 +84,21 @@ class ValidateResult(StageResult):
         return render("data_diff.md.j2", diff=self.diff)
 
     def annotations(self) -> list[dict[str, Any]]:
-        """An ``error`` on the file line of each failing row, capped; the total in a last warning."""
+        """An ``error`` on the file line of failing rows, the cap shared fairly by the failed
+        checks (so one check with many rows cannot take every annotation); the total in a
+        last warning."""
         whole, rows, total = [], [], 0
         items = [(f, f"{f['column'] or 'table'}: {f['check']}") for f in self.failures]
         items += [(c, f"{c['check']}: {c['detail']}") for c in self.failed_checks]
+        with_rows = [(item, what) for item, what in items if item["rows"]]
+        shares = _fair_shares([len(item["rows"]) for item, _ in with_rows], self.max_annotations)
         for item, what in items:
             if not item["rows"]:
                 whole.append({"level": "error", "message": what, "file": item["file"]})
-                continue
+        for (item, what), share in zip(with_rows, shares, strict=True):
             total += item["count"]
-            for row, line in itertools.zip_longest(item["rows"], item["lines"]):
-                if len(rows) >= self.max_annotations:
-                    break
+            pairs = itertools.zip_longest(item["rows"], item["lines"])
+            for row, line in itertools.islice(pairs, share):
                 if line is None:
                     rows.append(
                         {"level": "error", "message": f"row {row}: {what}", "file": item["file"]}
@@ -112,6 +115,19 @@ class ValidateResult(StageResult):
                 }
             )
         return whole + rows
+
+
+def _fair_shares(available: list[int], budget: int) -> list[int]:
+    """Split ``budget`` over items that have ``available`` each: smallest first, each takes at
+    most an equal part (rounded up) of what is left, so every item gets some before any gets
+    many, and what a small item leaves goes to the larger ones."""
+    shares = [0] * len(available)
+    left = budget
+    order = sorted(range(len(available)), key=lambda i: available[i])
+    for done, i in enumerate(order):
+        shares[i] = min(available[i], -(-left // (len(order) - done)))
+        left -= shares[i]
+    return shares
 
 
 def validate_data(
@@ -161,12 +177,13 @@ def validate_data(
                     edges=edges,
                     hash_columns=hash_columns,
                     keep=keep,
+                    max_duplicate_share=rules.max_duplicate_share,
                 )
             )
             source.release()
     else:
         scans, edges = _scan_on_cluster(
-            address, baseline, schema, kinds, sources, hash_columns, keep
+            address, baseline, schema, kinds, sources, hash_columns, keep, rules.max_duplicate_share
         )
 
     found = _dataset_checks(config, scans, set(schema.columns), keep)
@@ -219,7 +236,7 @@ def validate_data(
         checks=check_items,
         profiles={role: prof.stored(p) for role, p in profiles.items()},
         diff=diff,
-        notes=_notes(chunksize, schema),
+        notes=_notes(chunksize, schema, scans, keep),
         max_annotations=rules.max_annotations,
     )
     if diff is not None:
@@ -235,6 +252,7 @@ def _scan_on_cluster(
     sources: list[Any],
     hash_columns: list[str],
     keep: int,
+    max_duplicate_share: float,
 ) -> tuple[list[Any], dict[str, tuple[float, float]]]:
     """The same scans, each partition on a Dask worker (``validation.distributed``)."""
     from mlops_actions.validation import distributed
@@ -259,6 +277,7 @@ def _scan_on_cluster(
             edges=edges,
             hash_columns=hash_columns,
             keep=keep,
+            max_duplicate_share=max_duplicate_share,
         )
     return scans, edges
 
@@ -539,9 +558,15 @@ def _file_item(file_scan: Any) -> dict[str, Any]:
     }
 
 
-def _notes(chunksize: int | None, schema: Any) -> list[str]:
+def _notes(chunksize: int | None, schema: Any, scans: list[Any], keep: int) -> list[str]:
 
-    notes = []
+    notes = [
+        f"{_shown(s.source.path)}: uniqueness ({', '.join(sch.unique_columns(schema))}) is checked "
+        f"among distinct rows; its {s.duplicate_rows(keep)[0]:,} whole-row copies are counted "
+        "once, under max_duplicate_share"
+        for s in scans
+        if s.copies_set_aside
+    ]
     if chunksize is not None:
         notes.append(
             f"read in chunks of {chunksize:,} rows; every count and line number covers the whole file"

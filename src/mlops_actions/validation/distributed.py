@@ -84,9 +84,7 @@ def scan_partition(
     """What one worker computes for one partition (positions counted from its first row)."""
     from mlops_actions.data import read_chunks
 
-    state = sc.ScanState(
-        schema, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=keep, chunked=True
-    )
+    state = sc.ScanState(schema, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=keep)
     chunks = read_chunks(part.path, row_groups=part.row_groups, first=0, empty_ok=True, **read)
     for chunk in chunks:
         state.add(chunk)
@@ -131,9 +129,15 @@ def _global(offsets: list[int], shares: tuple) -> tuple[np.ndarray, np.ndarray]:
     return hashes, positions
 
 
-def repeats(offsets: list[int], how: str, keep: int | None, *shares: Any) -> tuple[int, np.ndarray]:
-    """Duplicates within one bucket: their count and positions (the first ``keep``, or all)."""
+def repeats(
+    offsets: list[int], how: str, keep: int | None, *shares: Any, without: Any = None
+) -> tuple[int, np.ndarray]:
+    """Duplicates within one bucket: their count and positions (the first ``keep``, or all);
+    rows at the dataset-wide positions ``without`` take no part."""
     hashes, positions = _global(offsets, shares)
+    if without is not None:
+        kept = ~np.isin(positions, without)
+        hashes, positions = hashes[kept], positions[kept]
     found = positions[sc.duplicate_positions(hashes, how)]
     return int(found.size), found if keep is None else found[:keep]
 
@@ -239,6 +243,7 @@ def scan_roles(
     edges: dict[str, tuple[float, float]],
     hash_columns: list[str],
     keep: int,
+    max_duplicate_share: float | None = None,
 ) -> list[sc.FileScan]:
     """``scan.scan`` of every source on the cluster; the first source is the reference."""
     buckets = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
@@ -264,7 +269,10 @@ def scan_roles(
         progress.close()
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int).tolist()
         roles.append(Role(source, read, parts, job, offsets[:-1]))
-    return [_file_scan(client, role, roles[0], buckets, schema, keep) for role in roles]
+    return [
+        _file_scan(client, role, roles[0], buckets, schema, keep, max_duplicate_share)
+        for role in roles
+    ]
 
 
 def _file_scan(
@@ -274,6 +282,7 @@ def _file_scan(
     buckets: int,
     schema: pa.DataFrameSchema | None,
     keep: int,
+    max_duplicate_share: float | None,
 ) -> sc.FileScan:
     job = role.job
     partials = [client.submit(_partial, leaf) for leaf in job.leaves]
@@ -282,20 +291,32 @@ def _file_scan(
     def shares(r: Role, name: str, b: int) -> list[Any]:
         return [client.submit(_bucket, leaf, name, b) for leaf in r.job.leaves]
 
-    def gathered(fn: Any, *args: Any, name: str = ROWS, extra: Role | None = None) -> list:
+    def gathered(
+        fn: Any, *args: Any, name: str = ROWS, extra: Role | None = None, **kwargs: Any
+    ) -> list:
         tasks = []
         for b in range(buckets):
             inputs = (shares(extra, name, b) if extra else []) + shares(role, name, b)
-            tasks.append(client.submit(fn, *args, *inputs))
+            tasks.append(client.submit(fn, *args, *inputs, **kwargs))
         return client.gather(tasks)
 
-    matches = {"duplicates": _combine(gathered(repeats, role.offsets, "exclude_first", keep), keep)}
+    unique = sc.sch.unique_columns(schema) if schema is not None else {}
+    set_aside = None  # whole-row copies past max_duplicate_share: the duplicate check's failures
+    if unique and max_duplicate_share is not None:
+        every = gathered(repeats, role.offsets, "exclude_first", None)
+        matches = {"duplicates": _combine(every, keep)}
+        copies = np.concatenate([p for _, p in every] or [np.zeros(0, np.int64)])
+        if copies.size and copies.size / partial.rows > max_duplicate_share:
+            set_aside = np.sort(copies)
+    else:
+        found = gathered(repeats, role.offsets, "exclude_first", keep)
+        matches = {"duplicates": _combine(found, keep)}
     if role is not reference:
         found = gathered(also_in, role.offsets, len(reference.parts), keep, extra=reference)
         matches[reference.source.role] = _combine(found, keep)
     repeated = [np.zeros(0, np.int64)]  # rows repeating a unique column's value
-    for name, how in (sc.sch.unique_columns(schema) if schema is not None else {}).items():
-        found = gathered(repeats, role.offsets, how, None, name=name)
+    for name, how in unique.items():
+        found = gathered(repeats, role.offsets, how, None, name=name, without=set_aside)
         positions = np.sort(np.concatenate([p for _, p in found]))
         if positions.size:
             values = _values(client, role, name, positions[:keep])
@@ -317,6 +338,7 @@ def _file_scan(
             "columns": {n: acc.to_dict() for n, acc in partial.accumulators.items()},
         },
         {k: (count, positions.tolist()) for k, (count, positions) in matches.items()},
+        copies_set_aside=set_aside is not None,
     )
 
 

@@ -4,7 +4,8 @@ A profile keeps only mergeable numbers: counts, sums, min/max and a fixed-edge h
 for numeric columns, value counts for categorical ones. Fixed edges (the schema's declared
 range, else the reference file's observed range) make a chunked profile equal to a
 whole-file one and make two files' histograms comparable. Quantiles are read from the
-100-bin histogram, so they are accurate to 1% of that range.
+100-bin histogram: estimates, which the data diff shows with the exact interval the true
+value lies in (``quantile_within``).
 """
 
 from __future__ import annotations
@@ -44,9 +45,15 @@ class ColumnAccumulator:
     below: int = 0
     above: int = 0
     counts: dict[Any, int] | None = field(default_factory=dict)
+    unreadable: int = 0
+    """Values that were there but not numbers (a dtype failure), not counted as missing."""
 
-    def add(self, view: ColumnView) -> None:
+    def add(self, view: ColumnView, *, unreadable: int = 0) -> None:
+        """One chunk; ``unreadable`` of its values were text in a number column, read as
+        missing for the other checks but reported as dtype failures, not missing values."""
         self.rows += view.rows
+        self.missing -= unreadable
+        self.unreadable += unreadable
         if self.kind == NUMERIC:
             self._add_numbers(view.numbers())
             return
@@ -101,6 +108,7 @@ class ColumnAccumulator:
         """Fold in a later partition's profile of the same column (every field adds up)."""
         self.rows += later.rows
         self.missing += later.missing
+        self.unreadable += later.unreadable
         self.total += later.total
         self.total_sq += later.total_sq
         self.minimum = min(self.minimum, later.minimum)
@@ -119,13 +127,15 @@ class ColumnAccumulator:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        present = self.rows - self.missing
+        present = self.rows - self.missing - self.unreadable
         out: dict[str, Any] = {
             "kind": self.kind,
             "dtype": self.dtype,
             "missing": self.missing,
             "missing_share": self.missing / self.rows if self.rows else 0.0,
         }
+        if self.unreadable:
+            out["unreadable"] = self.unreadable
         if self.kind == NUMERIC:
             mean = self.total / present if present else None
             variance = self.total_sq / present - mean * mean if present else None
@@ -231,6 +241,34 @@ def histogram_quantiles(hist: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def quantile_within(column: dict[str, Any], q: float) -> tuple[float, float, float] | None:
+    """The histogram's estimate of quantile ``q`` and the exact interval the true value (numpy's
+    linear-interpolation quantile of the values) lies in, as ``(estimate, low, high)``.
+
+    The true value lies between the two order statistics it interpolates; each lies in a known
+    bin (values below or above the fixed edges lie between the edge and the exact min or max),
+    and nothing lies outside [min, max]. ``low == high`` means the value is exact.
+    """
+    hist, lowest, highest = column.get("hist"), column.get("min"), column.get("max")
+    if not hist or lowest is None or highest is None:
+        return None
+    counts = np.concatenate([[hist["below"]], hist["counts"], [hist["above"]]]).astype(float)
+    total = int(counts.sum())
+    if not total:
+        return None
+    edges = np.linspace(hist["lo"], hist["hi"], len(hist["counts"]) + 1)
+    lefts = np.concatenate([[lowest], edges[:-1], [hist["hi"]]])
+    rights = np.concatenate([[hist["lo"]], edges[1:], [highest]])
+    cumulative = np.cumsum(counts)
+    rank = (total - 1) * q  # 0-based position between the two order statistics
+    first = int(np.searchsorted(cumulative, np.floor(rank), side="right"))
+    last = int(np.searchsorted(cumulative, np.ceil(rank), side="right"))
+    low = float(min(max(lefts[first], lowest), highest))
+    high = float(max(min(rights[last], highest), low))
+    estimate = histogram_quantiles(hist)[f"p{round(q * 100):02d}"]
+    return float(min(max(estimate, low), high)), low, high
+
+
 def coarse_histogram(column: dict[str, Any]) -> np.ndarray:
     """below, SKEW_BINS bins, above: the distribution numeric skew compares."""
     hist = column["hist"]
@@ -282,11 +320,14 @@ def diff_profiles(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[
             "missing_after": new.get("missing_share"),
         }
         if new["kind"] == NUMERIC and old["kind"] == NUMERIC:
+            median_before, median_after = quantile_within(old, 0.5), quantile_within(new, 0.5)
             change.update(
                 mean_before=old.get("mean"),
                 mean_after=new.get("mean"),
-                p50_before=(old.get("quantiles") or {}).get("p50"),
-                p50_after=(new.get("quantiles") or {}).get("p50"),
+                p50_before=median_before[0] if median_before else None,
+                p50_after=median_after[0] if median_after else None,
+                p50_before_within=list(median_before[1:]) if median_before else None,
+                p50_after_within=list(median_after[1:]) if median_after else None,
             )
         shares_old, shares_new = category_shares(old), category_shares(new)
         if new["kind"] == CATEGORICAL and shares_old is not None and shares_new is not None:

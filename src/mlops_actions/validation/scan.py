@@ -1,10 +1,15 @@
 """One pass over one data file: pandera on each chunk, failures kept as counts plus the
 first rows, the column profile, and an 8-byte hash per row for duplicates and leakage.
 
-Uniqueness needs the whole column: in chunked mode the schema's ``unique`` flags are taken
-off the chunk schema and each unique column keeps a hash per row instead; duplicates are
-found after the last chunk, and the values shown for them are re-read from the file's
-first rows. Everything else is exact per chunk.
+Uniqueness needs the whole column: the schema's ``unique`` flags are taken off the schema
+pandera sees and each unique column keeps a hash per row instead (whole or chunked, the same
+way); duplicates are found after the last chunk, and the values shown for them are re-read
+from the file's first rows. Everything else is exact per chunk.
+
+One failure is reported under one check: when the file has more whole-row copies than
+``max_duplicate_share`` allows, those copies are the duplicate check's failures and
+uniqueness is checked among the distinct rows; text in a number column is a dtype failure,
+not a missing value as well.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class FileScan:
     matches: dict[str, tuple[int, list[int]]] | None = None
     """Row comparisons made elsewhere (on a cluster, by hash bucket): "duplicates" and, per
     reference role, the rows also in it, as (count, first positions)."""
+    copies_set_aside: bool = False
+    """Uniqueness was checked among distinct rows, the copies being the duplicate check's."""
 
     def duplicate_rows(self, keep: int) -> tuple[int, list[int]]:
         """Rows repeating an earlier row: how many, and the first ``keep`` positions."""
@@ -132,24 +139,31 @@ def scan(
     edges: dict[str, tuple[float, float]],
     hash_columns: list[str],
     keep: int,
+    max_duplicate_share: float | None = None,
 ) -> FileScan:
     """Validate (when ``schema`` is given) and profile one file in one pass."""
-    chunked = source.chunksize is not None
-    state = ScanState(
-        schema, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=keep, chunked=chunked
-    )
+    state = ScanState(schema, kinds=kinds, edges=edges, hash_columns=hash_columns, keep=keep)
     for chunk in source.chunks():
         state.add(chunk)
     marked = np.concatenate(state.failing) if state.failing else np.zeros(0, dtype=bool)
+    row_hashes = np.concatenate(state.row_hashes) if state.row_hashes else _NO_HASHES
+    copies = (
+        duplicate_positions(row_hashes, "exclude_first")
+        if state.unique and max_duplicate_share is not None
+        else _NO_POSITIONS
+    )
+    # the duplicate check's own condition: past it, the copies are that check's failures
+    set_aside = copies.size > 0 and copies.size / state.rows > max_duplicate_share
     for name, how in state.unique.items():
         positions = duplicate_positions(
-            np.concatenate(state.unique_hashes[name] or [_NO_HASHES]), how
+            np.concatenate(state.unique_hashes[name] or [_NO_HASHES]),
+            how,
+            without=copies if set_aside else None,
         )
         if len(positions):
             values = _values_at(source, name, positions[:keep])
             _failure(state.failures, name, UNIQUE_CHECK).add_rows(positions, values, keep)
         marked[positions] = True
-    row_hashes = np.concatenate(state.row_hashes) if state.row_hashes else _NO_HASHES
     return FileScan(
         source,
         state.rows,
@@ -158,18 +172,21 @@ def scan(
         int(marked.sum()),
         row_hashes,
         state.profile(),
+        copies_set_aside=set_aside,
     )
 
 
 _NO_HASHES = np.zeros(0, dtype=np.uint64)
+_NO_POSITIONS = np.zeros(0, dtype=np.int64)
 
 
 class ScanState:
     """What one pass keeps per chunk: failures, column profiles, row and value hashes.
 
-    Uniqueness needs every row: when ``chunked`` (or a partition of a larger dataset) the
-    schema's ``unique`` flags come off the chunk schema and each unique column keeps a hash
-    per row instead, for the caller to compare across chunks, files or partitions.
+    Uniqueness needs every row: the schema's ``unique`` flags come off the chunk schema and
+    each unique column keeps a hash per row instead, for the caller to compare across chunks,
+    files or partitions (and, when whole-row copies are the duplicate check's, among the
+    distinct rows only).
     """
 
     def __init__(
@@ -180,13 +197,10 @@ class ScanState:
         edges: dict[str, tuple[float, float]],
         hash_columns: list[str],
         keep: int,
-        chunked: bool,
     ) -> None:
         self.schema = schema
-        self.chunk_schema = (
-            sch.without_uniqueness(schema) if schema is not None and chunked else schema
-        )
-        self.unique = sch.unique_columns(schema) if schema is not None and chunked else {}
+        self.chunk_schema = sch.without_uniqueness(schema) if schema is not None else None
+        self.unique = sch.unique_columns(schema) if schema is not None else {}
         self.kinds, self.edges, self.hash_columns, self.keep = kinds, edges, hash_columns, keep
         self.failures: dict[tuple[str | None, str], Failure] = {}
         self.accumulators: dict[str, prof.ColumnAccumulator] = {}
@@ -201,8 +215,9 @@ class ScanState:
             self.columns = [str(c) for c in chunk.columns]
         self.rows += len(chunk)
         marks = np.zeros(len(chunk), dtype=bool)
+        unreadable: dict[str, int] = {}
         if self.schema is not None:
-            chunk = _conform(chunk, self.schema, self.failures, self.keep, marks)
+            chunk, unreadable = _conform(chunk, self.schema, self.failures, self.keep, marks)
             _validate(chunk, self.chunk_schema, self.failures, self.keep, marks)
         self.failing.append(marks)
         views = {name: prof.ColumnView(chunk[name]) for name in chunk.columns}
@@ -216,7 +231,7 @@ class ScanState:
                 acc = self.accumulators[name] = prof.ColumnAccumulator(
                     name, kind, str(chunk[name].dtype), self.edges.get(name)
                 )
-            acc.add(views[name])
+            acc.add(views[name], unreadable=unreadable.get(name, 0))
         columns = [c for c in self.hash_columns if c in views]
         self.row_hashes.append(hash_rows(views, columns, len(chunk)))
 
@@ -232,12 +247,20 @@ class ScanState:
         )
 
 
-def duplicate_positions(hashes: np.ndarray, how: str) -> np.ndarray:
-    """Positions whose value repeats, as pandera's ``report_duplicates`` would list them."""
+def duplicate_positions(
+    hashes: np.ndarray, how: str, *, without: np.ndarray | None = None
+) -> np.ndarray:
+    """Positions whose value repeats, as pandera's ``report_duplicates`` would list them;
+    rows at the positions ``without`` take no part (neither repeat nor are repeated)."""
     import pandas as pd
 
     keep_arg = {"all": False, "exclude_first": "first", "exclude_last": "last"}.get(how, False)
-    return np.flatnonzero(pd.Series(hashes).duplicated(keep=keep_arg).to_numpy())
+    if without is None or not without.size:
+        return np.flatnonzero(pd.Series(hashes).duplicated(keep=keep_arg).to_numpy())
+    among = np.ones(hashes.size, dtype=bool)
+    among[without] = False
+    rows = np.flatnonzero(among)
+    return rows[pd.Series(hashes[rows]).duplicated(keep=keep_arg).to_numpy()]
 
 
 def _kind_of(series: pd.Series) -> str:
@@ -270,15 +293,17 @@ def kinds_from_schema(schema: pa.DataFrameSchema, categorical: set[str]) -> dict
 
 def _conform(
     chunk: pd.DataFrame, schema: pa.DataFrameSchema, failures: dict, keep: int, marks: np.ndarray
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Make a chunk's dtypes what the whole file's would be, before pandera sees it.
 
     Integers in a float column become floats (a chunk with no missing value reads as
     integers). Text in a number column is reported row by row as a dtype failure with its
-    lines, then read as missing so the column's other checks still run.
+    lines, then read as missing so the column's other checks still run; how many such
+    values each column had comes back, so the profile does not count them as missing too.
     """
     import pandas as pd
 
+    unreadable = {}
     for name in chunk.columns:
         if name not in schema.columns or not sch.is_numeric(schema, name):
             continue
@@ -295,10 +320,11 @@ def _conform(
                 marks |= bad.to_numpy()
                 failure = _failure(failures, name, f"dtype('{declared}')")
                 failure.add_rows(chunk.index[bad.to_numpy()].to_numpy(), series[bad].tolist(), keep)
+                unreadable[name] = int(bad.sum())
             if pd.api.types.is_integer_dtype(numbers.dtype) and declared.startswith("float"):
                 numbers = numbers.astype("float64")
             chunk[name] = numbers
-    return chunk
+    return chunk, unreadable
 
 
 def _validate(

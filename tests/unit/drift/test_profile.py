@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from mlops_actions.drift.columns import FrameSummaries
 from mlops_actions.drift.dataset import ColumnChoice, detect_drift
 from mlops_actions.drift.profile import MAX_POINTS, build_profile, profile_columns
+from support.drift_frames import FrameSummaries
 
 
 def frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

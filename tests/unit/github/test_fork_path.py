@@ -81,7 +81,8 @@ def test_read_only_token_warns_and_keeps_the_gates_exit_code(
     assert "PR comment skipped, the report is in the step summary" in warnings[0]
     assert "commit status skipped" in warnings[1]
     assert "403" not in run.stderr  # the refusal is no error: only a failed gate is
-    assert "accuracy" in summary and "baseline.json" in summary  # the report reached the summary
+    # the report reached the summary (file names md-escaped there)
+    assert "accuracy" in summary and "baseline\\.json" in summary
     assert fake_github.comments_on(pr) == [] and fake_github.statuses == []
 
 
