@@ -1,25 +1,22 @@
-"""Write the copy-ready workflow templates from the reusable workflows they share jobs with.
-
-The jobs live once, in `.github/workflows/<source>` (``on: workflow_call``, typed inputs). A
-template is that file with its own triggers and concurrency instead of ``workflow_call``, and
-each ``${{ inputs.NAME }}`` replaced by the input's default, so a user can copy one file and
-edit plain values. The examples get identical copies. ``--check`` exits 1 when any is stale.
+"""Write the copy-ready workflow templates from the reusable workflows they share jobs with
+(how: ``mlops_actions.workflow_templates``). The examples get identical copies, and the package
+the sources and this list, for ``mlops init``. ``--check`` exits 1 when any is stale.
 """
 
 from __future__ import annotations
 
-import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import generated_files
-import yaml
+
+from mlops_actions.workflow_templates import MANIFEST, SOURCES, Template, manifest_json, render
 
 ROOT = generated_files.ROOT
 REUSABLE = ROOT / ".github" / "workflows"
 TEMPLATES = ROOT / "workflows"
 EXAMPLES = ("penguins", "diabetes")
+PACKAGED = ROOT / "src" / "mlops_actions" / "workflow_templates"  # for `mlops init`
 
 PATHS = """\
     paths:
@@ -31,14 +28,6 @@ PATHS = """\
       - 'requirements*.txt'
       - '.github/workflows/ml-*.yml'
 """
-
-
-@dataclass(frozen=True)
-class Template:
-    name: str
-    source: str
-    about: str
-    triggers: str
 
 
 TEMPLATE_LIST = (
@@ -88,61 +77,20 @@ TEMPLATE_LIST = (
     ),
 )
 
-_ON_BLOCK = re.compile(r"^on:\n(?:(?:[ \t]+.*)?\n)*?(?=^\S)", re.MULTILINE)
-_INPUT = re.compile(r"\$\{\{ inputs\.([A-Za-z0-9_-]+) \}\}")
-
-
-def _yaml_scalar(value: object) -> str:
-    text = yaml.safe_dump(value, default_style=None, width=1000).strip()
-    return text.removesuffix("\n...").strip()
-
-
-def render(template: Template, source_text: str) -> str:
-    """The copy-ready workflow for ``template`` from its reusable workflow's text."""
-    source = yaml.safe_load(source_text)
-    inputs = source[True]["workflow_call"]["inputs"]  # PyYAML reads the key `on` as True
-    body = source_text[source_text.index("\nname:") + 1 :]
-    body = re.sub(r"^name: .*$", f"name: {template.name}", body, count=1, flags=re.MULTILINE)
-    body, count = _ON_BLOCK.subn(template.triggers + "\n", body, count=1)
-    if count != 1:
-        raise SystemExit(f".github/workflows/{template.source}: no top-level `on:` block found")
-
-    def default(match: re.Match[str], *, whole: bool) -> str:
-        name = match.group(1)
-        if name not in inputs:
-            raise SystemExit(
-                f".github/workflows/{template.source}: inputs.{name} is not a declared input"
-            )
-        value = inputs[name].get("default", "")
-        return _yaml_scalar(str(value)) if whole else str(value)
-
-    lines = []
-    for line in body.splitlines(keepends=True):
-        key, sep, value = line.partition(": ")
-        if sep and _INPUT.fullmatch(value.strip()) and "#" not in value:
-            line = f"{key}: {default(_INPUT.fullmatch(value.strip()), whole=True)}\n"
-        else:
-            line = _INPUT.sub(lambda m: default(m, whole=False), line)
-        lines.append(line)
-    body = "".join(lines)
-    about = "".join(f"# {row}\n" for row in template.about.splitlines())
-    header = (
-        f"{about}# Copy into your repository's .github/workflows/ and replace OWNER with the owner of\n"
-        f"# mlops-actions. Generated from .github/workflows/{template.source} by scripts/gen_workflows.py.\n"
-    )
-    return header + body
-
 
 def outputs() -> dict[Path, str]:
     """Every generated file and the text it must have."""
     files = {}
     for template in TEMPLATE_LIST:
-        text = render(template, (REUSABLE / template.source).read_text(encoding="utf-8"))
+        source_text = (REUSABLE / template.source).read_text(encoding="utf-8")
+        text = render(template, source_text)
         files[TEMPLATES / f"{template.name}.yml"] = text
+        files[PACKAGED / SOURCES / template.source] = source_text
         for example in EXAMPLES:
             files[
                 ROOT / "examples" / example / ".github" / "workflows" / f"{template.name}.yml"
             ] = text
+    files[PACKAGED / MANIFEST] = manifest_json(list(TEMPLATE_LIST))
     return files
 
 

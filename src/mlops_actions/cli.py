@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError, UsageError, one_line
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     common = _common_flags()  # built once: every command takes it as a parent
     for add in (
+        _add_init,
         _add_validate_data,
         _add_train,
         _add_evaluate_gate,
@@ -121,6 +123,41 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         add(sub, common)
     return parser
+
+
+# -- init -------------------------------------------------------------------------------------
+
+
+def _add_init(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "init",
+        help="write mlops.yaml, schema.yaml and the workflows for a data file, here",
+        description="Inspect a data file and write, in the current folder of this repository, "
+        "mlops.yaml (features chosen with reasons, gate rules from a cross-validated baseline), "
+        "the inferred schema.yaml and the ml-*.yml workflows.",
+    )
+    p.set_defaults(handler=_init)
+    _debug_flag(p)
+    p.add_argument(
+        "--data", required=True, metavar="PATH", help="the training data, CSV or Parquet"
+    )
+    p.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
+    p.add_argument("--name", help="model name (default: this folder's name)")
+    p.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="default: inferred from the target's values",
+    )
+    p.add_argument("--force", action="store_true", help="replace files that exist")
+
+
+def _init(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.init import InitOptions, init
+
+    options = InitOptions(
+        data=Path(args.data), target=args.target, name=args.name, task=args.task, force=args.force
+    )
+    return _report(init(options), args)
 
 
 # -- validate-data ----------------------------------------------------------------------------

@@ -132,7 +132,12 @@ def to_onnx(
         raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
     declare_float_probabilities(model)
     if not is_classifier(final):  # skl2onnx calls it "variable"; one name across every tool
-        _rename_output(model, model.graph.output[0].name, VALUE)
+        _rename(model, model.graph.output[0].name, VALUE)
+    # skl2onnx makes identifiers of input names ("od280/od315" -> "od280_od315"); a graph input
+    # is named as its column, so every client (Triton's too) sends the data's own names
+    for graph_input, feature in zip(model.graph.input, features, strict=True):
+        if graph_input.name != feature.name:
+            _rename(model, graph_input.name, feature.name)
     _sort_opset_imports(model)
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -207,11 +212,11 @@ def _float32_trees(final: Any) -> bool:
     return bool(trees) and all(is_classifier(e) for e in trees)  # not boosting's regression trees
 
 
-def _rename_output(model: Any, old: str, new: str) -> None:
+def _rename(model: Any, old: str, new: str) -> None:
     for node in model.graph.node:
         node.output[:] = [new if name == old else name for name in node.output]
         node.input[:] = [new if name == old else name for name in node.input]
-    for value in (*model.graph.output, *model.graph.value_info):
+    for value in (*model.graph.input, *model.graph.output, *model.graph.value_info):
         if value.name == old:
             value.name = new
 

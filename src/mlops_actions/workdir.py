@@ -22,6 +22,7 @@ PACKAGE_ONNX = "package-onnx"
 DEPLOY = "deploy"
 ROLLBACK = "rollback"
 DRIFT_CHECK = "drift-check"
+INIT = "init"
 
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.md"

@@ -137,3 +137,47 @@ def test_metadata_values_are_compact_sorted_json(tmp_path, penguins_onnx):
     assert [p.key for p in model.metadata_props] == sorted(props)
     target = props["mlops.target"]
     assert target == json.dumps(json.loads(target), sort_keys=True, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_graph_inputs_keep_column_names_that_are_not_identifiers(tmp_path, task):
+    """skl2onnx turns "od280/od315" into "od280_od315" (scikit-learn's wine data has such a
+    column); the graph keeps the data's names, so prediction and every client find them."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.pipeline import Pipeline
+
+    from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, preprocessor
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "od280/od315 of wines": rng.normal(size=60),
+            "colour intensity (au)": rng.normal(size=60),
+            "grape-kind": rng.choice(["a b", "c"], size=60),
+        }
+    )
+    features = [
+        Feature("od280/od315 of wines", NUMERIC, "float64"),
+        Feature("colour intensity (au)", NUMERIC, "float64"),
+        Feature("grape-kind", CATEGORICAL, "object"),
+    ]
+    if task == "classification":
+        y = np.where(frame["od280/od315 of wines"] > 0, "high", "low")
+    else:
+        y = frame["colour intensity (au)"].to_numpy() * 2
+    estimator = (RandomForestClassifier if task == "classification" else RandomForestRegressor)(
+        n_estimators=5, random_state=0
+    )
+    x = model_frame(frame, features)
+    pipeline = Pipeline([("preprocess", preprocessor(features)), ("model", estimator)]).fit(x, y)
+    path = atomic_write_bytes(
+        tmp_path / "model.onnx",
+        with_metadata(to_onnx(pipeline, features), {"features": [f.__dict__ for f in features]}),
+    )
+    model = OnnxModel(path)
+    assert model.input_names == [f.name for f in features]
+    prediction = model.predict(frame)
+    if task == "classification":
+        assert (prediction.labels == pipeline.predict(x)).all()
+    else:
+        np.testing.assert_allclose(prediction.output, pipeline.predict(x), rtol=1e-9)
