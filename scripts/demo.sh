@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: both example projects through every stage, as the workflows run them, with the
-# GitHub steps (sticky PR comment, drift alert) going to the test suite's fake GitHub on
-# 127.0.0.1. Outputs land in build/demo/<example>/; nothing in examples/ changes.
+# `make demo`: both example projects through every stage, as the workflows run them, with
+# everything GitHub holds (sticky PR comment, the registry of the examples' `url: github://`:
+# releases and the mlops-registry branch, the drift alert) going to the test suite's fake GitHub
+# on 127.0.0.1. Outputs land in build/demo/<example>/; nothing in examples/ changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,7 +25,7 @@ pr_event=(env GITHUB_EVENT_NAME=pull_request "GITHUB_EVENT_PATH=$OUT/pull_reques
 declare -A CHALLENGER=([penguins]="model.params.max_depth=1" [diabetes]="model.params.alpha=30")
 for example in penguins diabetes; do
   work="$OUT/$example"
-  common=(--workdir "$work" --set "deploy.targets.models.url=$work/registry")
+  common=(--workdir "$work")
   printf '\n\033[1;34m=== examples/%s ===\033[0m\n' "$example"
   (
     cd "examples/$example"
@@ -42,22 +43,24 @@ for example in penguins diabetes; do
     step registry list "${common[@]}" --target models
     # The next pull request: a challenger with other hyperparameters, gated against production
     # (the ONNX model in the registry, scored on the same test rows)
-    challenger=(--workdir "$work/challenger" --set "deploy.targets.models.url=$work/registry" --set "${CHALLENGER[$example]}")
+    challenger=(--workdir "$work/challenger" --set "${CHALLENGER[$example]}")
     step train "${challenger[@]}"
     step evaluate-gate "${challenger[@]}" --no-fail
+    # Schedule: the later data (drift.current) against the training profile packaged in the
+    # production model (drift.reference: registry:production)
+    step drift-check --workdir "$work/drift-live"
   )
 done
 
-# Schedule: drift checks against the profile packaged in the production model. The 2009
-# penguins resemble the 2007-2008 ones; the 2009 birds of Biscoe island alone do not, and that
-# check sends repository_dispatch and opens the alert issue (on the fake GitHub).
+# The 2009 birds of Biscoe island alone do not resemble the training birds: the check, read-only
+# as the template runs it, then the alert job, which sends repository_dispatch and opens the
+# alert issue (on the fake GitHub) from the check's result alone.
 (
   cd examples/penguins
   work="$OUT/penguins"
-  model="$work/package-onnx/model.onnx"
-  step drift-check --workdir "$work/drift-2009" --current data/live.csv --reference "$model"
   { head -n 1 data/live.csv; grep ',Biscoe,' data/live.csv; } >"$work/live-biscoe.csv"
-  step drift-check --workdir "$work/drift-biscoe" --current "$work/live-biscoe.csv" --reference "$model"
+  step drift-check --workdir "$work/drift-biscoe" --current "$work/live-biscoe.csv" --no-alert
+  step drift-alert --workdir "$work/drift-biscoe"
 )
 
 kill "$fake_pid"
@@ -67,9 +70,10 @@ cat <<DONE
 
 Demo finished. Outputs (each stage folder has summary.md and result.json):
   build/demo/penguins/   validate-data, train, evaluate-gate, package-onnx (model.onnx, model-card.md),
-                         deploy, registry/ (versions, aliases, audit log), challenger/ (a second
-                         model gated against production), drift-2009/ and drift-biscoe/
-                         (drift-check/report.html)
-  build/demo/diabetes/   the same for the regression example (no drift check: it has no later data)
+                         deploy, challenger/ (a second model gated against production),
+                         drift-live/ and drift-biscoe/ (drift-check/report.html, drift-alert/)
+  build/demo/diabetes/   the same for the regression example (one drift check)
+  The registry (versions as release assets; metadata, aliases and audit on the mlops-registry
+  branch) lived on the fake GitHub: \`registry list\` above printed it.
   The fake GitHub received: $(tail -n 1 "$OUT/fakegithub.log")
 DONE

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from support import EXAMPLES, UNREACHABLE_API, run_mlops
+from support import UNREACHABLE_API, copy_example, run_mlops
 
 pytest_plugins = ["support.fakegithub.plugin"]
 # what a developer's shell or a CI runner exports that would point a test at the real GitHub
@@ -33,7 +32,7 @@ def example(tmp_path: Path):
 
     def copy(name: str) -> Path:
         target = tmp_path / name
-        shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns(".mlops"))
+        copy_example(name, target)
         return target
 
     return copy

@@ -1,6 +1,6 @@
 """mlops-actions: composable GitHub Actions and one CLI for CI-native MLOps.
 
-The public surface is what ``__all__`` lists: the six stages (and rollback) with their
+The public surface is what ``__all__`` lists: the six stages (and rollback, drift-alert) with their
 typed results, the config loader, the packaged model, the registry and every error class.
 Importing the package stays cheap, because every CLI step is a fresh process: the error
 classes load with it, the rest on first use, and pandas, scikit-learn, onnx and pandera only
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from mlops_actions.model import OnnxModel
     from mlops_actions.registry.store import Registry
     from mlops_actions.stages.deploy import DeployResult, deploy
+    from mlops_actions.stages.drift_alert import DriftAlertResult, drift_alert
     from mlops_actions.stages.drift_check import DriftResult, drift_check
     from mlops_actions.stages.evaluate_gate import GateResult, evaluate_gate
     from mlops_actions.stages.package_onnx import PackageResult, package_onnx
@@ -46,6 +47,7 @@ _LAZY = {
     "Registry": "mlops_actions.registry.store",
     **dict.fromkeys(("deploy", "DeployResult"), "mlops_actions.stages.deploy"),
     **dict.fromkeys(("drift_check", "DriftResult"), "mlops_actions.stages.drift_check"),
+    **dict.fromkeys(("drift_alert", "DriftAlertResult"), "mlops_actions.stages.drift_alert"),
     **dict.fromkeys(("evaluate_gate", "GateResult"), "mlops_actions.stages.evaluate_gate"),
     **dict.fromkeys(("package_onnx", "PackageResult"), "mlops_actions.stages.package_onnx"),
     **dict.fromkeys(("rollback", "RollbackResult"), "mlops_actions.stages.rollback"),
@@ -87,6 +89,8 @@ __all__ = [
     "RollbackResult",
     "drift_check",
     "DriftResult",
+    "drift_alert",
+    "DriftAlertResult",
     # what the stages hand each other
     "OnnxModel",
     "Registry",

@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_registry,
         _add_serve,
         _add_drift_check,
+        _add_drift_alert,
         _add_comment,
         _add_inspect,
     ):
@@ -499,6 +500,28 @@ def _drift_check(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
     )
     return _report(result, args)
+
+
+def _add_drift_alert(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
+        "drift-alert",
+        "send the alerts of a drift check run with --no-alert, from its result alone",
+        _drift_alert,
+    )
+    p.add_argument(
+        "--check",
+        metavar="DIR",
+        help="the drift check's output folder, e.g. its downloaded artifact "
+        "(default: WORKDIR/drift-check)",
+    )
+
+
+def _drift_alert(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.drift_alert import drift_alert
+
+    return _report(drift_alert(_config(args), workdir=args.workdir, check=args.check), args)
 
 
 # -- comment, inspect -------------------------------------------------------------------------

@@ -11,9 +11,8 @@ own runner; (c) the nightly drift check finds no drift; (d) drift days later sen
 repository_dispatch and opens the alert issue, and the retrain run gates against production and
 promotes; (e) the next nightly closes the issue; (g) a rollback from workflow_dispatch.
 
-(b), (d), (e) and (g) need a registry that outlives a job: the examples' registry is a folder
-in the job's workspace, gone when the job ends. They are strict expected failures until the
-``github://`` registry store (issue 13 part 2) lands, and flip to failures then.
+The registry outlives every job because the examples keep it on the repository itself
+(``github://``: releases and the ``mlops-registry`` branch of the fake GitHub).
 """
 
 from __future__ import annotations
@@ -28,9 +27,6 @@ from support.actions import drifted_copy
 from support.harness import Clock, Simulation, UserRepository
 
 NIGHTLY = "17 6 * * *"  # ml-drift-check.yml's schedule
-NEEDS_STORE = pytest.mark.xfail(
-    strict=True, reason="needs the github:// registry store, issue 13 part 2"
-)
 DATA = {"penguins": "data/train.csv", "diabetes": "data/diabetes.csv"}
 NAMES = {"penguins": "penguins-species", "diabetes": "diabetes-progression"}
 
@@ -132,7 +128,6 @@ def test_a_pull_request_gets_one_sticky_comment_and_the_gate_status(example, pro
 
 # ---- (b) ------------------------------------------------------------------------------------------
 @pytest.mark.slow
-@NEEDS_STORE
 @pytest.mark.parametrize("example", ["penguins", "diabetes"])
 def test_b_a_merge_releases_through_staging_and_approval_to_production(
     example, project, fake_github
@@ -170,20 +165,7 @@ def test_b_a_merge_releases_through_staging_and_approval_to_production(
 
 # ---- (c) ------------------------------------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "example",
-    [
-        "penguins",
-        pytest.param(
-            "diabetes",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="examples/diabetes has no current data (data/live.csv) for the drift "
-                "template; its configurable current source is issue 13 part 2",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("example", ["penguins", "diabetes"])
 def test_c_the_nightly_drift_check_finds_no_drift(example, project, fake_github):
     sim = project(example)
     sim.clock.advance(days=1)
@@ -199,8 +181,8 @@ def test_c_the_nightly_drift_check_finds_no_drift(example, project, fake_github)
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="needs the github:// registry store and the drift template's registry:production "
-    "reference, issue 13 part 2",
+    reason="(e): package-onnx profiles predictions on in-sample training rows, so live "
+    "predictions drift against them (issue 15 part 1, profile on held-out rows)",
 )
 def test_d_e_drift_days_later_retrains_promotes_and_the_next_nightly_closes_the_issue(
     project, fake_github, mlops
@@ -244,7 +226,6 @@ def test_d_e_drift_days_later_retrains_promotes_and_the_next_nightly_closes_the_
 
 # ---- (g) ------------------------------------------------------------------------------------------
 @pytest.mark.slow
-@NEEDS_STORE
 def test_g_a_rollback_from_workflow_dispatch_returns_production_to_the_previous_version(
     project,
 ):

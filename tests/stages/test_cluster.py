@@ -8,7 +8,6 @@ whole result, not one number.
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ from mlops_actions.cli import main
 from mlops_actions.config import load_config
 from mlops_actions.stages.drift_check import drift_check
 from mlops_actions.stages.validate_data import validate_data
-from support import EXAMPLES
+from support import copy_example
 
 distributed = pytest.importorskip("distributed")
 
@@ -59,7 +58,7 @@ def _frame(rows: int, seed: int, shift: float) -> pd.DataFrame:
 def test_drift_check_gives_the_same_verdict_with_and_without_the_cluster(
     scheduler, tmp_path, monkeypatch
 ):
-    shutil.copytree(EXAMPLES / "penguins", tmp_path / "p")
+    copy_example("penguins", tmp_path / "p")
     config = load_config(
         tmp_path / "p" / "mlops.yaml", ["drift.chunk_rows=1000", "drift.drift_share=0.3"]
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +18,7 @@ from mlops_actions.cli import main
 from mlops_actions.config import load_config
 from mlops_actions.errors import DataError
 from mlops_actions.stages.drift_check import PROFILE_METADATA_KEY, drift_check
-from support import EXAMPLES
+from support import EXAMPLES, copy_example
 
 PENGUINS = EXAMPLES / "penguins"
 
@@ -27,7 +26,7 @@ PENGUINS = EXAMPLES / "penguins"
 @pytest.fixture
 def project(tmp_path):
     """The penguins example copied to a temp folder (its config, schema and data)."""
-    shutil.copytree(PENGUINS, tmp_path / "penguins")
+    copy_example("penguins", tmp_path / "penguins")
     return tmp_path / "penguins"
 
 

@@ -3,18 +3,16 @@ sorted values, neither parsing nor sorting the file again, and gets the same res
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from mlops_actions.config import load_config
 from mlops_actions.drift import columns
 from mlops_actions.stages import drift_check as stage
-from support import EXAMPLES
+from support import copy_example
 
 
 def test_second_check_reuses_the_reference_and_a_changed_file_rebuilds_it(tmp_path, monkeypatch):
-    shutil.copytree(EXAMPLES / "penguins", tmp_path / "p")
+    copy_example("penguins", tmp_path / "p")
     config = load_config(tmp_path / "p" / "mlops.yaml")
     current = str(tmp_path / "p" / "data" / "test.csv")
     first = stage.drift_check(config, workdir=tmp_path / "w", current=current, alert=False)

@@ -4,15 +4,13 @@ HTML, links, images, @mentions or a forged alert marker."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 
 from mlops_actions.config import load_config
 from mlops_actions.drift.alerts import last_dispatch
 from mlops_actions.stages.drift_check import drift_check
-from support import EXAMPLES
+from support import EXAMPLES, copy_example
 from support.html_text import parse_html, render_markdown
 
 PENGUINS = EXAMPLES / "penguins"
@@ -37,7 +35,7 @@ def frame(rows: int, seed: int, shift: float) -> pd.DataFrame:
 
 
 def test_data_derived_values_are_text_in_the_summary_and_the_report(tmp_path, fake_github):
-    shutil.copytree(PENGUINS, tmp_path / "penguins")
+    copy_example("penguins", tmp_path / "penguins")
     frame(300, 1, 0.0).to_csv(tmp_path / "ref.csv", index=False)
     current = tmp_path / "@octocat <img src=x onerror=alert(1)> `x` | y.csv"
     frame(300, 2, 1.0).to_csv(current, index=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,7 @@ from mlops_actions.cli import main
 from mlops_actions.config import load_config
 from mlops_actions.drift.verdict import decide, signal
 from mlops_actions.stages.drift_check import drift_check
-from support import EXAMPLES
+from support import EXAMPLES, copy_example
 from support.packaged_model import packaged_penguins
 
 PENGUINS = EXAMPLES / "penguins"
@@ -176,5 +175,5 @@ def test_decide_needs_min_rows_and_a_deciding_signal():
 
 @pytest.fixture
 def project_copy(tmp_path):
-    shutil.copytree(PENGUINS, tmp_path / "penguins")
+    copy_example("penguins", tmp_path / "penguins")
     return tmp_path / "penguins"

@@ -479,6 +479,31 @@ def test_registry_baseline_is_the_version_at_the_alias_with_a_trend(project):
         evaluate_gate(config, workdir=project / "w", baseline="registry:local:staging")
 
 
+def test_an_empty_protected_alias_compares_with_the_newest_version_and_says_so(project):
+    """A first release waits for approval with version 1 at staging when the next push is
+    gated: nothing is in production yet, but version 1 is evidence; an unprotected alias
+    that nothing reached stays an error (above)."""
+    from mlops_actions.registry.store import Registry
+
+    deploy = {"targets": {"local": {"type": "registry", "url": "registry"}}}
+    _, weak = trained(project, "weak", features=["x2"], name="weak.yaml")
+    _, strong = trained(project, "strong", name="strong.yaml")
+    registry = Registry(project / "registry")
+    for number, source in enumerate((weak, strong), start=1):
+        onnx_path = export_onnx(source / "train", project / f"v{number}.onnx")
+        registry.register("toy", {"model.onnx": onnx_path}, {"sha256": f"sha-{number}"})
+    registry.set_alias("toy", "staging", 1)
+    config = write_config(project, deploy=deploy)
+    train(config, workdir=project / "w")
+    result = evaluate_gate(config, workdir=project / "w", baseline="registry:production")
+    assert result.baseline["kind"] == "registry" and result.baseline["same_rows"]
+    assert "nothing at 'production' yet: version 2" in result.baseline["note"]
+    expected = sklearn_metrics(project, strong / "train")
+    assert result.baseline["metrics"]["accuracy"] == pytest.approx(expected["accuracy"])
+    report = (project / "w" / "evaluate-gate" / "report.md").read_text()
+    assert "production" in report and "newest registered" in report
+
+
 def test_validate_data_diff_is_included_when_that_stage_ran(project):
     from mlops_actions.files import atomic_write_json
 

@@ -58,8 +58,8 @@ def test_a_misspelt_alias_is_exit_2_naming_the_aliases_that_exist(project, capsy
 def test_versions_without_the_alias_are_not_a_first_model(project, capsys):
     trained(project, "w", deploy=REGISTRY)
     registry_with(project, {"staging": 2})
-    assert gate_cli(project, "--baseline", "registry:production") == 2
-    assert "2 version(s) of toy but no alias 'production'" in capsys.readouterr().err
+    assert gate_cli(project, "--baseline", "registry:canary") == 2
+    assert "2 version(s) of toy but no alias 'canary'" in capsys.readouterr().err
 
 
 def test_a_registry_without_any_version_of_the_model_is_the_first_model_and_says_so(project):

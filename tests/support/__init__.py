@@ -8,6 +8,7 @@ and ``support.models`` (helpers for the action and deploy tests) live beside thi
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,24 @@ EXAMPLES = REPO / "examples"
 FIXTURES = TESTS / "fixtures"
 GOLDEN = TESTS / "golden"
 UNREACHABLE_API = "http://127.0.0.1:9/api/v3"  # the discard port: nothing listens there
+
+
+GITHUB_REGISTRY = "url: github://"
+FOLDER_REGISTRY = "url: .mlops/registry"
+
+
+def copy_example(name: str, dest: Path) -> Path:
+    """The example project ``name`` copied to ``dest``, its registry a folder inside it.
+
+    The examples keep their registry on the GitHub repository (``github://``), which only the
+    stories in tests/e2e have (the fake GitHub, the examples verbatim); a test of one stage
+    keeps it beside the project, where it can see and break it."""
+    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns(".mlops"))
+    config = dest / "mlops.yaml"
+    text = config.read_text()
+    assert text.count(GITHUB_REGISTRY) == 1, f"{config}: expected one {GITHUB_REGISTRY!r}"
+    config.write_text(text.replace(GITHUB_REGISTRY, FOLDER_REGISTRY))
+    return dest
 
 
 @dataclass

@@ -3,7 +3,6 @@ need a model (a helper, not a conftest.py: that would shadow tests/conftest.py).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import joblib
@@ -15,14 +14,14 @@ from mlops_actions.features import features_from_json
 from mlops_actions.files import atomic_write_bytes
 from mlops_actions.model import OnnxModel, to_onnx
 from mlops_actions.stages.train import train
-from support import EXAMPLES
+from support import EXAMPLES, copy_example
 
 PENGUINS = EXAMPLES / "penguins"
 
 
 def packaged_penguins(root: Path) -> tuple[Path, Path, dict[str, float]]:
     """(project folder, model.onnx carrying the drift profile, test metrics) under ``root``."""
-    shutil.copytree(PENGUINS, root / "project")
+    copy_example("penguins", root / "project")
     config = load_config(root / "project/mlops.yaml")
     result = train(config, workdir=root / "work")
     pipeline = joblib.load(result.model_path)

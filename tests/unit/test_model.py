@@ -20,12 +20,11 @@ from mlops_actions.stages.train import train
 @pytest.fixture(scope="module")
 def penguins_onnx(tmp_path_factory):
     """The penguins example trained and converted: (onnx path, fitted pipeline, test frame)."""
-    import shutil
 
-    from support import EXAMPLES
+    from support import copy_example
 
     root = tmp_path_factory.mktemp("penguins")
-    shutil.copytree(EXAMPLES / "penguins", root / "project")
+    copy_example("penguins", root / "project")
     config = load_config(root / "project/mlops.yaml")
     result = train(config, workdir=root / "work")
     pipeline = joblib.load(result.model_path)

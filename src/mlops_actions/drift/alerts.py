@@ -13,12 +13,18 @@ in the future is ignored.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mlops_actions.config import DriftAlertsConfig
+from mlops_actions.config import Config, DriftAlertsConfig
+from mlops_actions.drift.verdict import NOT_ENOUGH_DATA
+from mlops_actions.errors import GitHubError
+from mlops_actions.github.actions import annotate, run_url
+from mlops_actions.reports import GITHUB_COMMENT_LIMIT, cut_markdown
 
 MAX_PAYLOAD_COLUMNS = 10
 ALERT_LABEL = "drift-alert"
@@ -38,6 +44,44 @@ class AlertOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def alert_on(config: Config, verdict: Mapping[str, Any], report_markdown: str) -> AlertOutcome:
+    """The alerts for one drift-check ``verdict`` (its result.json): sent whenever a token and
+    GITHUB_REPOSITORY are present; a GitHub failure warns and is kept in the outcome."""
+    from mlops_actions.github.client import GitHubClient
+
+    if verdict["status"] == NOT_ENOUGH_DATA:  # no verdict: neither raise nor clear an alert
+        return AlertOutcome(skipped="no verdict: not enough data")
+    token_env = config.github.token_env
+    if not (os.environ.get(token_env) and os.environ.get("GITHUB_REPOSITORY")):
+        return AlertOutcome(skipped=f"{token_env} or GITHUB_REPOSITORY not set")
+    link = run_url()
+    payload = dispatch_payload(
+        name=config.name,
+        drift_share=verdict["drift_share"],
+        drifted_columns=verdict["drifted_columns"],
+        run_url=link,
+        fingerprint=verdict["current"]["sha256"],
+    )
+    # what the retraining is for
+    payload["signals"] = [s["name"] for s in verdict["signals"] if s["decides"] and s["fired"]]
+    where = (
+        f"the whole report is in [the run's summary]({link})" if link else "see the job's summary"
+    )
+    body = cut_markdown(report_markdown, GITHUB_COMMENT_LIMIT - len(_MARKER) - 64, where)
+    try:
+        return send_alerts(
+            GitHubClient.from_env(token_env=token_env, bot_login=config.github.bot_login),
+            name=config.name,
+            drift=bool(verdict["drift"]),
+            payload=payload,
+            report_markdown=body,
+            settings=config.drift.alerts,
+        )
+    except GitHubError as exc:
+        annotate("warning", f"drift alert not sent: {exc}")
+        return AlertOutcome(error=str(exc))
 
 
 def issue_title(name: str) -> str:

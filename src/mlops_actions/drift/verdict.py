@@ -18,6 +18,7 @@ from mlops_actions.reports import fmt, pct
 DRIFT = "drift"
 NO_DRIFT = "no_drift"
 NOT_ENOUGH_DATA = "not_enough_data"
+STATUSES = (DRIFT, NO_DRIFT, NOT_ENOUGH_DATA)
 NAMED_COLUMNS = 5  # drifted columns named in a signal's detail
 
 

@@ -9,7 +9,9 @@
 
 A baseline that was asked for but cannot be read is an error (exit 2) naming why: a path or a
 metrics file at a ref that does not exist, an alias the registry does not have (with the
-aliases it has), a registry that cannot be reached. A silent "first model" would let any
+aliases it has), a registry that cannot be reached. A protected alias (``deploy.protected_aliases``,
+default ``production``) that nothing has reached yet while versions exist (a first release
+waiting for approval) compares with the newest version, and says so. A silent "first model" would let any
 candidate pass on absolute rules alone. The first model is only ever: no baseline configured,
 ``none`` said explicitly, or a registry that holds no version of this model at all; the
 report says which (``Baseline.reason``).
@@ -179,18 +181,28 @@ def _from_registry(
                 note=f"{registry.url} holds no version of {model} yet: first model",
             )
         found = aliases.get(alias)
-        if found is None:
+        if found is not None:
+            version = registry.version(model, found.version)
+            where = f"version {version.version} of {registry.url}"
+        elif alias in config.deploy.protected_aliases:
+            # a release waiting for approval: versions exist, none reached production yet;
+            # the newest one is the closest evidence there is, and the report says so
+            version = versions[-1]
+            where = (
+                f"nothing at {alias!r} yet: version {version.version} of {registry.url}, the "
+                "newest registered"
+            )
+        else:
             known = ", ".join(aliases) or "none"
             raise UsageError(
                 f"--baseline {spec}: {registry.url} has {len(versions)} version(s) of {model} but no "
                 f"alias {alias!r}{did_you_mean(alias, aliases)} (aliases: {known}); name an existing "
                 f"alias, promote a version to {alias!r} first, or give 'none' for a first model"
             )
-        version = registry.version(model, found.version)
         path = registry.local_copy(
             version, layout.stage_dir(workdir, layout.EVALUATE_GATE) / "registry"
         )
-    note = f"version {version.version} of {registry.url}, scored with onnxruntime on the same test rows"
+    note = f"{where}, scored with onnxruntime on the same test rows"
     baseline = _model_baseline(config, "registry", spec, path, note, test=test, y_true=y_true)
     baseline.history = [
         {

@@ -18,18 +18,17 @@ from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import fingerprint, read_config_table, schema_string_columns
 from mlops_actions.drift import verdict
-from mlops_actions.drift.alerts import AlertOutcome, dispatch_payload, send_alerts
+from mlops_actions.drift.alerts import alert_on
 from mlops_actions.drift.verdict import DRIFT, NOT_ENOUGH_DATA
 from mlops_actions.errors import (
     ConfigError,
     DataError,
     DriftDetected,
-    GitHubError,
     ModelError,
     UsageError,
 )
 from mlops_actions.files import atomic_write_json, atomic_write_text, sha256_file, sha256_files
-from mlops_actions.github.actions import annotate, run_url
+from mlops_actions.github.actions import annotate
 from mlops_actions.metrics import METRICS, compute_metrics
 from mlops_actions.model import OnnxModel, Prediction
 from mlops_actions.progress import Progress
@@ -265,42 +264,8 @@ def drift_check(
     )
     _write_html(result, ref_columns, cur_columns)
     if alert:
-        result.alerts = _send_alerts(config, result)
+        result.alerts = alert_on(config, result.to_dict(), result.summary_markdown()).to_dict()
     return write_result(result)
-
-
-def _send_alerts(config: Config, result: DriftResult) -> dict[str, Any]:
-    """Alerts go out whenever a token and GITHUB_REPOSITORY are present; failures warn."""
-    import os
-
-    from mlops_actions.github.client import GitHubClient
-
-    if result.status == NOT_ENOUGH_DATA:  # no verdict: neither raise nor clear an alert
-        return AlertOutcome(skipped=result.not_enough_data()).to_dict()
-    token_env = config.github.token_env
-    if not (os.environ.get(token_env) and os.environ.get("GITHUB_REPOSITORY")):
-        return AlertOutcome(skipped=f"{token_env} or GITHUB_REPOSITORY not set").to_dict()
-    payload = dispatch_payload(
-        name=config.name,
-        drift_share=result.drift_share,
-        drifted_columns=result.drifted_columns,
-        run_url=run_url(),
-        fingerprint=result.current["sha256"],
-    )
-    payload["signals"] = [s["name"] for s in result.fired]  # what the retraining is for
-    try:
-        outcome = send_alerts(
-            GitHubClient.from_env(token_env=token_env, bot_login=config.github.bot_login),
-            name=config.name,
-            drift=result.drift,
-            payload=payload,
-            report_markdown=result.summary_markdown(),
-            settings=config.drift.alerts,
-        )
-    except GitHubError as exc:
-        annotate("warning", f"drift alert not sent: {exc}")
-        return AlertOutcome(error=str(exc)).to_dict()
-    return outcome.to_dict()
 
 
 def _reference_path(config: Config, chosen: str | Path, out: Path) -> tuple[Path, str]:

@@ -4,7 +4,6 @@ no dispatch during the cooldown, closed on recovery; issues by others never stee
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -15,14 +14,14 @@ from mlops_actions.config import DriftAlertsConfig, load_config
 from mlops_actions.drift.alerts import ALERT_LABEL, issue_title, last_dispatch, send_alerts
 from mlops_actions.github.client import GitHubClient
 from mlops_actions.stages.drift_check import drift_check
-from support import EXAMPLES
+from support import EXAMPLES, copy_example
 
 PENGUINS = EXAMPLES / "penguins"
 
 
 @pytest.fixture
 def project(tmp_path):
-    shutil.copytree(PENGUINS, tmp_path / "penguins")
+    copy_example("penguins", tmp_path / "penguins")
     train = pd.read_csv(tmp_path / "penguins/data/train.csv")
     train.query("island == 'Biscoe'").to_csv(tmp_path / "drifted.csv", index=False)
     return tmp_path / "penguins"
