@@ -7,6 +7,7 @@ stage finished) and ``summary.md``, and besides::
     evaluate-gate/  metrics.json, report.md, comment.md
     package-onnx/   model.onnx, model-card.md
     drift-check/    profile.json, report.html
+    select-champion/  report.md, report.html (the champion itself is copied to train/)
 
 A stage that reads another's output asks this module for the path.
 """
@@ -22,6 +23,7 @@ PACKAGE_ONNX = "package-onnx"
 DEPLOY = "deploy"
 ROLLBACK = "rollback"
 DRIFT_CHECK = "drift-check"
+SELECT_CHAMPION = "select-champion"
 
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.md"
