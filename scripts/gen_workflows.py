@@ -69,6 +69,15 @@ TEMPLATE_LIST = (
         "on:\n  workflow_dispatch:\n",
     ),
     Template(
+        "ml-tune",
+        "ml-tune.yml",
+        "By hand: train every trial of tune in mlops.yaml on its own runner (a matrix), pick the\n"
+        "champion on the same test rows, gate it against production and package it; every trial\n"
+        "and the champion are in the run's summary and its mlops-outputs artifact.",
+        "on:\n  workflow_dispatch:\n\n"
+        "concurrency:\n  group: ml-tune\n  cancel-in-progress: false\n",
+    ),
+    Template(
         "ml-drift-check",
         "ml-drift-check.yml",
         "Continuous monitoring: every day (and by hand) compare current data with the production\n"

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from mlops_actions.stages.evaluate_gate import GateResult, evaluate_gate
     from mlops_actions.stages.package_onnx import PackageResult, package_onnx
     from mlops_actions.stages.rollback import RollbackResult, rollback
+    from mlops_actions.stages.select_champion import SelectionResult, select_champion
     from mlops_actions.stages.train import TrainResult, train
     from mlops_actions.stages.validate_data import ValidateResult, validate_data
 
@@ -51,6 +52,7 @@ _LAZY = {
     **dict.fromkeys(("evaluate_gate", "GateResult"), "mlops_actions.stages.evaluate_gate"),
     **dict.fromkeys(("package_onnx", "PackageResult"), "mlops_actions.stages.package_onnx"),
     **dict.fromkeys(("rollback", "RollbackResult"), "mlops_actions.stages.rollback"),
+    **dict.fromkeys(("select_champion", "SelectionResult"), "mlops_actions.stages.select_champion"),
     **dict.fromkeys(("train", "TrainResult"), "mlops_actions.stages.train"),
     **dict.fromkeys(("validate_data", "ValidateResult"), "mlops_actions.stages.validate_data"),
 }
@@ -81,6 +83,8 @@ __all__ = [
     "TrainResult",
     "evaluate_gate",
     "GateResult",
+    "select_champion",
+    "SelectionResult",
     "package_onnx",
     "PackageResult",
     "deploy",

@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_validate_data,
         _add_train,
         _add_evaluate_gate,
+        _add_tune_matrix,
+        _add_select_champion,
         _add_package_onnx,
         _add_deploy,
         _add_rollback,
@@ -278,6 +280,73 @@ def _evaluate_gate(args: argparse.Namespace) -> int:
         rules_from=args.rules_from,
     )
     return _report(result, args, fail=not args.no_fail)
+
+
+# -- tune-matrix, select-champion ------------------------------------------------------------
+
+
+def _trials_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trials",
+        metavar="JSON",
+        help="the trials as a JSON list of overrides, e.g. '[{\"model.params.max_depth\": 4}]' "
+        "(default: tune.trials and tune.grid in the config)",
+    )
+
+
+def _add_tune_matrix(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
+        "tune-matrix",
+        "print the training trials as a GitHub Actions matrix (JSON, at most 256 jobs)",
+        _tune_matrix,
+    )
+    _trials_flag(p)
+
+
+def _tune_matrix(args: argparse.Namespace) -> int:
+    import json
+
+    from mlops_actions.github import actions
+    from mlops_actions.trials import matrix, parse_trials, plan_trials
+
+    trials = plan_trials(_config(args), parse_trials(args.trials) if args.trials else None)
+    text = json.dumps(matrix(trials), separators=(",", ":"))
+    sys.stdout.write(text + "\n")
+    actions.set_outputs({"matrix": text, "trials": len(trials)})
+    return 0
+
+
+def _add_select_champion(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
+        "select-champion",
+        "score every trial's candidate on the same test rows and pick the champion",
+        _select_champion,
+    )
+    p.add_argument(
+        "--candidates",
+        nargs="*",
+        default=[],
+        metavar="DIR",
+        help="the train output folder of each trial, named after the trial",
+    )
+    _trials_flag(p)
+
+
+def _select_champion(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.select_champion import select_champion
+    from mlops_actions.trials import parse_trials
+
+    result = select_champion(
+        _config(args),
+        candidates=args.candidates,
+        workdir=args.workdir,
+        trials=parse_trials(args.trials) if args.trials else None,
+    )
+    return _report(result, args)
 
 
 # -- package-onnx -----------------------------------------------------------------------------

@@ -222,6 +222,15 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
+class TuneConfig:
+    """Trials for ``mlops tune-matrix`` and ``mlops select-champion`` (see ``mlops_actions.trials``)."""
+
+    trials: tuple[Mapping[str, Any], ...] = ()
+    grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    metric: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     name: str
     task: str
@@ -239,6 +248,7 @@ class Config:
     drift: DriftConfig = field(default_factory=DriftConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     @property
     def root(self) -> Path:
@@ -267,6 +277,15 @@ def load_config(path: str | Path = "mlops.yaml", overrides: Iterable[str] = ()) 
         _apply_override(raw, override)
     _validate(raw, label)
     return _build(raw, config_path.resolve())
+
+
+def with_overrides(config: Config, overrides: Iterable[str]) -> Config:
+    """``config`` with more ``--set`` overrides, checked as ``load_config`` checks them."""
+    raw = copy.deepcopy(dict(config.raw))
+    for override in overrides:
+        _apply_override(raw, override)
+    _validate(raw, config.label)
+    return _build(raw, config.path)
 
 
 def config_from_text(text: str | bytes, path: Path, *, label: str) -> Config:
@@ -381,6 +400,8 @@ def _validate(raw: dict[str, Any], label: str) -> None:
         (f"drift.performance.{name}", name)
         for name in (raw.get("drift") or {}).get("performance") or {}
     ]
+    if (raw.get("tune") or {}).get("metric"):
+        named.append(("tune.metric", raw["tune"]["metric"]))
     known = [m for m, spec in METRICS.items() if spec.task == task]
     for where, name in named:
         if name not in known:
@@ -544,6 +565,15 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         drift=_drift(raw.get("drift") or {}, root),
         deploy=_deploy(raw.get("deploy") or {}, root),
         compute=ComputeConfig(**(raw.get("compute") or {})),
+        tune=_tune(raw.get("tune") or {}),
+    )
+
+
+def _tune(raw: dict[str, Any]) -> TuneConfig:
+    return TuneConfig(
+        trials=tuple(dict(trial) for trial in raw.get("trials") or ()),
+        grid={key: tuple(values) for key, values in (raw.get("grid") or {}).items()},
+        metric=raw.get("metric"),
     )
 
 

@@ -8,6 +8,7 @@ stage finished) and ``summary.md``, and besides::
     package-onnx/   model.onnx, model-card.md
     drift-check/    profile.json, report.html
     drift-alert/    (result.json and summary.md only: what the alerts did)
+    select-champion/  report.md, report.html (the champion itself is copied to train/)
 
 A stage that reads another's output asks this module for the path.
 """
@@ -25,6 +26,7 @@ ROLLBACK = "rollback"
 DRIFT_CHECK = "drift-check"
 DRIFT_ALERT = "drift-alert"
 INIT = "init"
+SELECT_CHAMPION = "select-champion"
 
 RESULT_FILE = "result.json"
 SUMMARY_FILE = "summary.md"

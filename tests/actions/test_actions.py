@@ -379,3 +379,35 @@ def test_deploy_action_versions_promotes_and_rolls_back(penguins, fake_github):
     assert set(back.step("mlops").outputs) <= set(declared_outputs(".")), (
         "action.yml lacks a rollback output"
     )
+
+
+def test_select_champion_action_picks_from_a_folder_of_trials(example):
+    """Two of the example's four trials finished (as their artifacts land after download);
+    the action lists the other two as failed and sets every declared output."""
+    penguins = example("penguins")
+    runner = Runner(penguins)
+    for trial, sets in (("trial-01", "model.params.n_estimators=50"), ("trial-04", "")):
+        run = runner.run_action("actions/train", {"set": sets, "workdir": f".runs/{trial}"})
+        assert run.ok, run.log()
+        shutil.move(penguins / ".runs" / trial / "train", penguins / ".mlops-candidates" / trial)
+    run = runner.run_action("actions/select-champion", {"candidates": ".mlops-candidates/"})
+    assert run.ok, run.log()
+    assert_outputs_follow_the_cli(run, "actions/select-champion")
+    assert run.outputs["champion"] in ("trial-01", "trial-04")
+    assert (penguins / run.outputs["model-path"]).is_file()
+    saved = json.loads((penguins / run.outputs["result-file"]).read_text())
+    assert [t["name"] for t in saved["trials"] if t["status"] == "failed"] == [
+        "trial-02",
+        "trial-03",
+    ]
+    assert "trial\\-02" in run.summary
+
+
+def test_select_champion_action_with_no_candidate_fails_with_the_report(example):
+    penguins = example("penguins")
+    (penguins / ".mlops-candidates").mkdir()
+    run = Runner(penguins).run_action(
+        "actions/select-champion", {"candidates": ".mlops-candidates"}
+    )
+    assert run.status == "failure" and run.step("mlops").exit_code == 1
+    assert run.outputs["champion"] == "" and "No champion" in run.summary

@@ -60,6 +60,7 @@ def test_the_files_exist():
         "ml-drift-check.yml",
         "ml-retrain.yml",
         "ml-rollback.yml",
+        "ml-tune.yml",
     }
     names = {p.parent.name for p in ACTIONS if p.parent != REPO}
     assert names == {
@@ -71,6 +72,7 @@ def test_the_files_exist():
         "deploy",
         "drift-check",
         "comment",
+        "select-champion",
     }
 
 
@@ -294,6 +296,7 @@ def test_triggers_are_the_ones_the_issue_names():
     assert set(on["ml-drift-check.yml"]) == {"schedule", "workflow_dispatch"}
     assert set(on["ml-retrain.yml"]) == {"repository_dispatch", "schedule", "workflow_dispatch"}
     assert set(on["ml-rollback.yml"]) == {"workflow_dispatch"}
+    assert set(on["ml-tune.yml"]) == {"workflow_dispatch"}
     assert on["ml-retrain.yml"]["repository_dispatch"]["types"] == [
         "drift-detected",
         "data-updated",

@@ -21,10 +21,11 @@ from mlops_actions import __version__
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import load_splits, require_columns
-from mlops_actions.errors import DataError, GateFailed, ModelError, UsageError
-from mlops_actions.features import features_from_json, model_frame, target_values
+from mlops_actions.errors import GateFailed
+from mlops_actions.features import target_values
 from mlops_actions.files import atomic_write_json, atomic_write_text
-from mlops_actions.gate.baselines import Baseline, Scores, resolve_baseline, score_onnx
+from mlops_actions.gate.baselines import Baseline, Scores, resolve_baseline
+from mlops_actions.gate.candidate import read_json, score_model
 from mlops_actions.gate.rules import (
     STATUSES,
     Rule,
@@ -185,7 +186,7 @@ def evaluate_gate(
     splits = load_splits(config)
     test = splits.test
     y_true = target_values(config, test)
-    candidate_scores, beside = _score_candidate(config, model_path, test)
+    candidate_scores, beside = score_model(config, model_path, test)
     candidate_metrics = candidate_scores.metrics(config.task, y_true)
     base = resolve_baseline(
         config, baseline or _configured_baseline(config), test=test, y_true=y_true, workdir=workdir
@@ -233,7 +234,7 @@ def evaluate_gate(
         slices=slices,
         confusion=_confusion(config, y_true, candidate_scores),
         budgets=budgets,
-        data_diff=(_read_json(layout.result_file(workdir, layout.VALIDATE_DATA)) or {}).get("diff"),
+        data_diff=(read_json(layout.result_file(workdir, layout.VALIDATE_DATA)) or {}).get("diff"),
         commit=os.environ.get("GITHUB_SHA")
         or ((beside.get("lineage.json") or {}).get("git") or {}).get("commit"),
         run_url=run_url(),
@@ -252,48 +253,6 @@ def _configured_baseline(config: Config) -> str | None:
     if not spec or spec == "none" or spec.startswith(("registry:", "git:")):
         return spec
     return str(config.resolve(spec))
-
-
-def _score_candidate(
-    config: Config, path: Path, test: pd.DataFrame
-) -> tuple[Scores, dict[str, Any]]:
-    """Candidate scores on the test rows, and the train files beside the model (params, lineage)."""
-    beside = {
-        name: _read_json(path.with_name(name))
-        for name in ("params.json", "lineage.json", "features.json")
-    }
-    if not path.exists():
-        raise UsageError(
-            f"{path}: no candidate model; run `mlops train` first or pass --model PATH"
-        )
-    if path.suffix.lower() == ".onnx":
-        return score_onnx(path, test, config.task)[0], beside
-    import joblib
-
-    if beside["features.json"] is None:
-        raise UsageError(
-            f"{path}: no features.json beside the model; run `mlops train` to write both"
-        )
-    try:
-        pipeline = joblib.load(path)
-    except Exception as exc:  # joblib/pickle raise many unrelated classes for a bad file
-        raise ModelError(
-            f"{path}: cannot load the model ({type(exc).__name__}: {exc}); re-run mlops train"
-        ) from None
-    x = model_frame(test, features_from_json(beside["features.json"]), source="test data")
-    if config.task == "regression":
-        return Scores(pipeline.predict(x)), beside
-    proba = pipeline.predict_proba(x) if hasattr(pipeline, "predict_proba") else None
-    return Scores(pipeline.predict(x), proba, [str(c) for c in pipeline.classes_]), beside
-
-
-def _read_json(path: Path) -> Any:
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({exc}); re-run the stage that wrote it") from None
 
 
 def _significance(
@@ -392,7 +351,7 @@ def _measure_budgets(model_path: Path, workdir: Path) -> dict[str, Any]:
     sized = packaged if packaged.exists() else model_path
     latency = None
     if packaged.exists():
-        measured = (_read_json(layout.result_file(workdir, layout.PACKAGE_ONNX)) or {}).get(
+        measured = (read_json(layout.result_file(workdir, layout.PACKAGE_ONNX)) or {}).get(
             "latency"
         ) or {}
         p99_us = ((measured.get("batch1") or {}).get("onnx") or {}).get("p99_us")

@@ -167,6 +167,7 @@ def _build_lineage(config: Config, fingerprints: dict[str, Any]) -> dict[str, An
     return {
         "model": config.name,
         "config_hash": config.hash,
+        "target": config.data.target,
         "data": fingerprints,
         "git": commit_info(config.root),
         "run_url": run_url(),

@@ -10,7 +10,8 @@ commit. In a run:
   ends. Only artifacts, caches and remote services (the fake GitHub, S3) carry anything on;
 - jobs run in ``needs`` order; ``needs.<job>.outputs``/``.result``, job ``if:`` with the
   status functions over the ``needs`` chain, ``strategy.matrix`` (include/exclude,
-  ``fail-fast``) behave as on GitHub;
+  ``fail-fast``, a whole matrix from ``fromJSON`` of an earlier job's output, at most 256
+  jobs) behave as on GitHub;
 - a job whose ``environment:`` has required reviewers waits until the test calls
   ``approve``/``reject``; ``concurrency`` groups (workflow and job level) queue or cancel;
 - each job gets its own token with exactly its ``permissions:`` (the workflow's block when it
@@ -45,6 +46,8 @@ RESTRICTED = {"contents": "read", "metadata": "read", "packages": "read"}
 """The default GITHUB_TOKEN permissions of a repository created today ("restricted")."""
 SKIP_CI = ("[skip ci]", "[ci skip]", "[no ci]", "[skip actions]", "[actions skip]")
 FINAL = ("success", "failure", "cancelled", "skipped")
+MAX_MATRIX_JOBS = 256
+"""GitHub: "A matrix will generate a maximum of 256 jobs per workflow run"; more fails the job."""
 PR_TYPES = ("opened", "synchronize", "reopened")
 
 
@@ -560,6 +563,13 @@ class Simulation:
             if strategy.get("matrix")
             else [{}]
         )
+        if len(combos) > MAX_MATRIX_JOBS:
+            job.state = "failure"
+            job.note = (
+                f"strategy.matrix: {len(combos)} job configurations, more than the maximum "
+                f"of {MAX_MATRIX_JOBS}"
+            )
+            return
         fail_fast = to_text(interpolate(strategy.get("fail-fast", True), contexts)) != "false"
         failed = False
         for index, combo in enumerate(combos):
