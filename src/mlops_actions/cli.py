@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError, UsageError, one_line
@@ -155,12 +154,12 @@ def _add_init(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from mlops_actions.stages.init import InitOptions, init
+    from mlops_actions.stages.init import init
 
-    options = InitOptions(
-        data=Path(args.data), target=args.target, name=args.name, task=args.task, force=args.force
+    result = init(
+        data=args.data, target=args.target, name=args.name, task=args.task, force=args.force
     )
-    return _report(init(options), args)
+    return _report(result, args)
 
 
 # -- validate-data ----------------------------------------------------------------------------

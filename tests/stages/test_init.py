@@ -12,7 +12,7 @@ import yaml
 
 from mlops_actions.cli import main
 from mlops_actions.config import load_config
-from mlops_actions.stages.init import InitOptions, init
+from mlops_actions.stages.init import init
 from mlops_actions.stages.train import train
 from support import REPO
 
@@ -40,7 +40,7 @@ def git_repo(path: Path) -> Path:
 def test_a_classification_project_with_every_choice_explained(tmp_path):
     project = git_repo(tmp_path / "repo")
     cancer(project)
-    result = init(InitOptions(data=Path("data/cancer.csv"), target="target", project=project))
+    result = init(data="data/cancer.csv", target="target", project=project)
 
     assert (result.task, result.name) == ("classification", "repo")
     reasons = {d["column"]: d["reason"] for d in result.dropped}
@@ -82,7 +82,7 @@ def test_a_regression_project_in_a_subfolder_gets_its_paths(tmp_path):
     (project / "data").mkdir(parents=True)
     load_diabetes(as_frame=True, scaled=False).frame.to_csv(project / "data/d.csv", index=False)
     (top / ".gitignore").write_text("*.pyc")
-    result = init(InitOptions(data=Path("data/d.csv"), target="target", project=project))
+    result = init(data="data/d.csv", target="target", project=project)
 
     assert result.task == "regression" and "distinct numbers" in result.task_reason
     rules = load_config(project / "mlops.yaml").gate.metrics

@@ -52,16 +52,6 @@ SCORES = {  # metric in mlops.yaml -> scikit-learn scorer, and how a rule bounds
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class InitOptions:
-    data: Path
-    target: str
-    name: str | None = None
-    task: str | None = None
-    project: Path = Path()
-    force: bool = False
-
-
 @dataclasses.dataclass
 class InitResult(StageResult):
     stage = layout.INIT
@@ -78,45 +68,48 @@ class InitResult(StageResult):
     written: list[str]
     folder: str
 
-    def outputs(self) -> dict[str, Any]:
-        return {**super().outputs(), "config": self.written[0]}
-
     def summary_markdown(self) -> str:
         return render("init.md.j2", r=self)
 
 
-def init(options: InitOptions) -> InitResult:
-    """Inspect ``options.data`` and write the project's config, schema and workflows."""
-    project = options.project.resolve()
-    data_path = (project / options.data).resolve()
+def init(
+    *,
+    data: str | Path,
+    target: str,
+    name: str | None = None,
+    task: str | None = None,
+    project: str | Path = ".",
+    force: bool = False,
+) -> InitResult:
+    """Inspect ``data`` and write the project's config, schema and workflows in ``project``."""
+    project = Path(project).resolve()
+    data_path = (project / data).resolve()
     if not data_path.is_relative_to(project):
         raise UsageError(
-            f"--data {options.data}: the data must be inside the project folder {project}, "
+            f"--data {data}: the data must be inside the project folder {project}, "
             "so that the workflows' checkout has it"
         )
     frame = read_table(data_path)
     source = data_path.relative_to(project).as_posix()
     if frame.empty:
         raise DataError(f"{source}: no data rows")
-    if options.target not in frame.columns:
+    if target not in frame.columns:
         raise UsageError(
-            f"--target {options.target}: {source} has no such column"
-            f"{did_you_mean(options.target, [str(c) for c in frame.columns])}"
+            f"--target {target}: {source} has no such column"
+            f"{did_you_mean(target, [str(c) for c in frame.columns])}"
         )
-    labelled = frame[frame[options.target].notna()]
-    if labelled[options.target].nunique() < 2:
-        raise DataError(
-            f"{source}: target {options.target!r} has fewer than two values; nothing to learn"
-        )
-    task, task_reason = _task(labelled[options.target], options.task)
-    name = options.name or _name(project)
+    labelled = frame[frame[target].notna()]
+    if labelled[target].nunique() < 2:
+        raise DataError(f"{source}: target {target!r} has fewer than two values; nothing to learn")
+    task, task_reason = _task(labelled[target], task)
+    name = name or _name(project)
 
     top = gitrepo.toplevel(project) or project
     folder = project.relative_to(top).as_posix() or "."
     files = {
         project / "mlops.yaml": None,
         project / "schema.yaml": schema_yaml(
-            infer_schema(frame, target=options.target, task=task), source=source
+            infer_schema(frame, target=target, task=task), source=source
         ),
     }
     for template, source_text in packaged():
@@ -124,12 +117,12 @@ def init(options: InitOptions) -> InitResult:
             template, source_text, folder=folder, values={"working-directory": folder}
         )
     existing = [p for p in files if p.exists()]
-    if existing and not options.force:
+    if existing and not force:
         shown = ", ".join(p.relative_to(top).as_posix() for p in existing)
         raise UsageError(f"{shown}: already there; give --force to replace")
 
-    dropped = _screen(labelled, options.target, task)
-    features = [c for c in map(str, frame.columns) if c != options.target and c not in dropped]
+    dropped = _screen(labelled, target, task)
+    features = [c for c in map(str, frame.columns) if c != target and c not in dropped]
     if not features:
         raise DataError(f"{source}: no usable feature columns ({_reasons(dropped)})")
     draft = _config_text(
@@ -138,7 +131,7 @@ def init(options: InitOptions) -> InitResult:
         task_reason=task_reason,
         source=source,
         frame=frame,
-        target=options.target,
+        target=target,
         dropped=dropped,
         gate=None,
     )
@@ -151,7 +144,7 @@ def init(options: InitOptions) -> InitResult:
         task_reason=task_reason,
         source=source,
         frame=frame,
-        target=options.target,
+        target=target,
         dropped=dropped,
         gate=(scores, rules),
     )
@@ -166,7 +159,7 @@ def init(options: InitOptions) -> InitResult:
             task_reason=task_reason,
             data=source,
             rows=len(frame),
-            target=options.target,
+            target=target,
             features=features,
             dropped=[{"column": c, "reason": r} for c, r in dropped.items()],
             cross_validation=scores,
