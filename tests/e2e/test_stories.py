@@ -5,7 +5,8 @@ on a fresh machine, its own least-privilege token, state carried only by artifac
 fake GitHub. Nothing in the examples' config or workflows is rewritten; ``OWNER/mlops-actions``
 resolves to this checkout.
 
-Stories (issue 13): (a) a pull request gets one sticky comment and the gate's commit status;
+Stories (issue 13): (a) a pull request gets one sticky comment and the gate's commit status
+(posted by ml-pr-report.yml's workflow_run run; (f), a fork's, is in test_fork_story.py);
 (b) a merge releases through staging, a reviewer's approval and production, each job on its
 own runner; (c) the nightly drift check finds no drift; (d) drift days later sends
 repository_dispatch and opens the alert issue, and the retrain run gates against production and
@@ -107,12 +108,9 @@ def test_a_pull_request_gets_one_sticky_comment_and_the_gate_status(example, pro
     run = only(runs, "ml-pull-request.yml")
     succeeded(run)
     leg = run.job("checks").legs[0]
-    assert leg.permissions == {
-        "contents": "read",
-        "pull-requests": "write",
-        "statuses": "write",
-        "metadata": "read",
-    }
+    assert leg.permissions == {"contents": "read", "metadata": "read"}  # it runs the PR's code
+    (report,) = sim.runs_of("ml-pr-report.yml")  # workflow_run: it posts what the run packed
+    succeeded(report)
     (comment,) = fake_github.comments_on(number)
     assert f"| {before} | {after} |" in comment["body"]  # validate-data's diff against main
     assert "**Baseline:** none" in comment["body"]  # evaluate-gate: the first model
@@ -126,6 +124,7 @@ def test_a_pull_request_gets_one_sticky_comment_and_the_gate_status(example, pro
     _, again = drop_rows(sim, DATA[example], 8)
     sim.repo.commit("drop more")
     succeeded(only(sim.push("fewer-rows"), "ml-pull-request.yml"))
+    assert [r.conclusion for r in sim.runs_of("ml-pr-report.yml")] == ["success", "success"]
     (updated,) = fake_github.comments_on(number)
     assert updated["id"] == comment["id"] and f"| {before} | {again} |" in updated["body"]
 
