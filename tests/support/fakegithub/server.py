@@ -1433,7 +1433,7 @@ class FakeGitHub:
         ``Authorization`` header, so a client that forwards the token fails here.
         """
         if request.headers.get("Authorization"):
-            self._violate(request, "asset download sent the GitHub token to the storage host")
+            self._violate(request, "a download sent the GitHub token to the storage host")
             return Response(
                 b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed"
                 b"</Message></Error>",
