@@ -325,17 +325,11 @@ class GitHubClient:
         )
 
     def get_release_by_tag(self, tag: str) -> JSON | None:
-        try:
-            return self._json(
-                "GET",
-                f"{self._repo_path}/releases/tags/{quote(tag, safe='')}",
-                what=f"get release {tag!r}",
-                permission="contents: read",
-            )
-        except GitHubError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._found(
+            f"{self._repo_path}/releases/tags/{quote(tag, safe='')}",
+            what=f"get release {tag!r}",
+            permission="contents: read",
+        )
 
     def list_release_assets(self, release_id: int) -> list[JSON]:
         return list(
@@ -508,18 +502,12 @@ class GitHubClient:
 
     def get_tree(self, tree: str) -> JSON | None:
         """Every entry under ``tree`` (a tree sha or a branch name), recursively; None if missing."""
-        try:
-            return self._json(
-                "GET",
-                f"{self._repo_path}/git/trees/{quote(tree)}",
-                what=f"list tree {tree}",
-                permission="contents: read",
-                params={"recursive": "1"},
-            )
-        except GitHubError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._found(
+            f"{self._repo_path}/git/trees/{quote(tree)}",
+            what=f"list tree {tree}",
+            permission="contents: read",
+            params={"recursive": "1"},
+        )
 
     def create_branch(self, name: str, files: Mapping[str, str], *, message: str) -> None:
         """A branch with no history holding ``files`` (path -> text): one tree, one root
@@ -582,17 +570,11 @@ class GitHubClient:
 
     def get_pull(self, number: int) -> JSON | None:
         """Pull request #``number``; None if there is none."""
-        try:
-            return self._json(
-                "GET",
-                f"{self._repo_path}/pulls/{int(number)}",
-                what=f"get pull request #{number}",
-                permission="pull-requests: read",
-            )
-        except GitHubError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._found(
+            f"{self._repo_path}/pulls/{int(number)}",
+            what=f"get pull request #{number}",
+            permission="pull-requests: read",
+        )
 
     def get_workflow_run(self, run_id: int) -> JSON:
         return self._json(
@@ -712,6 +694,15 @@ class GitHubClient:
     def _json(self, method: str, url: str, *, body: JSON | None = None, **kwargs: Any) -> JSON:
         resp = self._request(method, url, json_body=body, **kwargs)
         return resp.json() if resp.content else {}  # 204 No Content
+
+    def _found(self, url: str, **kwargs: Any) -> JSON | None:
+        """GET ``url``; None when GitHub answers 404."""
+        try:
+            return self._json("GET", url, **kwargs)
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def _create(self, url: str, *, find: Callable[[], JSON | None], **kwargs: Any) -> JSON:
         """POST once. A 5xx or no answer can come after the write landed, so before sending
