@@ -132,6 +132,7 @@ def post_pr_report(
             passed=state == "passed",
             pr=number,
             client=client,
+            report_url=run.get("html_url"),  # the pull request run's summary: the whole report
         )
         if comment.action == "skipped":
             raise GitHubError(f"PR comment on #{number}: {comment.reason}")

@@ -160,6 +160,10 @@ def test_a_huge_body_is_cut_and_a_bigger_one_refused(fake_github, fork_pr):
     post(fake_github, {"verdict.json": verdict(fork_pr), "evaluate-gate.md": long})
     (comment,) = fake_github.comments_on(fork_pr)
     assert len(comment["body"]) <= 65_536 and "Cut to fit a GitHub comment" in comment["body"]
+    assert (
+        f"[the run's summary](https://github.com/{fake_github.repository}/actions/runs/{RUN})"
+        in comment["body"]
+    )
 
     fake_github.artifacts.clear()
     with pytest.raises(UsageError, match="over 262,144 characters"):
