@@ -41,6 +41,22 @@ TEMPLATE_LIST = (
         "  cancel-in-progress: true\n",
     ),
     Template(
+        "ml-pr-report",
+        "ml-pr-report.yml",
+        "When ml-pull-request.yml's run completes: post its packed report as the pull request's\n"
+        "sticky comment and gate status, also for pull requests from forks (read-only tokens).",
+        "on:\n"
+        "  # zizmor reports every workflow_run trigger (dangerous-triggers): the run holds a write\n"
+        "  # token while a pull request, maybe from a fork, set off the run it follows. This one is\n"
+        "  # the pattern that makes that safe: it runs only the default branch's files, never the\n"
+        "  # pull request's code, and reads the pull request run's artifact as untrusted data\n"
+        "  # (size-capped, markdown only, its PR number checked against the run's head commit).\n"
+        "  # Why: mlops-actions docs/actions.md#fork-pull-requests.\n"
+        "  workflow_run: # zizmor: ignore[dangerous-triggers]\n"
+        "    workflows: [ml-pull-request] # the `name:` of ml-pull-request.yml\n"
+        "    types: [completed]\n",
+    ),
+    Template(
         "ml-release",
         "ml-release.yml",
         "On a push to main: validate, train, gate, package to ONNX, deploy to staging, then promote\n"

@@ -22,6 +22,7 @@ from mlops_actions.errors import (
     MlopsError,
     ModelError,
     ParityFailed,
+    ReportRefused,
     UsageError,
     ValidationFailed,
 )
@@ -115,4 +116,5 @@ __all__ = [
     "ParityFailed",
     "DriftDetected",
     "DeployFailed",
+    "ReportRefused",
 ]

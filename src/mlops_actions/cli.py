@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_drift_check,
         _add_drift_alert,
         _add_comment,
+        _add_pr_report,
         _add_inspect,
     ):
         add(sub, common)
@@ -633,6 +634,56 @@ def _comment(args: argparse.Namespace) -> int:
                 "pass a UTF-8 markdown file"
             ) from None
     _post_comment(body, args, section=args.section, pr=args.pr)
+    return 0
+
+
+def _add_pr_report(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
+        "pr-report",
+        "pack a pull request run's reports as an artifact, or post them from a workflow_run run "
+        "(how fork pull requests get their comment and status)",
+        _pr_report,
+    )
+    p.add_argument(
+        "action",
+        choices=["pack", "post"],
+        help="pack: write the reports and verdict of this run's checks to --out; "
+        "post: post those of run --run-id as the sticky comment and commit status",
+    )
+    p.add_argument("--out", metavar="DIR", help="pack: the folder to write (then upload it)")
+    p.add_argument(
+        "--run-id",
+        type=int,
+        metavar="ID",
+        help="post: the pull request workflow run (github.event.workflow_run.id)",
+    )
+
+
+def _pr_report(args: argparse.Namespace) -> int:
+    from mlops_actions.github.pr_report import pack_pr_report, post_pr_report
+
+    if args.action == "pack":
+        if not args.out:
+            raise UsageError("pr-report pack needs --out DIR")
+        written = pack_pr_report(args.workdir, args.out)
+        sys.stdout.write(f"PR report packed: {written}\n")
+        return 0
+    if args.run_id is None:
+        raise UsageError("pr-report post needs --run-id ID (github.event.workflow_run.id)")
+    config = _config(args)
+    result = post_pr_report(
+        args.run_id,
+        name=config.name,
+        token_env=config.github.token_env,
+        bot_login=config.github.bot_login,
+    )
+    if result.action == "posted":
+        sys.stdout.write(
+            f"PR #{result.pr}: comment {result.comment_url or 'not posted'}, "
+            f"gate status {result.status or 'not set'}\n"
+        )
     return 0
 
 

@@ -13,7 +13,8 @@
         ├── GateFailed         the candidate model did not pass the gate
         ├── ParityFailed       ONNX and scikit-learn disagree
         ├── DriftDetected      drift found and --fail-on-drift was given
-        └── DeployFailed       a pre- or post-deploy check failed (rolled back if live)
+        ├── DeployFailed       a pre- or post-deploy check failed (rolled back if live)
+        └── ReportRefused      a pull request run's report artifact failed its checks
 
 Only ``cli.main()`` turns these into exit codes; library callers catch them.
 Messages are one line that names the file, key or column, what is wrong and,
@@ -112,4 +113,8 @@ class DriftDetected(CheckFailed):
 
 
 class DeployFailed(CheckFailed):
+    pass
+
+
+class ReportRefused(CheckFailed):
     pass

@@ -56,6 +56,7 @@ def tool(name: str) -> str:
 def test_the_files_exist():
     assert {p.name for p in TEMPLATES} == {
         "ml-pull-request.yml",
+        "ml-pr-report.yml",
         "ml-release.yml",
         "ml-drift-check.yml",
         "ml-retrain.yml",
@@ -297,6 +298,9 @@ def test_triggers_are_the_ones_the_issue_names():
     assert set(on["ml-retrain.yml"]) == {"repository_dispatch", "schedule", "workflow_dispatch"}
     assert set(on["ml-rollback.yml"]) == {"workflow_dispatch"}
     assert set(on["ml-tune.yml"]) == {"workflow_dispatch"}
+    assert on["ml-pr-report.yml"] == {
+        "workflow_run": {"workflows": ["ml-pull-request"], "types": ["completed"]}
+    }
     assert on["ml-retrain.yml"]["repository_dispatch"]["types"] == [
         "drift-detected",
         "data-updated",

@@ -5,11 +5,14 @@ on a fresh machine, its own least-privilege token, state carried only by artifac
 fake GitHub. Nothing in the examples' config or workflows is rewritten; ``OWNER/mlops-actions``
 resolves to this checkout.
 
-Stories (issue 13): (a) a pull request gets one sticky comment and the gate's commit status;
+Stories (issue 13): (a) a pull request gets one sticky comment and the gate's commit status
+(posted by ml-pr-report.yml's workflow_run run, as for a fork's in (f));
 (b) a merge releases through staging, a reviewer's approval and production, each job on its
 own runner; (c) the nightly drift check finds no drift; (d) drift days later sends
 repository_dispatch and opens the alert issue, and the retrain run gates against production and
-promotes; (e) the next nightly closes the issue; (g) a rollback from workflow_dispatch.
+promotes; (e) the next nightly closes the issue; (f) a fork's pull request gets its report
+from the workflow_run follow-up, and an outsider's forged artifact is refused or neutralised;
+(g) a rollback from workflow_dispatch.
 
 The registry outlives every job because the examples keep it on the repository itself
 (``github://``: releases and the ``mlops-registry`` branch of the fake GitHub).
@@ -17,6 +20,7 @@ The registry outlives every job because the examples keep it on the repository i
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,12 +107,9 @@ def test_a_pull_request_gets_one_sticky_comment_and_the_gate_status(example, pro
     run = only(runs, "ml-pull-request.yml")
     succeeded(run)
     leg = run.job("checks").legs[0]
-    assert leg.permissions == {
-        "contents": "read",
-        "pull-requests": "write",
-        "statuses": "write",
-        "metadata": "read",
-    }
+    assert leg.permissions == {"contents": "read", "metadata": "read"}  # it runs the PR's code
+    (report,) = sim.runs_of("ml-pr-report.yml")  # workflow_run: it posts what the run packed
+    succeeded(report)
     (comment,) = fake_github.comments_on(number)
     assert f"| {before} | {after} |" in comment["body"]  # validate-data's diff against main
     assert "**Baseline:** none" in comment["body"]  # evaluate-gate: the first model
@@ -122,6 +123,7 @@ def test_a_pull_request_gets_one_sticky_comment_and_the_gate_status(example, pro
     _, again = drop_rows(sim, DATA[example], 8)
     sim.repo.commit("drop more")
     succeeded(only(sim.push("fewer-rows"), "ml-pull-request.yml"))
+    assert [r.conclusion for r in sim.runs_of("ml-pr-report.yml")] == ["success", "success"]
     (updated,) = fake_github.comments_on(number)
     assert updated["id"] == comment["id"] and f"| {before} | {again} |" in updated["body"]
 
@@ -222,6 +224,132 @@ def test_d_e_drift_days_later_retrains_promotes_and_the_next_nightly_closes_the_
     assert action_outputs(calm, "drift-check", "drift-check")["drift"] == "false"
     assert len(fake_github.dispatches) == 1
     assert fake_github.issues[issue["number"]]["state"] == "closed"
+
+
+# ---- (f) ------------------------------------------------------------------------------------------
+REPORTER = {
+    "actions": "read",
+    "contents": "read",
+    "pull-requests": "write",
+    "statuses": "write",
+    "metadata": "read",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", ["penguins", "diabetes"])
+def test_f_a_fork_pull_request_gets_its_report(example, project, fake_github):
+    sim = project(example)
+    sim.repo.branch("fork-change")
+    before, after = drop_rows(sim, DATA[example], 8)
+    sim.repo.commit("drop doubtful rows")
+    number, runs = sim.open_pull_request("fork-change", fork=True)
+    head = sim.repo.git("rev-parse", "fork-change")
+
+    # the fork's run: read-only token, the report in its step summary and its artifact only
+    run = only(runs, "ml-pull-request.yml")
+    succeeded(run)
+    leg = run.job("checks").legs[0]
+    assert leg.permissions == {"contents": "read", "metadata": "read"}
+    assert "**Baseline:** none" in leg.run.summary
+    packed = run.artifacts["mlops-pr-report"].files()
+    verdict = json.loads(packed["verdict.json"])
+    assert (verdict["pr"], verdict["head_sha"]) == (number, head)
+    assert set(packed) == {"verdict.json", "validate-data.md", "evaluate-gate.md"}
+
+    # the follow-up: the default branch's ml-pr-report.yml, its own token, GitHub's payload
+    (report,) = sim.runs_of("ml-pr-report.yml")
+    succeeded(report)
+    assert (report.event_name, report.ref) == ("workflow_run", "refs/heads/main")
+    assert report.payload["workflow_run"]["pull_requests"] == []  # a fork's: found by head
+    assert report.job("report").legs[0].permissions == REPORTER
+    (comment,) = fake_github.comments_on(number)
+    assert f"| {before} | {after} |" in comment["body"]
+    assert "## ✅ data validation and gate passed" in comment["body"]
+    gate = [(s["sha"], s["state"], s["context"]) for s in fake_github.statuses]
+    assert gate == [(head, "success", f"mlops/gate: {NAMES[example]}")]
+
+
+FORGE = """\
+import json, os
+event = json.load(open(os.environ["GITHUB_EVENT_PATH"]))
+pull = event["pull_request"]
+claim = int(open("claim.txt").read() or pull["number"])
+out = os.path.join(os.environ["RUNNER_TEMP"], "forged")
+os.makedirs(out)
+body = (
+    "<!-- mlops-actions:verdict:validate-data:passed -->\\n"
+    "<img src=https://evil.example/t.png onerror=alert(1)>\\n"
+    "Ping @maintainer and @octo-org/security, see #1\\n" + "| x | 1 |\\n" * 12000
+)
+open(os.path.join(out, "evaluate-gate.md"), "w").write(body)
+verdict = {
+    "pr": claim,
+    "head_sha": pull["head"]["sha"],
+    "checks": {"validate-data": None, "evaluate-gate": "failed"},
+    "gate_status": "forged",
+}
+json.dump(verdict, open(os.path.join(out, "verdict.json"), "w"))
+"""
+FORGED_WORKFLOW = """\
+name: ml-pull-request
+on: pull_request
+permissions: {}
+jobs:
+  checks:
+    runs-on: ubuntu-latest
+    timeout-minutes: 5
+    permissions: {contents: read}
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with: {persist-credentials: false}
+      - run: python forge.py
+      - uses: actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2
+        with: {name: mlops-pr-report, path: '${{ runner.temp }}/forged/'}
+"""
+
+
+@pytest.mark.slow
+def test_f_an_outsiders_artifact_is_refused_or_neutralised(project, fake_github):
+    """A fork's branch can change ml-pull-request.yml itself, so its artifact says what its
+    author likes: another pull request's number is refused, HTML, hidden markers, @mentions
+    and a huge body reach its own pull request neutralised."""
+    sim = project("penguins")
+    victim = fake_github.add_pull_request(head_sha="d" * 40, title="someone else's")
+    fake_github.add_comment(victim, "a maintainer's comment")
+    outsiders = {}
+    for name, claim in (("claims-another", str(victim)), ("claims-itself", "")):
+        sim.repo.branch(name, start="main")
+        sim.repo.write(".github/workflows/ml-pull-request.yml", FORGED_WORKFLOW)
+        sim.repo.write("forge.py", FORGE)
+        sim.repo.write("claim.txt", claim)
+        sim.repo.commit(f"outsider: {name}")
+        number, runs = sim.open_pull_request(name, fork=True)
+        succeeded(only(runs, "ml-pull-request.yml"))
+        outsiders[name] = number
+    refused, posted = sim.runs_of("ml-pr-report.yml")
+
+    # another pull request's number: refused, nothing written anywhere
+    assert refused.conclusion == "failure"
+    assert f"names pull request #{victim}, whose head is not commit" in refused.log()
+    assert [c["body"] for c in fake_github.comments_on(victim)] == ["a maintainer's comment"]
+    assert fake_github.comments_on(outsiders["claims-another"]) == []
+    (status,) = fake_github.statuses  # only the one below, on the outsider's own commit
+
+    # its own number: posted on its own pull request, inert, cut to fit
+    succeeded(posted)
+    (comment,) = fake_github.comments_on(outsiders["claims-itself"])
+    body = comment["body"]
+    assert "<img" not in body and "&lt;img src" in body
+    assert "<!-- mlops-actions:verdict:validate-data" not in body
+    assert "## ❌ gate failed: <code>" in body  # the forged passed data check did not count
+    assert "@maintainer" not in body and "@\u200bmaintainer" in body
+    assert len(body) <= 65_536 and "Cut to fit a GitHub comment" in body
+    assert (status["sha"], status["state"], status["description"]) == (
+        sim.repo.git("rev-parse", "claims-itself"),
+        "failure",
+        "forged",
+    )
 
 
 # ---- (g) ------------------------------------------------------------------------------------------

@@ -65,7 +65,15 @@ def test_a_classification_project_with_every_choice_explained(tmp_path):
     workflows = sorted(p.name for p in (project / ".github" / "workflows").iterdir())
     assert workflows == [
         f"ml-{n}.yml"
-        for n in ("drift-check", "pull-request", "release", "retrain", "rollback", "tune")
+        for n in (
+            "drift-check",
+            "pr-report",
+            "pull-request",
+            "release",
+            "retrain",
+            "rollback",
+            "tune",
+        )
     ]
     for name in workflows:  # at the repository root the templates are the published ones
         assert (project / ".github/workflows" / name).read_text() == (

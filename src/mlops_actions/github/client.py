@@ -325,17 +325,11 @@ class GitHubClient:
         )
 
     def get_release_by_tag(self, tag: str) -> JSON | None:
-        try:
-            return self._json(
-                "GET",
-                f"{self._repo_path}/releases/tags/{quote(tag, safe='')}",
-                what=f"get release {tag!r}",
-                permission="contents: read",
-            )
-        except GitHubError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._found(
+            f"{self._repo_path}/releases/tags/{quote(tag, safe='')}",
+            what=f"get release {tag!r}",
+            permission="contents: read",
+        )
 
     def list_release_assets(self, release_id: int) -> list[JSON]:
         return list(
@@ -413,19 +407,30 @@ class GitHubClient:
         )
         if not resp.is_redirect:
             return resp.content
-        location = resp.headers["Location"]
+        return self._fetch_link(resp.headers["Location"], what)
+
+    def _fetch_link(self, location: str, what: str, *, max_bytes: int | None = None) -> bytes:
+        """The bytes behind a short-lived download link GitHub handed out, without the token;
+        with ``max_bytes``, a body larger than that is refused before it is all read."""
         try:
-            got = self._anonymous.get(location, timeout=self.timeout)
+            with self._anonymous.get(location, timeout=self.timeout, stream=True) as got:
+                if got.status_code >= 400:
+                    raise GitHubError(
+                        f"{what}: GitHub's download link answered {got.status_code}; rerun the job",
+                        status=got.status_code,
+                    )
+                data = bytearray()
+                for chunk in got.iter_content(64 * 1024):
+                    data += chunk
+                    if max_bytes is not None and len(data) > max_bytes:
+                        raise UsageError(
+                            f"{what}: larger than the {max_bytes:,} bytes accepted; refused"
+                        )
+                return bytes(data)
         except requests.RequestException as exc:
             raise GitHubError(
                 f"{what}: no answer from {_origin(location)} ({type(exc).__name__}); rerun the job"
             ) from None
-        if got.status_code >= 400:
-            raise GitHubError(
-                f"{what}: GitHub's download link answered {got.status_code}; rerun the job",
-                status=got.status_code,
-            )
-        return got.content
 
     # -- repository contents and the git database (the registry branch) -----------------
 
@@ -497,18 +502,12 @@ class GitHubClient:
 
     def get_tree(self, tree: str) -> JSON | None:
         """Every entry under ``tree`` (a tree sha or a branch name), recursively; None if missing."""
-        try:
-            return self._json(
-                "GET",
-                f"{self._repo_path}/git/trees/{quote(tree)}",
-                what=f"list tree {tree}",
-                permission="contents: read",
-                params={"recursive": "1"},
-            )
-        except GitHubError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._found(
+            f"{self._repo_path}/git/trees/{quote(tree)}",
+            what=f"list tree {tree}",
+            permission="contents: read",
+            params={"recursive": "1"},
+        )
 
     def create_branch(self, name: str, files: Mapping[str, str], *, message: str) -> None:
         """A branch with no history holding ``files`` (path -> text): one tree, one root
@@ -566,6 +565,51 @@ class GitHubClient:
             permission="statuses: write",
             body=payload,
         )
+
+    # -- pull requests, workflow runs and their artifacts (the fork report) ------------------
+
+    def get_pull(self, number: int) -> JSON | None:
+        """Pull request #``number``; None if there is none."""
+        return self._found(
+            f"{self._repo_path}/pulls/{int(number)}",
+            what=f"get pull request #{number}",
+            permission="pull-requests: read",
+        )
+
+    def get_workflow_run(self, run_id: int) -> JSON:
+        return self._json(
+            "GET",
+            f"{self._repo_path}/actions/runs/{int(run_id)}",
+            what=f"get workflow run {run_id}",
+            permission="actions: read",
+        )
+
+    def find_run_artifact(self, run_id: int, name: str) -> JSON | None:
+        """The artifact called ``name`` of run ``run_id`` (names are unique in a run); None if none."""
+        resp = self._request(
+            "GET",
+            f"{self._repo_path}/actions/runs/{int(run_id)}/artifacts",
+            what=f"list artifacts of run {run_id}",
+            permission="actions: read",
+            params={"name": name, "per_page": 100},
+        )
+        found = [a for a in resp.json().get("artifacts") or [] if a.get("name") == name]
+        return found[0] if found else None
+
+    def download_artifact(self, artifact_id: int, *, max_bytes: int) -> bytes:
+        """The artifact's zip, refused over ``max_bytes``: GitHub redirects to a link on its
+        storage host, which gets no ``Authorization`` header (see download_release_asset)."""
+        what = f"download artifact {artifact_id}"
+        resp = self._request(
+            "GET",
+            f"{self._repo_path}/actions/artifacts/{int(artifact_id)}/zip",
+            what=what,
+            permission="actions: read",
+            allow_redirects=False,
+        )
+        if not resp.is_redirect:
+            raise GitHubError(f"{what}: GitHub answered {resp.status_code}, not a download link")
+        return self._fetch_link(resp.headers["Location"], what, max_bytes=max_bytes)
 
     # -- deployments -----------------------------------------------------------------
 
@@ -650,6 +694,15 @@ class GitHubClient:
     def _json(self, method: str, url: str, *, body: JSON | None = None, **kwargs: Any) -> JSON:
         resp = self._request(method, url, json_body=body, **kwargs)
         return resp.json() if resp.content else {}  # 204 No Content
+
+    def _found(self, url: str, **kwargs: Any) -> JSON | None:
+        """GET ``url``; None when GitHub answers 404."""
+        try:
+            return self._json("GET", url, **kwargs)
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def _create(self, url: str, *, find: Callable[[], JSON | None], **kwargs: Any) -> JSON:
         """POST once. A 5xx or no answer can come after the write landed, so before sending

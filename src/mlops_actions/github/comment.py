@@ -55,6 +55,7 @@ def post_sticky_comment(
     client: Any = None,
     token_env: str = "GITHUB_TOKEN",
     bot_login: str = BOT_LOGIN,
+    report_url: str | None = None,
 ) -> CommentResult:
     """Create or update the comment of model ``name`` on pull request ``pr``.
 
@@ -62,7 +63,8 @@ def post_sticky_comment(
     validate-data and evaluate-gate share one comment without erasing each other; with
     ``passed`` too, the section's verdict joins the headline at the top.
     ``pr`` defaults to the pull request of the triggering event (GITHUB_EVENT_PATH);
-    ``client`` to ``GitHubClient.from_env(token_env=token_env, bot_login=bot_login)``.
+    ``client`` to ``GitHubClient.from_env(token_env=token_env, bot_login=bot_login)``;
+    ``report_url`` (where a cut comment points for the whole report) to this run.
     """
     if pr is None:
         pr = pull_request_number()
@@ -83,7 +85,7 @@ def post_sticky_comment(
         if section is not None:
             content = _content(existing["body"], tag) if existing else ""
             body = with_headline(with_section(content, section, body, passed), name)
-        text, truncated = fit_body(body, tag)
+        text, truncated = fit_body(body, tag, link=report_url)
         if existing is None:
             comment = client.create_issue_comment(pr, text, permission=PERMISSION, marker=tag)
             action = "created"
@@ -149,10 +151,12 @@ def _content(text: str, tag: str) -> str:
     return text.split(tag, 1)[-1].lstrip("\n").split(CUT_MARKER, 1)[0]
 
 
-def fit_body(body: str, tag: str, limit: int = GITHUB_COMMENT_LIMIT) -> tuple[str, bool]:
+def fit_body(
+    body: str, tag: str, limit: int = GITHUB_COMMENT_LIMIT, *, link: str | None = None
+) -> tuple[str, bool]:
     """``tag`` + ``body``, cut (see ``reports.cut_markdown``) to ``limit`` characters with a
-    pointer to the run's summary, where the whole report is."""
-    link = run_url()
+    pointer to the summary of run ``link`` (default: this run), where the whole report is."""
+    link = link or run_url()
     where = (
         f"the whole report is in [the run's summary]({link})"
         if link

@@ -28,15 +28,18 @@ def post_gate_status(
     description: str,
     *,
     name: str,
+    sha: str | None = None,
+    target_url: str | None = None,
     client: Any = None,
     token_env: str = "GITHUB_TOKEN",
 ) -> StatusResult:
     """Set commit status ``mlops/gate: <name>`` to success or failure on the commit under test.
 
-    ``client`` defaults to ``GitHubClient.from_env(token_env=token_env)``.
+    ``sha`` defaults to that commit, ``target_url`` to this run; ``client`` to
+    ``GitHubClient.from_env(token_env=token_env)``.
     """
     context = f"mlops/gate: {name}"
-    sha = (event_pull_request().get("head") or {}).get("sha") or os.environ.get("GITHUB_SHA")
+    sha = sha or (event_pull_request().get("head") or {}).get("sha") or os.environ.get("GITHUB_SHA")
     if not sha:
         reason = "no commit to mark: GITHUB_SHA is not set and the event is not a pull request"
         annotate("notice", f"commit status skipped: {reason}")
@@ -48,7 +51,11 @@ def post_gate_status(
     state = "success" if passed else "failure"
     try:
         client.create_commit_status(
-            sha, state, context=context, description=description, target_url=run_url()
+            sha,
+            state,
+            context=context,
+            description=description,
+            target_url=target_url or run_url(),
         )
     except GitHubError as exc:
         if not exc.forbidden:

@@ -126,6 +126,10 @@ class GateResult(StageResult):
     def failure_message(self) -> str:
         return f"{self.one_line()}; see {self.out_dir / 'comment.md'}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """With ``status_line``: a fork's pull request run packs it for ml-pr-report.yml."""
+        return {**super().to_dict(), "status_line": self.status_line()}
+
     def outputs(self) -> dict[str, Any]:
         return {
             **super().outputs(),

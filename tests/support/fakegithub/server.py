@@ -76,6 +76,9 @@ def _openapi() -> Any:
     shapes = listing["content"]["application/json"]["schema"]
     shapes.pop("discriminator")
     shapes["anyOf"] = shapes.pop("oneOf")
+    # a run in progress has conclusion null, required and a nullable enum: the null is stripped
+    # before validating (quirk 1), so the key may be absent then
+    spec["components"]["schemas"]["workflow-run"]["required"].remove("conclusion")
     return OpenAPI.from_dict(spec)
 
 
@@ -230,6 +233,9 @@ class FakeGitHub:
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.deployments: dict[int, dict[str, Any]] = {}
         self.deployment_statuses: list[dict[str, Any]] = []
+        self.workflow_runs: dict[int, dict[str, Any]] = {}
+        self.artifacts: dict[int, dict[str, Any]] = {}  # of every run, by id
+        self.artifact_data: dict[int, bytes] = {}  # the zip GitHub serves for it
         self.exchanges: list[Exchange] = []
         self.violations: list[str] = []
         self.faults = Faults()
@@ -238,7 +244,7 @@ class FakeGitHub:
         self.write_latency = 0.02
         """Seconds GitHub takes to turn a contents write into a commit; other requests run
         meanwhile, so two writes on one branch overlap and the later one gets 409."""
-        self._downloads: dict[str, tuple[int, float]] = {}  # token -> (asset id, expiry)
+        self._downloads: dict[str, tuple[bytes, float]] = {}  # token -> (content, expiry)
         self._ids = itertools.count(5001)
         self._numbers = itertools.count(1)
         self._used = 0
@@ -274,6 +280,9 @@ class FakeGitHub:
             "pulls/get": self._get_pull,
             "repos/list-pull-requests-associated-with-commit": self._list_pulls_for_commit,
             "rate-limit/get": self._rate_limit,
+            "actions/get-workflow-run": self._get_workflow_run,
+            "actions/list-workflow-run-artifacts": self._list_run_artifacts,
+            "actions/download-artifact": self._download_artifact,
             **self._repository_handlers(),
         }
 
@@ -412,6 +421,62 @@ class FakeGitHub:
             }
             self.issues[number] = issue
             return number
+
+    def add_workflow_run(self, run_id: int, **fields: Any) -> dict[str, Any]:
+        """A workflow run as ``actions/get-workflow-run`` shows it (GitHub's example, with
+        ``fields`` such as event, head_sha, head_branch, status, conclusion, path, name);
+        calling it again for the same id updates the run (it moved on, it completed)."""
+        with self._lock:
+            run = self.workflow_runs.get(run_id)
+            if run is None:
+                run = _example("workflow-run")
+                base = self._api(f"/actions/runs/{run_id}")
+                run.update(
+                    id=run_id,
+                    url=base,
+                    html_url=f"https://github.com/{self.repository}/actions/runs/{run_id}",
+                    jobs_url=f"{base}/jobs",
+                    logs_url=f"{base}/logs",
+                    artifacts_url=f"{base}/artifacts",
+                    cancel_url=f"{base}/cancel",
+                    rerun_url=f"{base}/rerun",
+                    previous_attempt_url=None,
+                    pull_requests=[],
+                    referenced_workflows=[],
+                )
+                for key in ("repository", "head_repository"):
+                    run[key].update(full_name=self.repository, name=self.repo)
+                    run[key]["owner"]["login"] = self.owner
+                self.workflow_runs[run_id] = run
+            run.update(fields, updated_at=_now())
+            return run
+
+    def add_artifact(self, run_id: int, artifact_id: int, name: str, zipped: bytes) -> None:
+        """An artifact of run ``run_id``: ``zipped`` is what its download serves."""
+        with self._lock:
+            run = self.workflow_runs[run_id]
+            base = self._api(f"/actions/artifacts/{artifact_id}")
+            self.artifacts[artifact_id] = {
+                "id": artifact_id,
+                "node_id": f"AR_fake{artifact_id}",
+                "name": name,
+                "size_in_bytes": len(zipped),
+                "url": base,
+                "archive_download_url": f"{base}/zip",
+                "expired": False,
+                "created_at": _now(),
+                "expires_at": "2099-01-01T00:00:00Z",
+                "updated_at": _now(),
+                "digest": "sha256:" + hashlib.sha256(zipped).hexdigest(),
+                "workflow_run": {
+                    "id": run_id,
+                    "repository_id": self.repo_id,
+                    "head_repository_id": self.repo_id,
+                    "head_branch": run["head_branch"],
+                    "head_sha": run["head_sha"],
+                },
+            }
+            self.artifact_data[artifact_id] = zipped
 
     def add_comment(self, number: int, body: str, *, login: str | None = None) -> dict[str, Any]:
         """A comment by ``login`` (default: the main token's user, as if an earlier run wrote it)."""
@@ -983,6 +1048,35 @@ class FakeGitHub:
         ]
         return self._page(call, items)
 
+    def _get_workflow_run(self, call: Call) -> Reply:
+        run = self.workflow_runs.get(call.params["run_id"])
+        return (200, run, {}) if run else _error(404, "Not Found")
+
+    def _list_run_artifacts(self, call: Call) -> Reply:
+        """GitHub's list: an object ``{total_count, artifacts}``, paged, newest first,
+        ``name`` filtering by exact name."""
+        run_id = call.params["run_id"]
+        if run_id not in self.workflow_runs:
+            return _error(404, "Not Found")
+        name = call.query.get("name")
+        items = [
+            a
+            for _, a in sorted(self.artifacts.items(), reverse=True)
+            if a["workflow_run"]["id"] == run_id and (not name or a["name"] == name)
+        ]
+        status, page, headers = self._page(call, items)
+        return status, {"total_count": len(items), "artifacts": page}, headers
+
+    def _download_artifact(self, call: Call) -> Reply:
+        """302 to a link on the storage host that lives a minute; ``zip`` is the only format."""
+        artifact = self.artifacts.get(call.params["artifact_id"])
+        if artifact is None or call.params["archive_format"] != "zip":
+            return _error(404, "Not Found")
+        token = secrets.token_urlsafe(16)
+        self._downloads[token] = (self.artifact_data[artifact["id"]], time.time() + 60)
+        location = f"{call.host}{DOWNLOADS_PREFIX}/artifact-{artifact['id']}.zip?token={token}"
+        return 302, None, {"Location": location}
+
     def _rate_limit(self, call: Call) -> Reply:
         overview = _example("rate-limit-overview")
         core = {
@@ -1329,20 +1423,20 @@ class FakeGitHub:
         if "application/octet-stream" not in call.request.headers.get("Accept", ""):
             return 200, asset, {}
         token = secrets.token_urlsafe(16)
-        self._downloads[token] = (asset["id"], time.time() + 60)  # GitHub's links live minutes
+        self._downloads[token] = (self.asset_data[asset["id"]], time.time() + 60)  # minutes
         location = (
             f"{call.host}{DOWNLOADS_PREFIX}/{asset['id']}/{quote(asset['name'])}?token={token}"
         )
         return 302, None, {"Location": location}
 
     def _download(self, request: Request) -> Response:
-        """The storage host an asset download redirects to: a signed URL, no GitHub token.
+        """The storage host asset and artifact downloads redirect to: a signed URL, no token.
 
         Like S3 behind GitHub's links, it refuses a request that also carries an
         ``Authorization`` header, so a client that forwards the token fails here.
         """
         if request.headers.get("Authorization"):
-            self._violate(request, "asset download sent the GitHub token to the storage host")
+            self._violate(request, "a download sent the GitHub token to the storage host")
             return Response(
                 b"<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed"
                 b"</Message></Error>",
@@ -1350,9 +1444,8 @@ class FakeGitHub:
                 content_type="application/xml",
             )
         with self._lock:
-            asset_id, expiry = self._downloads.get(request.args.get("token", ""), (0, 0.0))
-            data = self.asset_data.get(asset_id)
-        if data is None or time.time() > expiry:
+            data, expiry = self._downloads.get(request.args.get("token", ""), (b"", 0.0))
+        if time.time() > expiry:
             return Response(b"<Error><Code>AccessDenied</Code></Error>", status=403)
         return Response(data, status=200, content_type="application/octet-stream")
 

@@ -142,6 +142,34 @@ def workflow_dispatch(
     return payload
 
 
+def workflow_run(full_name: str, default_branch: str, *, run: dict[str, Any]) -> dict[str, Any]:
+    """A ``workflow_run`` payload (``action: completed``) about ``run``, the finished run as
+    ``actions/get-workflow-run`` shows it (its ``pull_requests`` empty for a fork's)."""
+    payload = _example("workflow_run", full_name)
+    _repository(payload, default_branch)
+    described = payload["workflow_run"]
+    old_id = str(described["id"])
+    for key, value in described.items():
+        if key.endswith("_url") and isinstance(value, str) and "/actions/runs/" in value:
+            described[key] = value.replace(old_id, str(run["id"]))
+    copied = set(described) - {"repository", "head_repository", "head_commit", "actor"}
+    described.update({k: copy.deepcopy(v) for k, v in run.items() if k in copied})
+    head_name = run["head_repository"]["full_name"]
+    if head_name != full_name:  # a fork's: its head repository is the fork
+        head = json.loads(json.dumps(described["head_repository"]).replace(full_name, head_name))
+        head.update(fork=True, private=False)
+        head["owner"]["login"] = head_name.split("/")[0]
+        described["head_repository"] = head
+    described["head_commit"]["id"] = run["head_sha"]
+    payload["workflow"].update(
+        id=run["workflow_id"],
+        name=run["name"],
+        path=run["path"],
+        html_url=f"https://github.com/{full_name}/blob/{default_branch}/{run['path']}",
+    )
+    return payload
+
+
 def schedule(cron: str) -> dict[str, Any]:
     """What GitHub writes for a scheduled run (not in the examples; see webhooks/SOURCE.md)."""
     return {"schedule": cron}

@@ -1,9 +1,12 @@
 """A repository's GitHub Actions, simulated faithfully enough to run the workflow templates verbatim.
 
-Events (a push, a pull request opened or pushed to, a schedule, a ``workflow_dispatch``, and
-the ``repository_dispatch`` a job sends through the fake GitHub) start a *run* of every workflow
-whose ``on:`` matches (types, branches, paths filters, ``[skip ci]``), read from the event's
-commit. In a run:
+Events (a push, a pull request opened or pushed to, a schedule, a ``workflow_dispatch``, the
+``repository_dispatch`` a job sends through the fake GitHub, and a run completing, which is a
+``workflow_run`` for the workflows that name it) start a *run* of every workflow whose ``on:``
+matches (types, branches, paths filters, ``[skip ci]``), read from the event's commit (for
+``workflow_run``, ``repository_dispatch`` and ``schedule``: the default branch's). The fake
+GitHub shows every run (``actions/get-workflow-run``) and, once it finished, its artifacts. In
+a run:
 
 - each job (each matrix leg) runs on a fresh machine: its own home, temp and workspace, empty
   until ``actions/checkout`` clones the event's commit; the machine is deleted when the job
@@ -195,6 +198,7 @@ class Simulation:
         self._run_numbers: dict[str, itertools.count] = {}
         self._groups: dict[str, dict[str, Any]] = {}
         self._dispatches_seen = len(github.dispatches) if github is not None else 0
+        self._announced: set[str] = set()  # runs whose completion started workflow_run runs
         self._local_pulls = itertools.count(1)
 
     # ---- events ---------------------------------------------------------------------------
@@ -427,6 +431,7 @@ class Simulation:
         run.jobs = {job_id: Job(job_id, spec) for job_id, spec in doc["jobs"].items()}
         run.artifacts = self.artifacts.of(run.id)
         self.runs.append(run)
+        self._publish(run)
         concurrency = doc.get("concurrency")
         if concurrency:
             run.group, cancel = self._group(concurrency, self._contexts(run))
@@ -438,6 +443,7 @@ class Simulation:
         """Run whatever can run, until every run is done or waits for someone."""
         while True:
             self._deliver_dispatches()
+            self._deliver_completions()
             if not any(
                 self._advance(run)
                 for run in list(self.runs)
@@ -459,6 +465,64 @@ class Simulation:
                 client_payload=body.get("client_payload") or {},
             )
             self._trigger("repository_dispatch", payload, sha, ref, [])
+
+    def _deliver_completions(self) -> None:
+        """A finished run shows its artifacts on the fake GitHub, then starts the default
+        branch's workflows listening for it (``on: workflow_run``), each a run of its own with
+        the permissions its file asks for: a fork's pull request set it off, but it is not the
+        fork's run."""
+        for run in list(self.runs):
+            if not run.done or run.id in self._announced:
+                continue
+            self._announced.add(run.id)
+            view = self._publish(run)
+            sha, ref = self._default_head()
+            payload = payloads.workflow_run(self.repo.full_name, self.repo.default_branch, run=view)
+            self._trigger("workflow_run", payload, sha, ref, [])
+
+    def _run_view(self, run: WorkflowRun) -> dict[str, Any]:
+        """``run`` as GitHub's API shows it: for a pull request's run the PR's head commit and
+        branch, and ``pull_requests`` listing it unless it comes from a fork."""
+        pull = run.payload.get("pull_request") or {}
+        head_sha, head_branch = run.sha, run.ref.split("/", 2)[-1]
+        head_repository = self.repo.full_name
+        listed = []
+        if pull:
+            head_sha, head_branch = pull["head"]["sha"], pull["head"]["ref"]
+            head_repository = pull["head"]["repo"]["full_name"]
+            if head_repository == self.repo.full_name:
+                listed = [_minimal_pull(pull)]
+        return {
+            "id": int(run.id),
+            "name": run.name,
+            "path": run.path,
+            "display_title": str(pull.get("title") or run.name),
+            "event": run.event_name,
+            "status": "completed" if run.done else "in_progress",
+            "conclusion": run.conclusion,
+            "head_sha": head_sha,
+            "head_branch": head_branch,
+            "run_number": run.number,
+            "run_attempt": 1,
+            "workflow_id": int.from_bytes(run.path.encode()[-4:], "big"),
+            "pull_requests": listed,
+            "head_repository": {"full_name": head_repository},
+        }
+
+    def _publish(self, run: WorkflowRun) -> dict[str, Any]:
+        """Show ``run`` (and, once done, its artifacts) on the fake GitHub; its view."""
+        view = self._run_view(run)
+        if self.github is None:
+            return view
+        fields = {k: v for k, v in view.items() if k not in ("id", "head_repository")}
+        shown = self.github.add_workflow_run(view["id"], **fields)
+        owner, name = view["head_repository"]["full_name"].split("/")
+        shown["head_repository"].update(full_name=f"{owner}/{name}", name=name)
+        shown["head_repository"]["owner"]["login"] = owner
+        if run.done:
+            for artifact in run.artifacts.values():
+                self.github.add_artifact(view["id"], artifact.id, artifact.name, artifact.zip())
+        return view
 
     def _advance(self, run: WorkflowRun) -> bool:
         """Run (or settle) one job of ``run``; False when nothing can move.
@@ -790,7 +854,14 @@ def _matches(
         return any(item.get("cron") == payload["schedule"] for item in spec or [])
     if event == "repository_dispatch":
         return "types" not in spec or payload["action"] in spec["types"]
-    if event == "pull_request":
+    if event == "workflow_run":  # GitHub's default types are requested and completed
+        described = payload["workflow_run"]
+        if described["name"] not in spec.get("workflows", []):
+            return False
+        if payload["action"] not in spec.get("types", ("requested", "completed")):
+            return False
+        branch = described["head_branch"]
+    elif event == "pull_request":
         if payload["action"] not in spec.get("types", PR_TYPES):
             return False
         branch = payload["pull_request"]["base"]["ref"]
@@ -810,6 +881,26 @@ def _matches(
         return False
     ignored = spec.get("paths-ignore")
     return not (ignored and all(_included(f, ignored) for f in changed))
+
+
+def _minimal_pull(pull: Mapping[str, Any]) -> dict[str, Any]:
+    """A pull request as a workflow run's ``pull_requests`` lists it."""
+
+    def end(side: Mapping[str, Any]) -> dict[str, Any]:
+        repo = side["repo"]
+        return {
+            "ref": side["ref"],
+            "sha": side["sha"],
+            "repo": {"id": repo["id"], "url": repo["url"], "name": repo["name"]},
+        }
+
+    return {
+        "id": pull["id"],
+        "number": pull["number"],
+        "url": pull["url"],
+        "head": end(pull["head"]),
+        "base": end(pull["base"]),
+    }
 
 
 def _matrix(spec: Any) -> list[dict[str, Any]]:

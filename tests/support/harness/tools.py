@@ -22,10 +22,12 @@ import dataclasses
 import fnmatch
 import glob
 import hashlib
+import io
 import itertools
 import os
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,6 +91,14 @@ class Artifact:
             for p in sorted(self.folder.rglob("*"))
             if p.is_file()
         }
+
+    def zip(self) -> bytes:
+        """The zip GitHub serves for the artifact (``actions/download-artifact`` API)."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in self.files().items():
+                archive.writestr(name, data)
+        return buffer.getvalue()
 
 
 class ArtifactStore:
