@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from mlops_actions.stages.deploy import DeployResult, deploy
     from mlops_actions.stages.drift_alert import DriftAlertResult, drift_alert
     from mlops_actions.stages.drift_check import DriftResult, drift_check
-    from mlops_actions.stages.init import InitResult, init
     from mlops_actions.stages.evaluate_gate import GateResult, evaluate_gate
+    from mlops_actions.stages.init import InitResult, init
     from mlops_actions.stages.package_onnx import PackageResult, package_onnx
     from mlops_actions.stages.rollback import RollbackResult, rollback
     from mlops_actions.stages.select_champion import SelectionResult, select_champion
