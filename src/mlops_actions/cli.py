@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_flags()  # built once: every command takes it as a parent
     for add in (
         _add_init,
+        _add_models,
         _add_validate_data,
         _add_train,
         _add_evaluate_gate,
@@ -161,6 +162,43 @@ def _init(args: argparse.Namespace) -> int:
         data=args.data, target=args.target, name=args.name, task=args.task, force=args.force
     )
     return _report(result, args)
+
+
+def _add_models(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "models",
+        help="list the repository's models (every mlops.yaml) as a workflow matrix",
+        description='Print {"include": [{name, config, folder}, ...]} for strategy.matrix; with '
+        "--changed-since, only the models whose config, data, schema or factory code changed.",
+    )
+    p.set_defaults(handler=_models)
+    _debug_flag(p)
+    p.add_argument("--root", default=".", metavar="DIR", help="where to look (default: here)")
+    p.add_argument(
+        "--pattern",
+        default="**/mlops.yaml",
+        metavar="GLOB",
+        help="config files (default: %(default)s)",
+    )
+    p.add_argument(
+        "--changed-since",
+        metavar="REF",
+        help="only models a change since the merge base with REF touches, e.g. origin/main",
+    )
+
+
+def _models(args: argparse.Namespace) -> int:
+    from mlops_actions import discovery
+    from mlops_actions.github import actions
+
+    models = discovery.discover(args.root, pattern=args.pattern)
+    if args.changed_since:
+        models = discovery.affected(models, discovery.changed_since(args.root, args.changed_since))
+    matrix = discovery.matrix_json(models)
+    if actions.in_actions():
+        actions.set_outputs({"matrix": matrix, "count": len(models)})
+    print(matrix)
+    return 0
 
 
 # -- validate-data ----------------------------------------------------------------------------

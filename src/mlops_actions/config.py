@@ -325,8 +325,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _parse_yaml(text: str, label: str) -> dict[str, Any]:
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster (mlops models)
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{label}: {_yaml_problem(exc)}") from None
     if doc is None:

@@ -1,0 +1,126 @@
+"""Every model of a repository, and which of them a change touches: ``mlops models``.
+
+A model is a ``mlops.yaml``; what it depends on is read from it, not guessed from folders:
+the config itself, its training and test data, its schema and its factory's code. A change
+to any of these (a shared data file included) selects every model that reads it, so a pull
+request trains exactly the models it can affect, as a workflow matrix.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mlops_actions import gitrepo
+from mlops_actions.config import Config, load_config
+from mlops_actions.errors import ConfigError, UsageError
+
+PATTERN = "**/mlops.yaml"
+_SKIPPED = {".git", ".mlops", "node_modules", ".venv", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    config: str  # relative to the repository root, as a workflow's working-directory needs
+    folder: str
+    reads: tuple[str, ...]  # files and folders the model depends on, repository-relative
+    changed: tuple[str, ...] = ()  # the changed files that selected it
+
+    def matrix_entry(self) -> dict[str, str]:
+        return {"name": self.name, "config": Path(self.config).name, "folder": self.folder}
+
+
+def discover(root: str | Path, *, pattern: str = PATTERN) -> list[Model]:
+    """Every config under ``root`` matching ``pattern``, sorted by path; a broken one is exit 2
+    naming it (a matrix that silently loses a model would ship nothing for it)."""
+    root = Path(root).resolve()
+    models = []
+    for path in sorted(root.glob(pattern)):
+        if _SKIPPED & set(path.relative_to(root).parts[:-1]) or not path.is_file():
+            continue
+        where = path.relative_to(root).as_posix()
+        try:
+            config = load_config(path)
+        except ConfigError as exc:  # its message names the file only by its name: name which one
+            message = str(exc)
+            raise ConfigError(
+                where + message[len(path.name) :] if message.startswith(path.name) else message
+            ) from None
+        models.append(
+            Model(
+                name=config.name,
+                config=where,
+                folder=path.parent.relative_to(root).as_posix() or ".",
+                reads=tuple(sorted(_reads(config, path, root))),
+            )
+        )
+    names: dict[str, str] = {}
+    for model in models:
+        if model.name in names:
+            raise UsageError(
+                f"{model.config}: model name {model.name!r} is also the name in "
+                f"{names[model.name]}; names key the registry and the comments, so they differ"
+            )
+        names[model.name] = model.config
+    return models
+
+
+def changed_since(root: str | Path, ref: str) -> list[str]:
+    """Files changed between the merge base of ``ref`` and the working tree (committed or not),
+    repository-relative."""
+    top = gitrepo.repository_at_ref(root, ref, ref, flag="--changed-since")
+    base = gitrepo.git(top, "merge-base", ref, "HEAD")
+    if base is None:
+        raise UsageError(f"--changed-since {ref}: no common history with HEAD; fetch more of it")
+    out = gitrepo.git(top, "diff", "--name-only", "--no-renames", base.decode().strip())
+    untracked = gitrepo.git(top, "ls-files", "--others", "--exclude-standard")
+    names = (out or b"").decode().splitlines() + (untracked or b"").decode().splitlines()
+    prefix = Path(root).resolve().relative_to(top).as_posix()
+    if prefix != ".":
+        names = [n[len(prefix) + 1 :] for n in names if n.startswith(prefix + "/")]
+    return sorted(set(names))
+
+
+def affected(models: list[Model], changed: list[str]) -> list[Model]:
+    """The models one of whose inputs is among ``changed``, each with the files that did it."""
+    chosen = []
+    for model in models:
+        hits = tuple(path for path in changed if any(_covers(read, path) for read in model.reads))
+        if hits:
+            chosen.append(replace(model, changed=hits))
+    return chosen
+
+
+def matrix_json(models: list[Model]) -> str:
+    """``{"include": [...]}``, what ``strategy.matrix: ${{ fromJSON(...) }}`` takes."""
+    return json.dumps({"include": [m.matrix_entry() for m in models]}, separators=(",", ":"))
+
+
+def _reads(config: Config, path: Path, root: Path) -> set[str]:
+    files = {path, config.data.train}
+    files |= {p for p in (config.data.test, config.data.schema) if p is not None}
+    if config.model.factory:
+        module = config.model.factory.partition(":")[0].replace(".", "/")
+        package = config.root / module
+        files.add(package if package.is_dir() else config.root / f"{module}.py")
+    return {_relative(Path(p), root) for p in files}
+
+
+def _relative(path: Path, root: Path) -> str:
+    resolved = path.resolve() if path.is_absolute() else (root / path).resolve()
+    try:
+        return resolved.relative_to(root).as_posix()
+    except ValueError:  # outside the repository: no change here can touch it
+        return resolved.as_posix()
+
+
+def _covers(read: str, changed: str) -> bool:
+    """A changed file touches a dependency that is that file, a folder holding it, or a glob."""
+    return (
+        changed == read
+        or changed.startswith(read.rstrip("/") + "/")
+        or fnmatch.fnmatchcase(changed, read)
+    )
