@@ -153,3 +153,15 @@ def test_data_outside_the_project_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path / "p")
     assert main(["init", "--data", "../elsewhere.csv", "--target", "b"]) == 2
     assert "must be inside the project folder" in capsys.readouterr().err
+
+
+def test_data_no_path_filter_covers_joins_the_filters(tmp_path):
+    """A pull request that changes only the training data must start the workflows."""
+    project = git_repo(tmp_path / "repo")
+    path = cancer(project)
+    path.rename(project / "train.csv")
+    init(data="train.csv", target="target", project=project)
+    for name in ("ml-pull-request.yml", "ml-release.yml"):
+        doc = yaml.safe_load((project / ".github/workflows" / name).read_text())
+        trigger = doc[True]["pull_request" if "pull" in name else "push"]
+        assert "train.csv" in trigger["paths"] and "data/**" in trigger["paths"]

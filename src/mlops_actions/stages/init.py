@@ -114,7 +114,11 @@ def init(
     }
     for template, source_text in packaged():
         files[top / ".github" / "workflows" / f"{template.name}.yml"] = render_workflow(
-            template, source_text, folder=folder, values={"working-directory": folder}
+            template,
+            source_text,
+            folder=folder,
+            values={"working-directory": folder},
+            paths=[data_path.relative_to(top).as_posix()],
         )
     existing = [p for p in files if p.exists()]
     if existing and not force:

@@ -10,9 +10,10 @@ a user can copy one file and edit plain values. ``scripts/gen_workflows.py`` wri
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 
@@ -47,9 +48,11 @@ def render(
     *,
     values: Mapping[str, str] | None = None,
     folder: str = ".",
+    paths: Sequence[str] = (),
 ) -> str:
     """The copy-ready workflow for ``template`` from its reusable workflow's text; ``values``
-    replace inputs' defaults, and a project in ``folder`` gets its path filters there."""
+    replace inputs' defaults, a project in ``folder`` gets its path filters there, and
+    ``paths`` (repository-relative, e.g. its data) join them where no filter covers them yet."""
     import yaml
 
     source = yaml.safe_load(source_text)
@@ -61,6 +64,12 @@ def render(
     triggers = template.triggers
     if folder not in ("", "."):
         triggers = _PATH_FILTER.sub(lambda m: f"{m[1]}{folder}/{m[2]}{m[3]}", triggers)
+    filters = [m[2] for m in _PATH_FILTER.finditer(triggers)]
+    missing = [p for p in paths if not any(fnmatch.fnmatchcase(p, f) for f in filters)]
+    if filters and missing:  # the data, beside the filters that do not cover it
+        first = _PATH_FILTER.search(triggers)
+        added = "".join(f"      - '{p}'\n" for p in missing)
+        triggers = triggers[: first.start()] + added + triggers[first.start() :]
     body, count = _ON_BLOCK.subn(triggers + "\n", body, count=1)
     if count != 1:
         raise ValueError(f".github/workflows/{template.source}: no top-level `on:` block found")
