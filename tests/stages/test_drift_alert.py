@@ -15,15 +15,12 @@ from mlops_actions.config import load_config
 from mlops_actions.drift.alerts import issue_title
 from mlops_actions.stages.drift_alert import drift_alert
 from mlops_actions.stages.drift_check import drift_check
-from support import copy_example
+from support.drift_frames import penguins_and_biscoe_birds
 
 
 @pytest.fixture
 def project(tmp_path):
-    copy_example("penguins", tmp_path / "penguins")
-    train = pd.read_csv(tmp_path / "penguins/data/train.csv")
-    train.query("island == 'Biscoe'").to_csv(tmp_path / "drifted.csv", index=False)
-    return tmp_path / "penguins"
+    return penguins_and_biscoe_birds(tmp_path)
 
 
 def checked(project, current, workdir="check"):

@@ -1,8 +1,9 @@
-"""Column summaries of whole frames, for tests that compare drift with and without a profile."""
+"""Drift test data: column summaries of whole frames, and a project with birds that drift."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pandas as pd
 
@@ -32,3 +33,14 @@ class FrameSummaries(Mapping[str, ColumnSummary]):
 
     def __len__(self) -> int:
         return self.frame.shape[1]
+
+
+def penguins_and_biscoe_birds(tmp_path: Path) -> Path:
+    """The penguins example in ``tmp_path/penguins``, and beside it ``drifted.csv``: the
+    training birds of Biscoe island alone, which drift from the rest; the project's folder."""
+    from support import copy_example
+
+    project = copy_example("penguins", tmp_path / "penguins")
+    train = pd.read_csv(project / "data/train.csv")
+    train.query("island == 'Biscoe'").to_csv(tmp_path / "drifted.csv", index=False)
+    return project

@@ -129,29 +129,21 @@ def init(
     features = [c for c in map(str, frame.columns) if c != target and c not in dropped]
     if not features:
         raise DataError(f"{source}: no usable feature columns ({_reasons(dropped)})")
-    draft = _config_text(
-        name=name,
-        task=task,
-        task_reason=task_reason,
-        source=source,
-        frame=frame,
-        target=target,
-        dropped=dropped,
-        gate=None,
-    )
+    about = {
+        "name": name,
+        "task": task,
+        "task_reason": task_reason,
+        "source": source,
+        "rows": len(frame),
+        "columns": len(frame.columns),
+        "target": target,
+        "dropped": dropped,
+    }
+    draft = _config_text(about, gate=None)  # what the cross-validation trains
     config = config_from_text(draft, project / "mlops.yaml", label="mlops.yaml (draft)")
     scores = _cross_validate(config, labelled)
     rules = _rules(task, scores)
-    files[project / "mlops.yaml"] = _config_text(
-        name=name,
-        task=task,
-        task_reason=task_reason,
-        source=source,
-        frame=frame,
-        target=target,
-        dropped=dropped,
-        gate=(scores, rules),
-    )
+    files[project / "mlops.yaml"] = _config_text(about, gate=(scores, rules))
     for path, text in files.items():
         atomic_write_text(path, text)
     _ignore_workdir(top, folder)
@@ -307,28 +299,11 @@ def _reasons(dropped: dict[str, str]) -> str:
     return "; ".join(f"{c}: {r}" for c, r in dropped.items()) or "no columns besides the target"
 
 
-def _config_text(
-    *,
-    name: str,
-    task: str,
-    task_reason: str,
-    source: str,
-    frame: pd.DataFrame,
-    target: str,
-    dropped: dict[str, str],
-    gate: tuple[dict, dict] | None,
-) -> str:
+def _config_text(about: dict[str, Any], *, gate: tuple[dict, dict] | None) -> str:
     return render(
         "init_config.yaml.j2",
-        name=name,
-        task=task,
-        task_reason=task_reason,
-        source=source,
-        rows=len(frame),
-        columns=len(frame.columns),
-        target=target,
-        dropped=dropped,
-        estimator=ESTIMATORS[task],
+        **about,
+        estimator=ESTIMATORS[about["task"]],
         params=PARAMS,
         gate=gate,
         folds=FOLDS,

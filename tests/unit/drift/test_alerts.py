@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import pytest
 import requests
 
@@ -14,17 +13,15 @@ from mlops_actions.config import DriftAlertsConfig, load_config
 from mlops_actions.drift.alerts import ALERT_LABEL, issue_title, last_dispatch, send_alerts
 from mlops_actions.github.client import GitHubClient
 from mlops_actions.stages.drift_check import drift_check
-from support import EXAMPLES, copy_example
+from support import EXAMPLES
+from support.drift_frames import penguins_and_biscoe_birds
 
 PENGUINS = EXAMPLES / "penguins"
 
 
 @pytest.fixture
 def project(tmp_path):
-    copy_example("penguins", tmp_path / "penguins")
-    train = pd.read_csv(tmp_path / "penguins/data/train.csv")
-    train.query("island == 'Biscoe'").to_csv(tmp_path / "drifted.csv", index=False)
-    return tmp_path / "penguins"
+    return penguins_and_biscoe_birds(tmp_path)
 
 
 def check(project, current, *overrides, workdir="w"):
