@@ -31,6 +31,7 @@ class SplitConfig:
     test_size: float = 0.25
     seed: int = 0
     stratify: bool = True
+    by: str = "position"  # or "content"
 
 
 @dataclass(frozen=True)

@@ -473,6 +473,8 @@ def _split(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     from sklearn.model_selection import train_test_split
 
     split = config.data.split
+    if split.by == "content":
+        return _split_by_content(config, frame)
     stratify = (
         frame[config.data.target] if split.stratify and config.task == "classification" else None
     )
@@ -485,6 +487,25 @@ def _split(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
             f"{config.data.train}: cannot split into train and test: {exc}; "
             "add rows, provide data.test, or set data.split.stratify: false"
         ) from None
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _split_by_content(config: Config, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each row's side from a hash of its values and the seed: adding or removing rows moves
+    no other row between train and test, so a model trained on an earlier version of the data
+    is scored on rows it never saw."""
+    import pandas as pd
+
+    split = config.data.split
+    key = f"mlops{split.seed:011d}"[-16:]  # hash_pandas_object takes a 16-character key
+    hashes = pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy()
+    in_test = (hashes % 1_000_000) < round(split.test_size * 1_000_000)
+    train, test = frame[~in_test], frame[in_test]
+    if train.empty or test.empty:
+        raise DataError(
+            f"{config.data.train}: split by content left the {'test' if test.empty else 'training'} "
+            f"rows empty ({len(frame)} rows); add rows, or provide data.test"
+        )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 

@@ -227,3 +227,23 @@ def test_a_failed_run_leaves_no_result_json(example, tmp_path):
     with pytest.raises(DataError, match="diabetes.csv: column 'nope' not found"):
         train(config, workdir=tmp_path)
     assert not (tmp_path / "train/result.json").exists()
+
+
+def test_a_split_by_content_keeps_each_row_on_its_side_when_others_change(example, tmp_path):
+    """By position, dropping rows reshuffles the split: a model in production is then scored
+    on rows it trained on (breast-cancer: 0.992 against the candidate's 0.945). By content,
+    every remaining row stays where it was."""
+    from mlops_actions.data import load_splits
+
+    project = example("diabetes")
+    config = load_config(project / "mlops.yaml", ["data.split.by=content"])
+    by_position = load_config(project / "mlops.yaml")
+    before, position_before = load_splits(config), load_splits(by_position)
+    frame = pd.read_csv(project / "data/diabetes.csv")
+    frame.iloc[::7].to_csv(project / "data/diabetes.csv", index=False)  # keep one row in 7
+    after = load_splits(config)
+    rows = lambda f: set(map(tuple, f.to_numpy().round(6).tolist()))  # noqa: E731
+    assert rows(after.test) <= rows(before.test) and rows(after.train) <= rows(before.train)
+    assert 0.15 < len(before.test) / (len(before.test) + len(before.train)) < 0.35
+    position_after = load_splits(by_position)
+    assert not rows(position_after.test) <= rows(position_before.test)  # the default moves rows
