@@ -410,7 +410,7 @@ def _add_serve(sub: Subparsers, common: argparse.ArgumentParser) -> None:
             type=kind,
             default=getattr(DEFAULT_LIMITS, field),
             metavar=metavar,
-            help=f"{help} (default: {getattr(DEFAULT_LIMITS, field):g})",
+            help=f"{help} (default: {getattr(DEFAULT_LIMITS, field)})",
         )
 
 

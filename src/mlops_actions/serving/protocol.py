@@ -133,6 +133,7 @@ def _finite(token: str) -> float:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 80
 _REPR.maxlevel = 3
@@ -515,21 +516,25 @@ def encode_infer(
             tensor["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
-            if array.dtype.kind == "f" and not np.isfinite(array).all():
-                row = int(
-                    np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0]
-                )
-                raise RequestError(
-                    f"output {name!r} row {row} is {array.reshape(len(array), -1)[row].tolist()}, "
-                    "which JSON cannot carry: the inputs are far outside what the model was "
-                    "trained on, or ask for the output as binary data"
-                )
             tensor["data"] = array.reshape(-1).tolist()
         tensors.append(tensor)
     answer: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": tensors}
     if request_id is not None:
         answer["id"] = request_id
-    head = json.dumps(answer, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        head = _ENCODER.encode(answer).encode()
+    except ValueError:  # NaN or infinity in an output sent as JSON
+        for name, array in outputs.items():
+            if binary.get(name) or array.dtype.kind != "f" or np.isfinite(array).all():
+                continue
+            rows = array.reshape(len(array), -1)
+            row = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+            raise RequestError(
+                f"output {name!r} row {row} is {rows[row].tolist()}, which JSON cannot carry: "
+                "the inputs are far outside what the model was trained on, or ask for the "
+                "output as binary data"
+            ) from None
+        raise
     if not blobs:
         return head, None
     return head + b"".join(blobs), len(head)
