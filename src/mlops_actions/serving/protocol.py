@@ -266,11 +266,11 @@ def _input_values(
     """One input's values as the model takes them, and where the next binary input starts."""
     name = feature.name
     shape, datatype = tensor.get("shape"), tensor.get("datatype")
+    count = shape[0] if type(shape) is list and 1 <= len(shape) <= 2 else None
     if (
-        not isinstance(shape, list)
-        or not all(type(d) is int and d >= 0 for d in shape)
-        or len(shape) not in (1, 2)
-        or (len(shape) == 2 and shape[1] != 1)
+        type(count) is not int
+        or count < 0
+        or (len(shape) == 2 and (type(shape[1]) is not int or shape[1] != 1))
     ):
         raise RequestError(
             f"input {name!r}: 'shape' must be [rows] or [rows, 1], got {shown(shape)}"
@@ -288,7 +288,6 @@ def _input_values(
         _refuse_unsupported(
             _parameters(parameters, f"input {name!r} parameters"), f"input {name!r}"
         )
-    count = math.prod(shape)
     size = parameters.get("binary_data_size") if parameters else None
     if size is None:
         if "data" not in tensor:
@@ -331,10 +330,10 @@ def _json_values(name: str, datatype: str, data: Any, shape: list[int], count: i
             f"input {name!r}: shape {shape} needs {count} value(s), 'data' has {len(values)}"
         )
     if datatype == "BYTES":
-        _first_wrong(name, values, {str, type(None)}, "a string (datatype BYTES)")
+        _first_wrong(name, values, _STRING, "a string (datatype BYTES)")
         return np.array(["" if v is None else v for v in values], dtype=object)
     if datatype in _INT_RANGES:
-        _first_wrong(name, values, {int, type(None)}, f"an integer (datatype {datatype})")
+        _first_wrong(name, values, _INTEGER, f"an integer (datatype {datatype})")
         low, high = _INT_RANGES[datatype]
         for row, value in enumerate(values):
             if value is not None and not low <= value <= high:
@@ -342,7 +341,7 @@ def _json_values(name: str, datatype: str, data: Any, shape: list[int], count: i
                     f"input {name!r} element {row}: {shown(value)} is out of range for {datatype}"
                 )
     else:
-        _first_wrong(name, values, {int, float, type(None)}, f"a number (datatype {datatype})")
+        _first_wrong(name, values, _NUMBER, f"a number (datatype {datatype})")
     try:
         array = np.array(values, dtype="float64")  # None becomes NaN
     except OverflowError:  # an integer beyond float64
@@ -356,7 +355,12 @@ def _json_values(name: str, datatype: str, data: Any, shape: list[int], count: i
     return array
 
 
-def _first_wrong(name: str, values: list[Any], allowed: set[type], kind: str) -> None:
+_STRING = frozenset({str, type(None)})
+_INTEGER = frozenset({int, type(None)})
+_NUMBER = frozenset({int, float, type(None)})
+
+
+def _first_wrong(name: str, values: list[Any], allowed: frozenset[type], kind: str) -> None:
     if not set(map(type, values)) <= allowed:
         row = next(i for i, v in enumerate(values) if type(v) not in allowed)
         raise RequestError(f"input {name!r} element {row}: {shown(values[row])} is not {kind}")
