@@ -3,8 +3,9 @@
 uvicorn bounds the idle time between requests (``timeout_keep_alive``) and refuses requests
 past a connection count (``limit_concurrency``, a plain-text 503), but has no limit on the time
 or bytes a client may spend sending a request head: 200 half-sent requests held their
-connections for ever. ``guarded_protocol`` adds both to uvicorn's httptools protocol; the time a
-body may take to arrive is enforced where the app reads it (``server.create_app``).
+connections for ever. ``guarded_protocol`` adds both to uvicorn's httptools protocol, and a
+deadline for the body, armed only when a body does not come with its head (a timer per
+request would cost the small ones that arrive whole). Its size is counted where the app reads it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Limits:
         self.header_timeout = header_timeout
         """Seconds from a request's first byte (or the connection's opening) to its full head."""
         self.body_timeout = body_timeout
-        """Seconds for a request body to arrive in full, from when the app starts reading it."""
+        """Seconds for a request body to arrive in full after its head."""
         self.keep_alive_timeout = keep_alive_timeout
         """Seconds an idle kept-alive connection stays open."""
         self.max_connections = max_connections
@@ -70,7 +71,8 @@ def refusal(status: int, reason: str, message: str) -> bytes:
 
 
 def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with a deadline and a size cap on each request head."""
+    """uvicorn's httptools protocol with deadlines on each request's head and body, and a size
+    cap on the head."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class Guarded(HttpToolsProtocol):
@@ -79,6 +81,7 @@ def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
             self._head_timer: asyncio.TimerHandle | None = None
             self._head_bytes = 0
             self._head_started = False
+            self._body_timer: asyncio.TimerHandle | None = None
 
         def _await_head(self) -> None:
             if self._head_timer is None:
@@ -103,8 +106,23 @@ def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
             super().connection_made(transport)
             self._await_head()
 
+        def _body_late(self) -> None:
+            self._body_timer = None
+            cycle = self.cycle
+            if self.transport.is_closing() or cycle is None or not cycle.more_body:
+                return
+            if not cycle.response_started:
+                message = f"the body did not arrive within {limits.body_timeout:g} s"
+                self.transport.write(refusal(408, "Request Timeout", message))
+            cycle.disconnected = True  # the app's receive says so; its answer goes nowhere
+            cycle.message_event.set()
+            self.transport.close()
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._head_done()
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
@@ -113,6 +131,15 @@ def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
                 self._head_started = True
                 self._head_bytes += len(data)
             super().data_received(data)
+            cycle = self.cycle
+            if (
+                self._body_timer is None
+                and cycle is not None
+                and cycle.more_body
+                and not cycle.response_complete
+                and self._head_timer is None
+            ):
+                self._body_timer = self.loop.call_later(limits.body_timeout, self._body_late)
             if (
                 pending
                 and self._head_timer is not None
@@ -132,6 +159,12 @@ def guarded_protocol(limits: Limits) -> type[asyncio.Protocol]:
         def on_headers_complete(self) -> None:
             self._head_done()
             super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+            super().on_message_complete()
 
     return Guarded
 
