@@ -12,6 +12,7 @@ import sys
 
 from mlops_actions import __version__
 from mlops_actions.errors import MlopsError, UsageError, one_line
+from mlops_actions.serving.limits import DEFAULT_LIMITS, Limits
 
 TYPE_CHECKING = False  # importing typing would cost start-up time on every CLI call
 if TYPE_CHECKING:
@@ -537,6 +538,25 @@ def _add_serve(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how often to check the alias (default: 5)",
     )
+    limits = p.add_argument_group(
+        "limits", "what one client may take (docs/deploy.md: running behind a proxy)"
+    )
+    for flag, kind, metavar, help in (
+        ("--max-body-bytes", int, "BYTES", "largest request body, also once inflated"),
+        ("--max-header-bytes", int, "BYTES", "largest request head"),
+        ("--header-timeout", float, "SECONDS", "time to send a request head"),
+        ("--body-timeout", float, "SECONDS", "time to send a request body"),
+        ("--keep-alive-timeout", float, "SECONDS", "idle time before a connection is closed"),
+        ("--max-connections", int, "N", "open connections past which requests get 503"),
+    ):
+        field = flag.removeprefix("--").replace("-", "_")
+        limits.add_argument(
+            flag,
+            type=kind,
+            default=getattr(DEFAULT_LIMITS, field),
+            metavar=metavar,
+            help=f"{help} (default: {getattr(DEFAULT_LIMITS, field)})",
+        )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -553,6 +573,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         admin_token_env=args.admin_token_env,
         poll_s=args.poll,
+        limits=Limits(**{name: getattr(args, name) for name in Limits.__slots__}),
     )
     return 0
 

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlops_actions.serving.limits import DEFAULT_LIMITS, Limits, uvicorn_config
+
 FEATURE_NAMES = ["length", "width", "colour"]
 
 
@@ -121,16 +123,15 @@ def write_config(folder: Path, *, server: str = "http://127.0.0.1:9", deadline: 
 
 
 @contextlib.contextmanager
-def running(app: Any) -> Iterator[str]:
-    """An ASGI app on uvicorn in a thread, on a free port of 127.0.0.1; yields its base URL."""
+def running(app: Any, limits: Limits = DEFAULT_LIMITS) -> Iterator[str]:
+    """An ASGI app on uvicorn in a thread, on a free port of 127.0.0.1, configured as
+    ``mlops serve`` runs it; yields its base URL."""
     import uvicorn
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
+    server = uvicorn.Server(uvicorn_config(app, limits, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -110,7 +111,8 @@ class InferRequest:
 
 
 def loads(raw: bytes | str, what: str = "body") -> Any:
-    """Strict UTF-8 JSON: no ``NaN``/``Infinity`` tokens, nesting that cannot blow the stack."""
+    """Strict UTF-8 JSON: no ``NaN``/``Infinity`` tokens nor numbers beyond float64 (``1e999``),
+    nesting that cannot blow the stack."""
     try:
         return _DECODER.decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except RecursionError:
@@ -123,7 +125,31 @@ def _no_constant(token: str) -> Any:
     raise ValueError(f"{token} is not a JSON number; send null for a missing value")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+def _finite(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise ValueError(f"{token[:40]} is beyond the float64 range")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlevel = 3
+
+
+def shown(value: Any) -> str:
+    """A client's value in a message: short, whatever its size or nesting (``repr`` of a value
+    nested 900 deep raises, and of a 60 MB list makes a 60 MB message)."""
+    return _REPR.repr(value)
+
+
+def parse_records(
+    raw: bytes, features: Sequence[Feature], *, max_rows: int
+) -> dict[str, np.ndarray]:
+    """The checked feature columns of a ``/predict`` body."""
+    return columns_from_records(loads(raw), features, max_rows=max_rows)
 
 
 def parse_infer(
@@ -156,14 +182,16 @@ def parse_infer(
         )
     request_id = body.get("id")
     if request_id is not None and not isinstance(request_id, str):
-        raise RequestError(f"'id' must be a string, got {request_id!r}")
+        raise RequestError(f"'id' must be a string, got {shown(request_id)}")
     parameters = _parameters(body.get("parameters"), "parameters")
     for key, what in _UNSUPPORTED_PARAMETERS.items():
         if parameters.get(key) not in (None, 0, "", False):
             raise RequestError(f"parameter {key!r}: {what} is not supported by this server")
     binary = parameters.get("binary_data_output", False)
     if not isinstance(binary, bool):
-        raise RequestError(f"parameter 'binary_data_output' must be true or false, got {binary!r}")
+        raise RequestError(
+            f"parameter 'binary_data_output' must be true or false, got {shown(binary)}"
+        )
     by_name = {f.name: f for f in features}
     columns: dict[str, np.ndarray] = {}
     offset = 0
@@ -171,9 +199,9 @@ def parse_infer(
         if not isinstance(tensor, dict):
             raise RequestError(f"inputs[{i}] must be an object with name, shape, datatype and data")
         name = tensor.get("name")
-        if name not in by_name:
+        if not isinstance(name, str) or name not in by_name:
             raise RequestError(
-                f"inputs[{i}]: unknown input {name!r}; the model reads {_names(features)}"
+                f"inputs[{i}]: unknown input {shown(name)}; the model reads {_names(features)}"
             )
         if name in columns:
             raise RequestError(f"input {name!r} is given twice")
@@ -200,7 +228,7 @@ def _parameters(value: Any, where: str) -> dict[str, Any]:
     for key, item in value.items():
         if not isinstance(item, (str, int, float, bool)):
             raise RequestError(
-                f"{where} {key!r} must be a string, number or boolean, got {type(item).__name__}"
+                f"{where} {shown(key)} must be a string, number or boolean, got {type(item).__name__}"
             )
     return value
 
@@ -216,12 +244,12 @@ def _requested_outputs(outputs: Any) -> dict[str, bool | None] | None:
             raise RequestError(f"outputs[{i}] must be an object with a string 'name'")
         name = output["name"]
         if name in requested:
-            raise RequestError(f"output {name!r} is requested twice")
+            raise RequestError(f"output {shown(name)} is requested twice")
         parameters = _parameters(output.get("parameters"), f"outputs[{i}].parameters")
-        _refuse_unsupported(parameters, f"output {name!r}")
+        _refuse_unsupported(parameters, f"output {shown(name)}")
         binary = parameters.get("binary_data")
         if binary is not None and not isinstance(binary, bool):
-            raise RequestError(f"output {name!r}: 'binary_data' must be true or false")
+            raise RequestError(f"output {shown(name)}: 'binary_data' must be true or false")
         requested[name] = binary
     return requested
 
@@ -238,25 +266,28 @@ def _input_values(
     """One input's values as the model takes them, and where the next binary input starts."""
     name = feature.name
     shape, datatype = tensor.get("shape"), tensor.get("datatype")
+    count = shape[0] if type(shape) is list and 1 <= len(shape) <= 2 else None
     if (
-        not isinstance(shape, list)
-        or not all(type(d) is int and d >= 0 for d in shape)
-        or len(shape) not in (1, 2)
-        or (len(shape) == 2 and shape[1] != 1)
+        type(count) is not int
+        or count < 0
+        or (len(shape) == 2 and (type(shape[1]) is not int or shape[1] != 1))
     ):
-        raise RequestError(f"input {name!r}: 'shape' must be [rows] or [rows, 1], got {shape!r}")
+        raise RequestError(
+            f"input {name!r}: 'shape' must be [rows] or [rows, 1], got {shown(shape)}"
+        )
     numeric = feature.kind == "numeric"
-    if datatype not in (NUMERIC_DATATYPES if numeric else {"BYTES"}):
+    if not isinstance(datatype, str) or datatype not in (
+        NUMERIC_DATATYPES if numeric else {"BYTES"}
+    ):
         want = "a numeric datatype (FP64, FP32, INT64, ...)" if numeric else "BYTES"
         raise RequestError(
-            f"input {name!r}: datatype {datatype!r} does not fit the model, which wants {want}"
+            f"input {name!r}: datatype {shown(datatype)} does not fit the model, which wants {want}"
         )
     parameters = tensor.get("parameters")
     if parameters is not None:
         _refuse_unsupported(
             _parameters(parameters, f"input {name!r} parameters"), f"input {name!r}"
         )
-    count = math.prod(shape)
     size = parameters.get("binary_data_size") if parameters else None
     if size is None:
         if "data" not in tensor:
@@ -266,7 +297,7 @@ def _input_values(
         raise RequestError(f"input {name!r} has both 'data' and a binary_data_size")
     if type(size) is not int or size < 0 or offset + size > len(tail):
         raise RequestError(
-            f"input {name!r}: binary_data_size {size!r} does not fit the {len(tail) - offset} "
+            f"input {name!r}: binary_data_size {shown(size)} does not fit the {len(tail) - offset} "
             "byte(s) of binary data left after the JSON header"
         )
     segment = tail[offset : offset + size]
@@ -299,18 +330,18 @@ def _json_values(name: str, datatype: str, data: Any, shape: list[int], count: i
             f"input {name!r}: shape {shape} needs {count} value(s), 'data' has {len(values)}"
         )
     if datatype == "BYTES":
-        _first_wrong(name, values, {str, type(None)}, "a string (datatype BYTES)")
+        _first_wrong(name, values, _STRING, "a string (datatype BYTES)")
         return np.array(["" if v is None else v for v in values], dtype=object)
     if datatype in _INT_RANGES:
-        _first_wrong(name, values, {int, type(None)}, f"an integer (datatype {datatype})")
+        _first_wrong(name, values, _INTEGER, f"an integer (datatype {datatype})")
         low, high = _INT_RANGES[datatype]
         for row, value in enumerate(values):
             if value is not None and not low <= value <= high:
                 raise RequestError(
-                    f"input {name!r} element {row}: {value} is out of range for {datatype}"
+                    f"input {name!r} element {row}: {shown(value)} is out of range for {datatype}"
                 )
     else:
-        _first_wrong(name, values, {int, float, type(None)}, f"a number (datatype {datatype})")
+        _first_wrong(name, values, _NUMBER, f"a number (datatype {datatype})")
     try:
         array = np.array(values, dtype="float64")  # None becomes NaN
     except OverflowError:  # an integer beyond float64
@@ -319,15 +350,20 @@ def _json_values(name: str, datatype: str, data: Any, shape: list[int], count: i
     if limit < math.inf and (np.abs(array) > limit).any():
         row = int(np.flatnonzero(np.abs(array) > limit)[0])
         raise RequestError(
-            f"input {name!r} element {row}: {values[row]!r} is out of range for {datatype}"
+            f"input {name!r} element {row}: {shown(values[row])} is out of range for {datatype}"
         )
     return array
 
 
-def _first_wrong(name: str, values: list[Any], allowed: set[type], kind: str) -> None:
+_STRING = frozenset({str, type(None)})
+_INTEGER = frozenset({int, type(None)})
+_NUMBER = frozenset({int, float, type(None)})
+
+
+def _first_wrong(name: str, values: list[Any], allowed: frozenset[type], kind: str) -> None:
     if not set(map(type, values)) <= allowed:
         row = next(i for i, v in enumerate(values) if type(v) not in allowed)
-        raise RequestError(f"input {name!r} element {row}: {values[row]!r} is not {kind}")
+        raise RequestError(f"input {name!r} element {row}: {shown(values[row])} is not {kind}")
 
 
 def _binary_values(name: str, datatype: str, segment: Any, count: int) -> np.ndarray:
@@ -395,7 +431,9 @@ def columns_from_records(
             allowed = {int, float, type(None)}
             if not set(map(type, values)) <= allowed:
                 row = next(i for i, v in enumerate(values) if type(v) not in allowed)
-                raise RequestError(f"input {name!r} row {row}: {values[row]!r} is not a number")
+                raise RequestError(
+                    f"input {name!r} row {row}: {shown(values[row])} is not a number"
+                )
             try:
                 columns[name] = np.array(values, dtype="float64")  # None becomes NaN
             except OverflowError:
@@ -404,7 +442,9 @@ def columns_from_records(
             allowed = {str, int, float, type(None)}
             if not set(map(type, values)) <= allowed:
                 row = next(i for i, v in enumerate(values) if type(v) not in allowed)
-                raise RequestError(f"input {name!r} row {row}: {values[row]!r} is not a string")
+                raise RequestError(
+                    f"input {name!r} row {row}: {shown(values[row])} is not a string"
+                )
             columns[name] = np.array(
                 ["" if v is None else v if type(v) is str else str(v) for v in values],
                 dtype=object,
@@ -480,21 +520,25 @@ def encode_infer(
             tensor["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
-            if array.dtype.kind == "f" and not np.isfinite(array).all():
-                row = int(
-                    np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0]
-                )
-                raise RequestError(
-                    f"output {name!r} row {row} is {array.reshape(len(array), -1)[row].tolist()}, "
-                    "which JSON cannot carry: the inputs are far outside what the model was "
-                    "trained on, or ask for the output as binary data"
-                )
             tensor["data"] = array.reshape(-1).tolist()
         tensors.append(tensor)
     answer: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": tensors}
     if request_id is not None:
         answer["id"] = request_id
-    head = json.dumps(answer, separators=(",", ":"), allow_nan=False).encode()
+    try:
+        head = _ENCODER.encode(answer).encode()
+    except ValueError:  # NaN or infinity in an output sent as JSON
+        for name, array in outputs.items():
+            if binary.get(name) or array.dtype.kind != "f" or np.isfinite(array).all():
+                continue
+            rows = array.reshape(len(array), -1)
+            row = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+            raise RequestError(
+                f"output {name!r} row {row} is {rows[row].tolist()}, which JSON cannot carry: "
+                "the inputs are far outside what the model was trained on, or ask for the "
+                "output as binary data"
+            ) from None
+        raise
     if not blobs:
         return head, None
     return head + b"".join(blobs), len(head)

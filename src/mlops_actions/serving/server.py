@@ -10,20 +10,27 @@ repository extension (``/v2/repository/index``, ``/v2/repository/models/{name}/l
 The served model is one reference: a reload builds the new session aside and swaps the
 reference, so a request finishes on the session it started with and none is dropped.
 Small requests are answered on the event loop (a thread hand-off would cost more than
-the inference), large ones in worker threads; every refusal, routing ones included, is a
-JSON ``{"error": ...}`` with its 4xx status, never a crash.
+the inference), larger ones in worker threads, and the largest are parsed in a separate
+process: the JSON parser holds the GIL, and parsing 60 MB in a thread stalled every other
+request, the liveness probe included, for seconds. Bodies are counted while they arrive
+and cut off at the limit or the deadline (``limits.Limits``). Every refusal, routing ones
+included, is a JSON ``{"error": ...}`` with its 4xx status; a failure of the server itself
+is a 500 naming a request id that the log has with the traceback, never the exception text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import logging
 import os
 import re
 import threading
+import uuid
 import zlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,18 +40,23 @@ from mlops_actions.files import atomic_write_bytes
 from mlops_actions.model import LABEL, PROBABILITIES, VALUE, OnnxModel
 from mlops_actions.registry.targets import registry_for
 from mlops_actions.serving.inference_log import InferenceLog
+from mlops_actions.serving.limits import DEFAULT_LIMITS, Limits, uvicorn_config
 from mlops_actions.serving.protocol import (
     HEADER_LENGTH,
     ONNX_DATATYPES,
+    InferRequest,
     RequestError,
-    columns_from_records,
     encode_infer,
     loads,
     named_outputs,
     parse_infer,
+    parse_records,
+    shown,
 )
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -54,8 +66,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mlops.serve")
 MAX_ROWS = 10_000
-MAX_BODY_BYTES = 64 << 20
 INLINE_BODY_BYTES = 16 << 10
+PARSE_ASIDE_BYTES = 1 << 20
+"""Bodies from this size are parsed in a separate process (json.loads holds the GIL ~30 ms per MB)."""
 PLATFORM = "onnxruntime_onnx"
 _FILE_PARAMETER = re.compile(r"^file:(\d+)/(.+)$")
 
@@ -253,7 +266,7 @@ class ModelServer:
     # -- requests --------------------------------------------------------------------------------
 
     def metadata(self, version: str | None = None) -> dict[str, Any]:
-        loaded = self._loaded(version)
+        loaded = self.loaded(version)
         model = loaded.model
 
         def tensor(name: str, kind: str) -> dict[str, Any]:
@@ -268,21 +281,25 @@ class ModelServer:
         }
 
     def ready(self, version: str | None = None) -> dict[str, Any]:
-        self._loaded(version)
+        self.loaded(version)
         return {"name": self.name, "ready": True}
 
     def infer(
         self, raw: bytes, header_length: int | None, version: str | None = None
     ) -> tuple[bytes, int | None]:
         """A V2 ``infer`` body in, the answer body and its JSON header length out."""
-        loaded = self._loaded(version)  # this request's model, whatever reloads happen meanwhile
+        loaded = self.loaded(version)  # this request's model, whatever reloads happen meanwhile
         request = parse_infer(raw, header_length, loaded.model.features, max_rows=self.max_rows)
+        return self.answer(loaded, request)
+
+    def answer(self, loaded: Loaded, request: InferRequest) -> tuple[bytes, int | None]:
+        """The answer to a parsed ``infer`` request, by ``loaded``."""
         outputs = self._predict(loaded, request.columns)
         if request.outputs is not None:
             unknown = [name for name in request.outputs if name not in outputs]
             if unknown:
                 raise RequestError(
-                    f"unknown output(s) {', '.join(map(repr, unknown))}; outputs are {', '.join(outputs)}"
+                    f"unknown output(s) {', '.join(map(shown, unknown))}; outputs are {', '.join(outputs)}"
                 )
             outputs = {name: outputs[name] for name in request.outputs}
         return encode_infer(
@@ -294,8 +311,13 @@ class ModelServer:
         )
 
     def predict_records(self, raw: bytes) -> dict[str, Any]:
-        loaded = self._loaded()
-        columns = columns_from_records(loads(raw), loaded.model.features, max_rows=self.max_rows)
+        loaded = self.loaded()
+        return self.records_answer(
+            loaded, parse_records(raw, loaded.model.features, max_rows=self.max_rows)
+        )
+
+    def records_answer(self, loaded: Loaded, columns: dict[str, Any]) -> dict[str, Any]:
+        """The ``/predict`` answer for checked feature columns, by ``loaded``."""
         outputs = named_outputs(self._predict(loaded, columns), loaded.model.task)
         answer: dict[str, Any] = {"model_name": self.name, "model_version": loaded.version}
         if VALUE in outputs:
@@ -322,7 +344,7 @@ class ModelServer:
             self.inference_log.write(columns, roles.get(VALUE, roles.get(LABEL)), loaded.version)
         return outputs
 
-    def _loaded(self, version: str | None = None) -> Loaded:
+    def loaded(self, version: str | None = None) -> Loaded:
         loaded = self.current
         if loaded is None:
             state = "is unloaded" if self.unloaded else "is not loaded yet"
@@ -351,8 +373,8 @@ def _request_parameters(raw: bytes, what: str) -> dict[str, Any]:
     return dict(parameters or {})
 
 
-def decoded_body(raw: bytes, encoding: str | None) -> bytes:
-    """A request body without its ``Content-Encoding`` (gzip or deflate), within the size limit."""
+def decoded_body(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    """A request body without its ``Content-Encoding`` (gzip or deflate), within ``limit`` bytes."""
     encoding = (encoding or "identity").strip().lower()
     if encoding == "identity":
         return raw
@@ -363,40 +385,83 @@ def decoded_body(raw: bytes, encoding: str | None) -> bytes:
         )
     inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
     try:
-        data = inflater.decompress(raw, MAX_BODY_BYTES + 1)
+        data = inflater.decompress(raw, limit + 1)
     except zlib.error as exc:
         raise RequestError(f"the body is not valid {encoding} data: {exc}") from None
-    if len(data) > MAX_BODY_BYTES:
-        raise RequestError(
-            f"the {encoding} body inflates past the {MAX_BODY_BYTES} byte limit", status=413
-        )
+    if len(data) > limit:
+        raise RequestError(f"the {encoding} body inflates past the {limit} byte limit", status=413)
     if not inflater.eof:
         raise RequestError(f"the {encoding} body is cut short")
     return data
 
 
-def create_app(server: ModelServer) -> Starlette:
+class _Aside:
+    """One worker process, started at the first large body, that parses large bodies."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def __call__(self, work: Any) -> Any:
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+        from multiprocessing import get_context
+
+        if self._pool is None:  # spawn: forking a process that runs threads can deadlock
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        pool = self._pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, work)
+        except BrokenProcessPool:  # the worker died (out of memory?): a new one next time
+            if self._pool is pool:
+                self._pool = None
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def create_app(server: ModelServer, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """The ASGI app answering for ``server``."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
+    from starlette.requests import Request as StarletteRequest
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
+    aside = _Aside()
+
     def error(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+        if status in (408, 413):  # the rest of the body is unread: this connection is done
+            headers = {**(headers or {}), "Connection": "close"}
         return JSONResponse({"error": message}, status_code=status, headers=headers)
 
     async def body_of(request: Request) -> bytes:
+        """The body, decoded, read no further than the size limit (the protocol bounds the
+        time it may take)."""
+        limit = limits.max_body_bytes
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        if declared and declared.isdigit() and int(declared) > limit:
             raise RequestError(
-                f"body of {declared} bytes is over the {MAX_BODY_BYTES} byte limit", status=413
+                f"body of {declared} bytes is over the {limit} byte limit", status=413
             )
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            raise RequestError(
-                f"body of {len(raw)} bytes is over the {MAX_BODY_BYTES} byte limit", status=413
-            )
-        return decoded_body(raw, request.headers.get("content-encoding"))
+        chunks, size, more = [], 0, True
+        while more:
+            message = await request.receive()
+            if message["type"] != "http.request":
+                raise RequestError("the client closed the connection mid-body")
+            chunk, more = message.get("body", b""), message.get("more_body", False)
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(f"the body is over the {limit} byte limit", status=413)
+            chunks.append(chunk)
+        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        encoding = request.headers.get("content-encoding")
+        if encoding is None or encoding.strip().lower() == "identity":
+            return raw
+        return await run_in_threadpool(decoded_body, raw, encoding, limit)
 
     async def run(raw: bytes, work: Any, *args: Any) -> Any:
         """``work(raw, *args)``: inline for small bodies, where a thread hand-off costs more
@@ -406,7 +471,8 @@ def create_app(server: ModelServer) -> Starlette:
         return await run_in_threadpool(work, raw, *args)
 
     def answering(handler: Any) -> Any:
-        """Every refusal becomes a JSON ``{"error": ...}`` with its status; nothing escapes."""
+        """Every refusal becomes a JSON ``{"error": ...}`` with its status; nothing escapes,
+        and a server failure shows its request id, not its exception text."""
 
         async def endpoint(request: Request) -> Response:
             try:
@@ -417,9 +483,14 @@ def create_app(server: ModelServer) -> Starlette:
                 return answer if isinstance(answer, Response) else JSONResponse(answer)
             except RequestError as exc:
                 return error(str(exc), exc.status)
-            except Exception as exc:  # a bug or a model failure: answer, log, keep serving
-                log.exception("request to %s failed", request.url.path)
-                return error(f"internal error: {type(exc).__name__}: {exc}", 500)
+            except Exception:  # a bug or a model failure: answer, log, keep serving
+                request_id = uuid.uuid4().hex[:16]
+                log.exception("request %s to %s failed", request_id, request.url.path)
+                return error(
+                    f"internal error, request id {request_id} (the server log has the details)",
+                    500,
+                    {"X-Request-Id": request_id},
+                )
 
         return endpoint
 
@@ -449,9 +520,14 @@ def create_app(server: ModelServer) -> Starlette:
             raise RequestError(f"Inference-Header-Content-Length {declared!r} is not a number")
         header_length = int(declared) if declared is not None else None
         raw = await body_of(request)
-        body, json_length = await run(
-            raw, server.infer, header_length, request.path_params.get("version")
-        )
+        version = request.path_params.get("version")
+        if len(raw) < PARSE_ASIDE_BYTES:
+            body, json_length = await run(raw, server.infer, header_length, version)
+        else:
+            loaded = server.loaded(version)
+            parse = partial(parse_infer, raw, header_length, loaded.model.features)
+            parsed = await aside(partial(parse, max_rows=server.max_rows))
+            body, json_length = await run_in_threadpool(server.answer, loaded, parsed)
         if json_length is None:
             return Response(body, media_type="application/json")
         return Response(
@@ -461,7 +537,12 @@ def create_app(server: ModelServer) -> Starlette:
         )
 
     async def predict(request: Request) -> dict[str, Any]:
-        return await run(await body_of(request), server.predict_records)
+        raw = await body_of(request)
+        if len(raw) < PARSE_ASIDE_BYTES:
+            return await run(raw, server.predict_records)
+        loaded = server.loaded()
+        parse = partial(parse_records, raw, loaded.model.features, max_rows=server.max_rows)
+        return await run_in_threadpool(server.records_answer, loaded, await aside(parse))
 
     async def index(request: Request) -> list[dict[str, Any]]:
         return server.index(await body_of(request))
@@ -499,14 +580,32 @@ def create_app(server: ModelServer) -> Starlette:
         await run_in_threadpool(server.start)
         yield
         await run_in_threadpool(server.stop)
+        await run_in_threadpool(aside.close)
 
     from contextlib import asynccontextmanager
 
-    return Starlette(
+    routed = Starlette(
         routes=routes,
         exception_handlers={HTTPException: http_error},
         lifespan=asynccontextmanager(lifespan),
     )
+    hot = {
+        ("GET", "/v2/health/live"): answering(live),
+        ("POST", f"/v2/models/{server.name}/infer"): answering(infer),
+    }
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Liveness and inference, the routes called most, straight to their handlers: Starlette's
+        middleware and router cost about as much as a batch-1 inference. Both go the same way,
+        so the liveness round trip still measures what HTTP costs an inference."""
+        endpoint = hot.get((scope.get("method"), scope.get("path")))
+        if endpoint is None:
+            await routed(scope, receive, send)
+            return
+        response = await endpoint(StarletteRequest(scope, receive))
+        await response(scope, receive, send)
+
+    return app
 
 
 def serve(
@@ -521,6 +620,7 @@ def serve(
     log_dir: str | os.PathLike[str] | None = None,
     admin_token_env: str | None = None,
     poll_s: float = 5.0,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> None:
     """Serve ``alias`` of the target's registry (or one ONNX file) on uvicorn until interrupted."""
     try:
@@ -546,4 +646,4 @@ def serve(
         poll_s=poll_s,
     )
     server.start()  # here, so a missing alias is a one-line error rather than a failed lifespan
-    uvicorn.run(create_app(server), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(uvicorn_config(create_app(server, limits), limits, host=host, port=port)).run()
