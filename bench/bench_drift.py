@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import report  # noqa: E402
+from harness import report, script_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / ".results"
@@ -69,9 +69,11 @@ def files(rows: int) -> tuple[Path, Path]:
 
 
 def run_ours(ref: Path, cur: Path) -> dict:
-    """Ours, as the library runs it: read both files, summarise each column, test them."""
-    from mlops_actions.drift.columns import FrameSummaries
+    """Ours, as the library runs it: read both files, summarise each column, test them
+    (one column's summaries at a time, as the tests' ``FrameSummaries`` makes them)."""
+    sys.path.insert(0, str(ROOT / "tests"))
     from mlops_actions.drift.dataset import detect_drift
+    from support.drift_frames import FrameSummaries
 
     start = time.perf_counter()
     reference, current = pd.read_parquet(ref), pd.read_parquet(cur)
@@ -106,18 +108,6 @@ def _rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def in_subprocess(mode: str, rows: int) -> dict:
-    """Each measured run in a fresh process, so peak memory is its own."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--rows", str(rows), "--mode", mode],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -135,8 +125,14 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
-    ours = min((in_subprocess("ours", args.rows) for _ in range(3)), key=lambda r: r["seconds"])
-    floor = min((in_subprocess("floor", args.rows) for _ in range(3)), key=lambda r: r["seconds"])
+    ours = min(
+        (script_json(__file__, "--rows", str(args.rows), "--mode", "ours") for _ in range(3)),
+        key=lambda r: r["seconds"],
+    )
+    floor = min(
+        (script_json(__file__, "--rows", str(args.rows), "--mode", "floor") for _ in range(3)),
+        key=lambda r: r["seconds"],
+    )
     print(f"{args.rows:,} rows x 25 columns, reference and current")
     report("drift-check vs floor (time)", ours["seconds"], "floor", floor["seconds"])
     mib = 2**20
