@@ -174,13 +174,8 @@ def main() -> int:
     )
     assert built["columns"] == ours["columns"], "the built reference changed a statistic"
     print(f"{args.rows:,} rows x 25 columns, reference and current")
-    report("drift-check vs floor (time)", ours["seconds"], "floor", floor["seconds"])
-    report(
-        "drift-check, reference built once, vs floor (time)",
-        built["seconds"],
-        "floor",
-        floor["seconds"],
-    )
+    for label, run in (("drift-check", ours), ("drift-check, reference built once,", built)):
+        report(f"{label} vs floor (time)", run["seconds"], "floor", floor["seconds"])
     mib = 2**20
     frames = ours["frames_bytes"]
     met = report(
@@ -213,20 +208,14 @@ def main() -> int:
         text=True,
     )
     evidently = json.loads(peer.stdout.strip().splitlines()[-1])
-    met &= report(
-        "drift-check vs Evidently DataDriftPreset (time)",
-        ours["seconds"],
-        "evidently",
-        evidently["seconds"],
-        target=1 / 50,
-    )
-    met &= report(
-        "drift-check, reference built once, vs Evidently DataDriftPreset (time)",
-        built["seconds"],
-        "evidently",
-        evidently["seconds"],
-        target=1 / 50,
-    )
+    for label, run in (("drift-check", ours), ("drift-check, reference built once,", built)):
+        met &= report(
+            f"{label} vs Evidently DataDriftPreset (time)",
+            run["seconds"],
+            "evidently",
+            evidently["seconds"],
+            target=1 / 50,
+        )
     report(
         "drift-check peak memory vs Evidently",
         ours["peak_bytes"] / mib,
