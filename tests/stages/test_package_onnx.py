@@ -373,6 +373,7 @@ def test_metadata_round_trips_through_inspect_json(example, tmp_path, mlops):
         text.returncode == 0
         and "classification of `species`" in text.stdout
         and "mlops.drift_profile" in text.stdout
+        and "proba_Gentoo on 56 held-out rows" in text.stdout  # data/test.csv
     )
     card = (workdir / "package-onnx/model-card.md").read_text()
     assert "## Gate: passed" in card and "accuracy by island" in card and "| Biscoe | 30 |" in card
