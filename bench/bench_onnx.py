@@ -8,10 +8,16 @@ shows what turning a one-row DataFrame into the feed adds.
 Targets (issue 5): batch-1 p50 >= 50x lower for tree ensembles, >= 10x for the linear
 model; 100k-row throughput at least scikit-learn's. For tree ensembles, the cost of the
 float64 trees (issue 16) over skl2onnx's float32 ones, converted as before.
+
+Threads: scikit-learn as fitted (``n_jobs=None``: one core), onnxruntime's batch session
+as ``OnnxModel`` makes it (up to 4 threads, the CPUs the process may use); for forests a
+second line gives scikit-learn the same number of threads (``n_jobs``). Every timing is
+warmed up once; the load average is printed first, since the machine may be shared.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -36,7 +42,7 @@ from mlops_actions.features import (  # noqa: E402
     preprocessor,  # noqa: E402
 )
 from mlops_actions.files import atomic_write_bytes  # noqa: E402
-from mlops_actions.model import OnnxModel, to_onnx  # noqa: E402
+from mlops_actions.model import BATCH_THREADS_MAX, OnnxModel, to_onnx  # noqa: E402
 
 TRAIN_ROWS = 5_000
 BATCH_ROWS = 100_000
@@ -108,6 +114,19 @@ def compare(
         target=1,
         higher_is_better=True,
     )
+    if "n_jobs" in pipeline[-1].get_params():
+        threads = max(1, min(BATCH_THREADS_MAX, len(os.sched_getaffinity(0))))
+        pipeline[-1].set_params(n_jobs=threads)
+        same = median_seconds(lambda: pipeline.predict_proba(x_live), repeat=3)
+        pipeline[-1].set_params(n_jobs=None)
+        report(
+            f"{name} {BATCH_ROWS:,}-row throughput, scikit-learn on as many threads",
+            BATCH_ROWS / onnx_s,
+            f"sklearn n_jobs={threads}",
+            BATCH_ROWS / same,
+            unit="rows/s",
+            higher_is_better=True,
+        )
     with_prep = statistics.median(single_call_seconds(lambda: model.predict(one_raw)))
     report(
         f"{name} batch-1 p50 from a DataFrame (OnnxModel.predict)",
@@ -151,6 +170,7 @@ def float32_trees(pipeline: Pipeline, features: list[Feature], path: Path) -> On
 
 
 def main() -> int:
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     features = [Feature(f"x{i}", NUMERIC, "float64") for i in range(16)]
     features += [Feature(f"c{i}", CATEGORICAL, "str") for i in range(4)]
     train, y = data(TRAIN_ROWS, 0)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_drift import make_frame  # noqa: E402
-from harness import report  # noqa: E402
+from harness import report, script_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "build" / "bench-scale"
@@ -136,17 +135,6 @@ def measure(mode: str, rows: int) -> dict:
     return result
 
 
-def in_subprocess(mode: str, rows: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--rows", str(rows), "--mode", mode],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, action="append", help="sizes (default 5M, 10M, 20M)")
@@ -161,7 +149,9 @@ def main() -> int:
     table = []
     for rows in sizes:
         dataset(rows)
-        results = {mode: in_subprocess(mode, rows) for mode in MODES}
+        results = {
+            mode: script_json(__file__, "--rows", str(rows), "--mode", mode) for mode in MODES
+        }
         print(f"{rows:,} rows x 25 columns in {FILES} Parquet files")
         for stage in ("drift", "validate"):
             single, cluster = results[f"single-{stage}"], results[f"cluster-{stage}"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def median_seconds(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1) -> float:
@@ -29,6 +31,19 @@ def command_seconds(cmd: Sequence[str], *, repeat: int = 15) -> float:
         repeat=repeat,
         warmup=2,
     )
+
+
+def script_json(script: str | Path, *args: str) -> dict:
+    """Run a bench script in a fresh process (so its peak memory is its own) and read the
+    JSON on the last line of its output."""
+    out = subprocess.run(
+        [sys.executable, str(script), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def report(

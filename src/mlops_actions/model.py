@@ -24,6 +24,7 @@ from mlops_actions.features import CATEGORICAL, NUMERIC, Feature, features_from_
 from mlops_actions.files import _jsonable
 from mlops_actions.onnx_trees import (
     ML_DOMAIN,
+    binary_trees_as_one_score,
     declare_float_probabilities,
     double_tree_converters,
 )
@@ -131,6 +132,7 @@ def to_onnx(
     except Exception as exc:  # skl2onnx raises many unrelated classes
         raise ModelError(f"{source}: {_conversion_problem(exc)}") from None
     declare_float_probabilities(model)
+    binary_trees_as_one_score(model)  # onnxruntime's faster one-target path
     if not is_classifier(final):  # skl2onnx calls it "variable"; one name across every tool
         _rename(model, model.graph.output[0].name, VALUE)
     # skl2onnx makes identifiers of input names ("od280/od315" -> "od280_od315"); a graph input

@@ -181,11 +181,6 @@ def test_c_the_nightly_drift_check_finds_no_drift(example, project, fake_github)
 
 # ---- (d), (e) -------------------------------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="(e): package-onnx profiles predictions on in-sample training rows, so live "
-    "predictions drift against them (issue 15 part 1, profile on held-out rows)",
-)
 def test_d_e_drift_days_later_retrains_promotes_and_the_next_nightly_closes_the_issue(
     project, fake_github, mlops
 ):

@@ -19,6 +19,7 @@ from mlops_actions.config import load_config
 from mlops_actions.stages.drift_check import drift_check
 from mlops_actions.stages.validate_data import validate_data
 from support import copy_example
+from support.validation import SCHEMA
 
 distributed = pytest.importorskip("distributed")
 
@@ -84,19 +85,7 @@ def test_drift_check_gives_the_same_verdict_with_and_without_the_cluster(
 
 
 def _validation_project(tmp_path, train, test):
-    schema = {
-        "columns": {
-            "id": {"dtype": "int64", "unique": True},
-            "size": {
-                "dtype": "float64",
-                "nullable": True,
-                "in_range": {"min_value": 0, "max_value": 10},
-            },
-            "color": {"dtype": "str", "isin": ["red", "green", "blue"]},
-            "label": {"dtype": "str", "isin": ["a", "b"]},
-        }
-    }
-    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(schema))
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump(SCHEMA))
     doc = {
         "name": "t",
         "task": "classification",

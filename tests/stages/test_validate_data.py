@@ -19,21 +19,10 @@ from mlops_actions.config import load_config
 from mlops_actions.errors import ConfigError, DataError, UsageError
 from mlops_actions.stages.validate_data import validate_data
 from support import REPO, SRC
+from support.validation import SCHEMA
 
 ROOT = REPO
 
-SCHEMA = {
-    "columns": {
-        "id": {"dtype": "int64", "unique": True},
-        "size": {
-            "dtype": "float64",
-            "nullable": True,
-            "in_range": {"min_value": 0, "max_value": 10},
-        },
-        "color": {"dtype": "str", "isin": ["red", "green", "blue"]},
-        "label": {"dtype": "str", "isin": ["a", "b"]},
-    }
-}
 LOOSE = {
     "min_rows": 1,
     "max_duplicate_share": 1,

@@ -31,11 +31,14 @@ def packaged_penguins(root: Path) -> tuple[Path, Path, dict[str, float]]:
         "target": {"task": "classification", "classes": list(pipeline.classes_)},
     }
     bare = atomic_write_bytes(root / "bare.onnx", to_onnx(pipeline, features, metadata=metadata))
-    train_frame = pd.read_csv(config.data.train)
-    outputs = prediction_frame(OnnxModel(bare).predict(train_frame))
+    outputs = prediction_frame(OnnxModel(bare).predict(pd.read_csv(config.data.test)))
     metrics = {k: v for k, v in result.metrics.items() if v is not None}
     profile = build_profile(
-        train_frame, task="classification", predictions=outputs, metrics=metrics
+        pd.read_csv(config.data.train),
+        task="classification",
+        predictions=outputs,
+        metrics=metrics,
+        packed=True,
     )
     model = atomic_write_bytes(
         root / "model.onnx",

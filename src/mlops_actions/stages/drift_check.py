@@ -298,7 +298,7 @@ def _load_reference(
     file's are built once: kept in ``out`` as ``reference-<hash>.npz`` (every sorted value,
     raw), so the next check with the same file neither parses nor sorts it again.
     """
-    from mlops_actions.drift.profile import FORMAT, profile_from_summaries
+    from mlops_actions.drift.profile import FORMAT, READABLE_FORMATS, profile_from_summaries
 
     if not path.exists():
         raise DataError(
@@ -318,7 +318,7 @@ def _load_reference(
         summaries, info = _reference_summaries(config, path, out)
         profile = profile_from_summaries(summaries, rows=info["rows"], task=config.task)
         return profile, info, summaries
-    if not isinstance(profile, dict) or profile.get("format") != FORMAT:
+    if not isinstance(profile, dict) or profile.get("format") not in READABLE_FORMATS:
         raise DataError(
             f"{path}: not a drift profile (expected format {FORMAT}); rebuild it with drift-check"
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mlops_actions import model as onnx_model
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
-from mlops_actions.data import load_splits
+from mlops_actions.data import load_splits, read_config_table
 from mlops_actions.errors import ModelError, ParityFailed
 from mlops_actions.features import features_from_json, model_frame
 from mlops_actions.files import atomic_path, atomic_write_text
@@ -153,7 +153,7 @@ def package_onnx(
                 config, converted, splits.test, features, settings.test_sample_rows
             ),
             "drift_profile": _drift_profile(
-                config, converted, splits.train, train_outputs["metrics"]
+                config, converted, splits.test, train_outputs["metrics"]
             ),
             "input_encoding": encoding,
         }
@@ -364,16 +364,26 @@ def _test_sample(
 
 
 def _drift_profile(
-    config: Config, model: OnnxModel, train: pd.DataFrame, metrics: dict[str, Any]
+    config: Config, model: OnnxModel, test: pd.DataFrame, metrics: dict[str, Any]
 ) -> dict:
-    """drift-check's reference: the training rows and this model's outputs on them
-    (as ``drift.profile.prediction_frame`` names them, the columns drift-check compares)."""
+    """drift-check's reference, so that ``--reference registry:ALIAS`` needs nothing else.
+
+    Columns: the training file as drift-check reads it, every sorted value kept (packed), so
+    the statistics equal those against the training file. Predictions: this model's outputs
+    on the held-out test rows (``data.test``, else the seeded split's test part), the rows
+    ``metrics`` were measured on: on its own training rows a model is overconfident, and live
+    data like the training data would look like prediction drift against them. Not
+    out-of-fold predictions: those come from other models than the one packaged."""
     from mlops_actions.drift.profile import build_profile, prediction_frame
 
-    prediction = model.predict(train, single_thread=True)  # bit-identical on every machine
+    prediction = model.predict(test, single_thread=True)  # bit-identical on every machine
     known = {k: v for k, v in metrics.items() if v is not None}
     return build_profile(
-        train, task=config.task, predictions=prediction_frame(prediction), metrics=known
+        read_config_table(config, config.data.train),
+        task=config.task,
+        predictions=prediction_frame(prediction),
+        metrics=known,
+        packed=True,
     )
 
 
