@@ -33,6 +33,26 @@ from support.harness import Clock, Simulation, UserRepository
 NIGHTLY = "17 6 * * *"  # ml-drift-check.yml's schedule
 DATA = {"penguins": "data/train.csv", "diabetes": "data/diabetes.csv"}
 NAMES = {"penguins": "penguins-species", "diabetes": "diabetes-progression"}
+DRIFTED = {
+    "penguins": ("live.csv", "train.csv", "test.csv"),
+    "diabetes": ("live.csv", "diabetes.csv"),
+}
+
+
+def older_heavier_patients(source: Path, target: Path) -> Path:
+    """Diabetes patients ten years older with a higher BMI and blood pressure: a shift
+    drift-check must see, in features the model reads, the target left as measured."""
+    import pandas as pd
+
+    frame = pd.read_csv(source)
+    frame["age"] = frame["age"] + 10
+    frame["bmi"] = frame["bmi"] + 4
+    frame["bp"] = frame["bp"] + 12
+    frame.to_csv(target, index=False)
+    return target
+
+
+DRIFT = {"penguins": drifted_copy, "diabetes": older_heavier_patients}
 
 
 @pytest.fixture
@@ -181,18 +201,20 @@ def test_c_the_nightly_drift_check_finds_no_drift(example, project, fake_github)
 
 # ---- (d), (e) -------------------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.parametrize("example", ["penguins", "diabetes"])
 def test_d_e_drift_days_later_retrains_promotes_and_the_next_nightly_closes_the_issue(
-    project, fake_github, mlops
+    example, project, fake_github, mlops
 ):
-    sim = project("penguins")
+    sim = project(example)
     first = action_outputs(release(sim), "production", "deploy")
 
-    # three days later the data pipeline brings new birds, heavier and all from Biscoe: the
-    # live sample, and training data that looks like it (its own commit skips CI)
+    # three days later the data pipeline brings new data (penguins: heavier birds, all from
+    # Biscoe; diabetes: older, heavier patients): the live sample, and training data that looks
+    # like it (its own commit skips CI)
     sim.clock.advance(days=3)
-    for name in ("live.csv", "train.csv", "test.csv"):
-        drifted_copy(sim.repo.work / "data" / name, sim.repo.work / "data" / name)
-    # the old contract's ranges reject the new birds: the pipeline re-infers it
+    for name in DRIFTED[example]:
+        DRIFT[example](sim.repo.work / "data" / name, sim.repo.work / "data" / name)
+    # the old contract's ranges reject the new data: the pipeline re-infers it
     inferred = mlops("validate-data", "--infer-schema", "--force", cwd=sim.repo.work)
     assert inferred.returncode == 0, inferred.stderr
     sim.repo.commit("data: June batch [skip ci]")
@@ -349,12 +371,13 @@ def test_f_an_outsiders_artifact_is_refused_or_neutralised(project, fake_github)
 
 # ---- (g) ------------------------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.parametrize("example", ["penguins", "diabetes"])
 def test_g_a_rollback_from_workflow_dispatch_returns_production_to_the_previous_version(
-    project,
+    example, project
 ):
-    sim = project("penguins")
+    sim = project(example)
     first = action_outputs(release(sim), "production", "deploy")
-    drop_rows(sim, DATA["penguins"], 8)
+    drop_rows(sim, DATA[example], 8)
     sim.repo.commit("drop doubtful rows")
     sim.push("main")
     (pushed,) = sim.runs_of("ml-release.yml")[1:]
