@@ -9,9 +9,10 @@ import pytest
 
 from support import UNREACHABLE_API, copy_example, run_mlops
 
-pytest_plugins = ["support.fakegithub.plugin"]
+pytest_plugins = ["support.fakegithub.plugin", "support.mlflow_server"]
 # what a developer's shell or a CI runner exports that would point a test at the real GitHub
-_HOST_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_")
+# (or at the team's MLflow tracker)
+_HOST_PREFIXES = ("GITHUB_", "ACTIONS_", "RUNNER_", "MLFLOW_")
 _HOST_TOKENS = ("GH_TOKEN", "GH_ENTERPRISE_TOKEN")
 
 

@@ -223,6 +223,15 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
+class TrackingConfig:
+    uri: str | None = None
+    """An MLflow tracking URI; a plain path resolves against the config's folder.
+    ``MLFLOW_TRACKING_URI`` wins over it (see ``mlops_actions.tracking``)."""
+    experiment: str | None = None
+    """Default: the model's name."""
+
+
+@dataclass(frozen=True)
 class TuneConfig:
     """Trials for ``mlops tune-matrix`` and ``mlops select-champion`` (see ``mlops_actions.trials``)."""
 
@@ -250,6 +259,7 @@ class Config:
     deploy: DeployConfig = field(default_factory=DeployConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     @property
     def root(self) -> Path:
@@ -568,7 +578,15 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
         deploy=_deploy(raw.get("deploy") or {}, root),
         compute=ComputeConfig(**(raw.get("compute") or {})),
         tune=_tune(raw.get("tune") or {}),
+        tracking=_tracking(raw.get("tracking") or {}, root),
     )
+
+
+def _tracking(raw: dict[str, Any], root: Path) -> TrackingConfig:
+    uri = raw.get("uri")
+    if uri is not None and "://" not in uri and not uri.startswith(("file:", "databricks")):
+        uri = (root / uri).resolve().as_uri()
+    return TrackingConfig(uri=uri, experiment=raw.get("experiment"))
 
 
 def _tune(raw: dict[str, Any]) -> TuneConfig:

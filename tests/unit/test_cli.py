@@ -23,6 +23,7 @@ HEAVY = (
     "yaml",
     "dask",
     "distributed",
+    "mlflow",
 )
 
 

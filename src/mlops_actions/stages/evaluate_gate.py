@@ -46,6 +46,7 @@ from mlops_actions.reports import (
     signed,
 )
 from mlops_actions.stages._common import StageResult, write_result
+from mlops_actions.tracking import lineage_tags, log_run, model_params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,6 +81,8 @@ class GateResult(StageResult):
     notes: list[str]
     judged_by: dict[str, Any] | None = None
     """With ``rules_from``: spec, commit, config path, found, and the proposed changes."""
+    tracking: dict[str, Any] | None = None
+    """The MLflow run logged to (train's run, continued, when it has one), when tracking is on."""
 
     @property
     def passed(self) -> bool:
@@ -136,6 +139,7 @@ class GateResult(StageResult):
             "summary": self.one_line(),
             "comment-file": self.out_dir / "comment.md",
             "metrics": json.dumps(self.candidate["metrics"], sort_keys=True),
+            "tracking-url": (self.tracking or {}).get("url"),
         }
 
     @functools.cached_property
@@ -246,9 +250,39 @@ def evaluate_gate(
         judged_by=judged_by,
     )
     atomic_write_json(out / "metrics.json", candidate_metrics)
+    _track(config, result, beside, workdir)
     atomic_write_text(out / "report.md", result.full_report)
     atomic_write_text(out / "comment.md", result.summary_markdown())
     return write_result(result)
+
+
+def _track(config: Config, result: GateResult, beside: dict[str, Any], workdir: Path) -> None:
+    """Log the verdict to the candidate's train run (a new run when it has none), with the
+    report and, when package-onnx already ran, the model card."""
+    card = layout.packaged_model(workdir).with_name(layout.CARD_FILE)
+    base = result.baseline
+    result.tracking = log_run(
+        config,
+        stage=layout.EVALUATE_GATE,
+        params=model_params(beside.get("params.json")),
+        metrics={
+            **result.candidate["metrics"],
+            **{f"baseline.{k}": v for k, v in (base.get("metrics") or {}).items()},
+        },
+        tags={
+            **lineage_tags(beside.get("lineage.json")),
+            "mlops.gate": "passed" if result.passed else "failed",
+            "mlops.gate.summary": result.one_line(),
+            "mlops.gate.baseline": f"{base['kind']} {base.get('source') or ''}".strip(),
+        },
+        files=[result.out_dir / "metrics.json", *([card] if card.exists() else [])],
+        texts={f"{layout.EVALUATE_GATE}/report.md": result.full_report},
+        continue_run=(read_json(result.candidate["path"].with_name(layout.RESULT_FILE)) or {}).get(
+            "tracking"
+        ),
+    )
+    if result.tracking:
+        del result.full_report  # rendered again, with the run's link
 
 
 def _configured_baseline(config: Config) -> str | None:

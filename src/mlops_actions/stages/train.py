@@ -8,7 +8,7 @@ import io
 import os
 import platform
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlops_actions import __version__
 from mlops_actions import workdir as layout
@@ -28,9 +28,7 @@ from mlops_actions.metrics import compute_metrics
 from mlops_actions.pipeline import build_pipeline
 from mlops_actions.reports import render
 from mlops_actions.stages._common import StageResult, write_result
-
-if TYPE_CHECKING:
-    pass
+from mlops_actions.tracking import lineage_tags, log_run, model_params
 
 
 @dataclasses.dataclass
@@ -45,6 +43,8 @@ class TrainResult(StageResult):
     features: list[dict[str, Any]]
     rows: dict[str, int]
     warnings: list[str]
+    tracking: dict[str, Any] | None = None
+    """The MLflow run logged to (``mlops_actions.tracking.log_run``), when tracking is on."""
 
     def outputs(self) -> dict[str, Any]:
         import json
@@ -54,6 +54,7 @@ class TrainResult(StageResult):
             "model-path": self.model_path,
             "model-fingerprint": self.model_fingerprint,
             "metrics": json.dumps(self.metrics, sort_keys=True),
+            "tracking-url": (self.tracking or {}).get("url"),
         }
 
     def summary_markdown(self) -> str:
@@ -106,12 +107,13 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
         warnings.append(
             f"dropped {splits.dropped_unlabelled} row(s) with no value in target {target!r}"
         )
-    for name, payload in (
-        ("metrics.json", metrics),
-        ("params.json", params),
-        ("lineage.json", lineage),
-        ("features.json", feature_items),
-    ):
+    written = {
+        "metrics.json": metrics,
+        "params.json": params,
+        "lineage.json": lineage,
+        "features.json": feature_items,
+    }
+    for name, payload in written.items():
         atomic_write_json(out / name, payload)
     result = TrainResult(
         out_dir=out,
@@ -124,6 +126,15 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
         features=feature_items,
         rows={"train": len(splits.train), "test": len(splits.test)},
         warnings=warnings,
+    )
+    result.tracking = log_run(
+        config,
+        stage=layout.TRAIN,
+        params=model_params(params),
+        metrics=metrics,
+        tags={**lineage_tags(lineage), "mlops.model_fingerprint": result.model_fingerprint},
+        files=[out / name for name in written],
+        texts={f"{layout.TRAIN}/summary.md": result.summary_markdown()},
     )
     return write_result(result)
 
