@@ -40,7 +40,7 @@ format: install
 # accepts (requirements/action[-EXTRA...].txt), resolved for every platform and Python >= 3.11;
 # and requirements/dev.txt, the versions `make install` is held to (pip's resolver alone
 # backtracked for over 13 minutes through boto3/botocore releases on a clean machine).
-LOCK_EXTRAS := none s3 serve s3,serve
+LOCK_EXTRAS := none s3 serve s3,serve tracking s3,tracking
 
 lock: install
 	@for extras in $(LOCK_EXTRAS); do \

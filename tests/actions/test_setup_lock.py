@@ -39,7 +39,9 @@ def _wanted(extras: list[str]) -> list[Requirement]:
     return [r for r in wanted if r.marker is None or r.marker.evaluate()]
 
 
-@pytest.mark.parametrize("extras", [[], ["s3"], ["serve"], ["s3", "serve"]])
+@pytest.mark.parametrize(
+    "extras", [[], ["s3"], ["serve"], ["s3", "serve"], ["tracking"], ["s3", "tracking"]]
+)
 def test_each_extras_set_is_locked_with_hashes_and_satisfies_pyproject(extras):
     """A dependency added to pyproject.toml without `make lock` fails here."""
     path = LOCKS / ("-".join(["action", *extras]) + ".txt")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,35 @@ def test_a_down_tracker_costs_seconds_not_minutes(example, capsys):
     elapsed = time.monotonic() - started
     assert elapsed < 10, f"a down tracker cost {elapsed:.1f}s"
     assert "warning: tracking:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("status", [401, 403, 503])
+def test_a_tracker_that_refuses_is_a_warning(example, capsys, status):
+    """Wrong credentials, or a tracker answering errors (retried once), never fail the stage."""
+    import mlflow.tracking  # noqa: F401
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error_code": "REFUSED", "message": "no"}')
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        config = load_config(example("penguins") / "mlops.yaml", [f"tracking.uri={uri}"])
+        started = time.monotonic()
+        assert log_run(config, stage="train", metrics={"accuracy": 1.0}) is None
+        assert time.monotonic() - started < 10
+    finally:
+        server.shutdown()
+        server.server_close()
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith(f"warning: tracking: {uri} not reached or refused the run")
