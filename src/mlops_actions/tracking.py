@@ -1,4 +1,5 @@
-"""Runs in the team's MLflow tracker: train and evaluate-gate log what they already wrote.
+"""Runs in the team's MLflow tracker: train, evaluate-gate and package-onnx log what they
+already wrote, the later stages to train's run.
 
 Enabled by ``MLFLOW_TRACKING_URI`` or ``tracking.uri`` in the config; the environment wins, so
 a workflow holding the tracker's credentials decides where they are sent (on a pull request the
@@ -12,6 +13,7 @@ retries and timeout are cut (``CLIENT_DEFAULTS``) so a down tracker costs second
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
@@ -25,6 +27,7 @@ from mlops_actions.config import Config
 from mlops_actions.errors import one_line
 from mlops_actions.github.actions import annotate
 from mlops_actions.reports import flatten_params
+from mlops_actions.workdir import RESULT_FILE
 
 URI_ENV = "MLFLOW_TRACKING_URI"
 INSTALL_HINT = "pip install 'mlops-actions[tracking]'"
@@ -131,6 +134,17 @@ def model_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         "factory": params.get("factory"),
         **(params.get("params") or {}),
     }
+
+
+def earlier_run(model_path: Path) -> dict[str, Any] | None:
+    """The run train logged ``model_path`` to, from the ``result.json`` beside it (None when
+    it has none or that file is unreadable): the later stages add to it."""
+    try:
+        result = json.loads(model_path.with_name(RESULT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    tracking = result.get("tracking") if isinstance(result, dict) else None
+    return tracking if isinstance(tracking, dict) else None
 
 
 def lineage_tags(lineage: Mapping[str, Any] | None) -> dict[str, Any]:

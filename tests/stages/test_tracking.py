@@ -42,7 +42,9 @@ def client(server):
     return MlflowClient(tracking_uri=server.uri)
 
 
-def test_train_then_gate_log_one_run_read_back_by_mlflow(mlflow_server, example, mlops, tmp_path):
+def test_train_gate_and_package_log_one_run_read_back_by_mlflow(
+    mlflow_server, example, mlops, tmp_path
+):
     project = example("penguins")
     sha = git_commit(project)
     actions_run = {
@@ -53,7 +55,7 @@ def test_train_then_gate_log_one_run_read_back_by_mlflow(mlflow_server, example,
     # the experiment from the config; the server from the environment
     overrides = ["--set", "tracking.experiment=penguins-read-back"]
     env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, **actions_run}
-    for stage in ("train", "evaluate-gate"):
+    for stage in ("train", "evaluate-gate", "package-onnx"):
         run = mlops(stage, *overrides, cwd=project, env=env)
         assert run.returncode == 0, run.stderr
         assert "warning" not in run.stderr, run.stderr
@@ -64,7 +66,9 @@ def test_train_then_gate_log_one_run_read_back_by_mlflow(mlflow_server, example,
     out = project / ".mlops"
     train = json.loads((out / "train" / "result.json").read_text())
     gate = json.loads((out / "evaluate-gate" / "result.json").read_text())
+    package = json.loads((out / "package-onnx" / "result.json").read_text())
     assert train["tracking"]["run_id"] == gate["tracking"]["run_id"] == logged.info.run_id
+    assert package["tracking"]["run_id"] == logged.info.run_id
     assert gate["tracking"]["url"] == (
         f"{mlflow_server.uri}/#/experiments/{experiment.experiment_id}/runs/{logged.info.run_id}"
     )
@@ -83,23 +87,29 @@ def test_train_then_gate_log_one_run_read_back_by_mlflow(mlflow_server, example,
     for role in ("train", "test"):
         assert tags[f"mlops.data.{role}.sha256"] == lineage["data"][role]["sha256"]
     assert tags["mlops.model"] == "penguins-species"
-    assert tags["mlops.stages"] == "train,evaluate-gate"
+    assert tags["mlops.stages"] == "train,evaluate-gate,package-onnx"
+    assert tags["mlops.onnx_sha256"] == package["model_sha256"]
     assert tags["mlops.gate"] == "passed"
     assert logged.info.status == "FINISHED"
 
     artifacts = {
         a.path
-        for folder in ("train", "evaluate-gate")
+        for folder in ("train", "evaluate-gate", "package-onnx")
         for a in mlflow.list_artifacts(logged.info.run_id, folder)
     }
     assert {"train/summary.md", "train/params.json", "train/lineage.json"} <= artifacts
     assert {"evaluate-gate/report.md", "evaluate-gate/metrics.json"} <= artifacts
     report = mlflow.download_artifacts(logged.info.run_id, "evaluate-gate/report.md", str(tmp_path))
     assert "Gate passed" in Path(report).read_text()
+    card = mlflow.download_artifacts(
+        logged.info.run_id, "package-onnx/model-card.md", str(tmp_path)
+    )
+    assert Path(card).read_text() == (out / "package-onnx" / "model-card.md").read_text()
 
     # the step summary of each stage links the run
     link = f"Tracked in MLflow: run [{logged.info.run_id}]({gate['tracking']['url']})"
     assert link in (out / "train" / "summary.md").read_text()
+    assert link in (out / "package-onnx" / "summary.md").read_text()
     assert link in (out / "evaluate-gate" / "comment.md").read_text()
 
 

@@ -46,7 +46,7 @@ from mlops_actions.reports import (
     signed,
 )
 from mlops_actions.stages._common import StageResult, write_result
-from mlops_actions.tracking import lineage_tags, log_run, model_params
+from mlops_actions.tracking import earlier_run, lineage_tags, log_run, model_params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -250,16 +250,14 @@ def evaluate_gate(
         judged_by=judged_by,
     )
     atomic_write_json(out / "metrics.json", candidate_metrics)
-    _track(config, result, beside, workdir)
+    _track(config, result, beside)
     atomic_write_text(out / "report.md", result.full_report)
     atomic_write_text(out / "comment.md", result.summary_markdown())
     return write_result(result)
 
 
-def _track(config: Config, result: GateResult, beside: dict[str, Any], workdir: Path) -> None:
-    """Log the verdict to the candidate's train run (a new run when it has none), with the
-    report and, when package-onnx already ran, the model card."""
-    card = layout.packaged_model(workdir).with_name(layout.CARD_FILE)
+def _track(config: Config, result: GateResult, beside: dict[str, Any]) -> None:
+    """Log the verdict to the candidate's train run (a new run when it has none), with the report."""
     base = result.baseline
     result.tracking = log_run(
         config,
@@ -275,11 +273,9 @@ def _track(config: Config, result: GateResult, beside: dict[str, Any], workdir: 
             "mlops.gate.summary": result.one_line(),
             "mlops.gate.baseline": f"{base['kind']} {base.get('source') or ''}".strip(),
         },
-        files=[result.out_dir / "metrics.json", *([card] if card.exists() else [])],
+        files=[result.out_dir / "metrics.json"],
         texts={f"{layout.EVALUATE_GATE}/report.md": result.full_report},
-        continue_run=(read_json(result.candidate["path"].with_name(layout.RESULT_FILE)) or {}).get(
-            "tracking"
-        ),
+        continue_run=earlier_run(result.candidate["path"]),
     )
     if result.tracking:
         del result.full_report  # rendered again, with the run's link

@@ -24,6 +24,7 @@ from mlops_actions.files import atomic_path, atomic_write_text
 from mlops_actions.model import BATCH_ROWS, outputs_of
 from mlops_actions.reports import render
 from mlops_actions.stages._common import StageResult, write_result
+from mlops_actions.tracking import earlier_run, lineage_tags, log_run
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,6 +61,8 @@ class PackageResult(StageResult):
     card_path: Path
     gate: dict[str, Any] | None
     warnings: list[str]
+    tracking: dict[str, Any] | None = None
+    """The MLflow run the card went to (train's, when it has one), when tracking is on."""
 
     @property
     def passed(self) -> bool:
@@ -90,6 +93,7 @@ class PackageResult(StageResult):
             "card-path": self.card_path,
             "max-abs-diff": self.parity["max_abs_diff"],
             "label-agreement": self.parity["label_agreement"],
+            "tracking-url": (self.tracking or {}).get("url"),
         }
 
     def summary_markdown(self) -> str:
@@ -184,6 +188,21 @@ def package_onnx(
     atomic_write_text(
         card_path,
         render("model_card.md.j2", r=result, config=config, train=train_outputs, features=features),
+    )
+    result.tracking = log_run(
+        config,
+        stage=layout.PACKAGE_ONNX,
+        metrics={
+            "onnx.max_abs_diff": parity["max_abs_diff"],
+            "onnx.label_agreement": parity["label_agreement"],
+        },
+        tags={
+            **lineage_tags(train_outputs["lineage"]),
+            "mlops.onnx_sha256": result.model_sha256,
+            "mlops.parity": "passed" if result.passed else "failed",
+        },
+        files=[card_path],
+        continue_run=earlier_run(model_path),
     )
     return write_result(result)
 
