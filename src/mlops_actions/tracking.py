@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ STAGES_TAG = "mlops.stages"
 URL_SAFE = ":/?#&=%~+,;@!$'-._"
 """Kept as is in a run's link; anything else (spaces, brackets, quotes, backticks) is
 percent-encoded, so the link cannot end early or break out of markdown."""
+_USERINFO = re.compile(r"//[^/@\s]*@")
 
 
 @dataclass(frozen=True)
@@ -90,14 +92,13 @@ def log_run(
         return None
     try:
         with _client_settings():
-            from mlflow.tracking import MlflowClient
-    except ImportError:
-        _warn(
-            f"{_public(where.uri)} is configured but the MLflow client is not installed; {INSTALL_HINT}"
-        )
-        return None
-    try:
-        with _client_settings():
+            try:
+                from mlflow.tracking import MlflowClient
+            except ImportError:
+                _warn(
+                    f"{_public(where.uri)} is configured but the MLflow client is not installed; {INSTALL_HINT}"
+                )
+                return None
             client = MlflowClient(tracking_uri=where.uri)
             run_id, experiment_id, stages = _open_run(client, where, stage, continue_run)
             tags = {**(tags or {}), STAGES_TAG: ",".join([*stages, stage])}
@@ -239,8 +240,9 @@ def _public(uri: str) -> str:
 
 
 def _reason(exc: Exception) -> str:
+    """The first line of the client's message, cut, without a user or password of a URL in it."""
     lines = str(exc).strip().splitlines()
-    text = one_line(lines[0]) if lines else type(exc).__name__
+    text = _USERINFO.sub("//", one_line(lines[0])) if lines else type(exc).__name__
     return text if len(text) <= 300 else text[:299] + "…"
 
 
