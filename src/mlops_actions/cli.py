@@ -186,6 +186,13 @@ def _add_models(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="REF",
         help="only models a change since the merge base with REF touches, e.g. origin/main",
     )
+    p.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the model called NAME (repeatable; an unknown name is an error)",
+    )
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -193,6 +200,8 @@ def _models(args: argparse.Namespace) -> int:
     from mlops_actions.github import actions
 
     models = discovery.discover(args.root, pattern=args.pattern)
+    if args.name:
+        models = discovery.named(models, args.name)
     if args.changed_since:
         models = discovery.affected(models, discovery.changed_since(args.root, args.changed_since))
     matrix = discovery.matrix_json(models)
@@ -718,10 +727,22 @@ def _add_pr_report(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="post: the pull request workflow run (github.event.workflow_run.id)",
     )
+    p.add_argument(
+        "--models",
+        choices=["true", "false"],
+        default="false",
+        help="post: the run is a multi-model run's, with one mlops-pr-report-<model> artifact "
+        "per model it affected: one comment for them all, a status per model and mlops/gate "
+        "over them (default: %(default)s; --config is then not read)",
+    )
 
 
 def _pr_report(args: argparse.Namespace) -> int:
-    from mlops_actions.github.pr_report import pack_pr_report, post_pr_report
+    from mlops_actions.github.pr_report import (
+        pack_pr_report,
+        post_models_report,
+        post_pr_report,
+    )
 
     if args.action == "pack":
         if not args.out:
@@ -731,17 +752,20 @@ def _pr_report(args: argparse.Namespace) -> int:
         return 0
     if args.run_id is None:
         raise UsageError("pr-report post needs --run-id ID (github.event.workflow_run.id)")
-    config = _config(args)
-    result = post_pr_report(
-        args.run_id,
-        name=config.name,
-        token_env=config.github.token_env,
-        bot_login=config.github.bot_login,
-    )
+    if args.models == "true":
+        result = post_models_report(args.run_id)
+    else:
+        config = _config(args)
+        result = post_pr_report(
+            args.run_id,
+            name=config.name,
+            token_env=config.github.token_env,
+            bot_login=config.github.bot_login,
+        )
     if result.action == "posted":
         sys.stdout.write(
-            f"PR #{result.pr}: comment {result.comment_url or 'not posted'}, "
-            f"gate status {result.status or 'not set'}\n"
+            f"PR #{result.pr or '?'}: comment {result.comment_url or 'not posted'}, "
+            f"gate status {result.status or 'not set'}{f' ({result.reason})' if result.reason else ''}\n"
         )
     return 0
 

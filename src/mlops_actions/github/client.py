@@ -596,6 +596,23 @@ class GitHubClient:
         found = [a for a in resp.json().get("artifacts") or [] if a.get("name") == name]
         return found[0] if found else None
 
+    def list_run_artifacts(self, run_id: int) -> list[JSON]:
+        """Every artifact of run ``run_id`` (the list is an object, so not ``_paginate``)."""
+        url: str | None = f"{self.api_url}{self._repo_path}/actions/runs/{int(run_id)}/artifacts"
+        query: dict[str, Any] | None = {"per_page": 100}
+        found: list[JSON] = []
+        while url:
+            resp = self._request(
+                "GET",
+                url,
+                what=f"list artifacts of run {run_id}",
+                permission="actions: read",
+                params=query,
+            )
+            found += resp.json().get("artifacts") or []
+            url, query = resp.links.get("next", {}).get("url"), None
+        return found
+
     def download_artifact(self, artifact_id: int, *, max_bytes: int) -> bytes:
         """The artifact's zip, refused over ``max_bytes``: GitHub redirects to a link on its
         storage host, which gets no ``Authorization`` header (see download_release_asset)."""

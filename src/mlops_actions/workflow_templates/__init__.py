@@ -35,6 +35,11 @@ class Template:
         return asdict(self)
 
 
+def _text(value: object) -> str:
+    """An input's value as its expression gives it: booleans as ``true``/``false``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _yaml_scalar(value: object) -> str:
     import yaml
 
@@ -57,7 +62,7 @@ def render(
 
     source = yaml.safe_load(source_text)
     inputs = source[True]["workflow_call"]["inputs"]  # PyYAML reads the key `on` as True
-    chosen = {name: str(spec.get("default", "")) for name, spec in inputs.items()}
+    chosen = {name: _text(spec.get("default", "")) for name, spec in inputs.items()}
     chosen.update(values or {})
     body = source_text[source_text.index("\nname:") + 1 :]
     body = re.sub(r"^name: .*$", f"name: {template.name}", body, count=1, flags=re.MULTILINE)

@@ -789,9 +789,7 @@ class Simulation:
         order = ("none", "read", "write")
         for leg, combo in enumerate(combos):
             scope = {**contexts, "matrix": combo}
-            given = {
-                str(k): interpolate(v, scope) for k, v in (job.spec.get("with") or {}).items()
-            }
+            given = {str(k): interpolate(v, scope) for k, v in (job.spec.get("with") or {}).items()}
             unknown = sorted(set(given) - set(declared))
             if unknown:
                 job.state, job.note = "failure", f"{where}: unexpected inputs {unknown}"
@@ -841,7 +839,9 @@ class Simulation:
             if not isinstance(doc, dict) or "workflow_call" not in _triggers(doc):
                 raise HarnessError(f"{uses}: not a reusable workflow (no on: workflow_call)")
             return doc, own["path"]
-        raise HarnessError(f"{uses}: the harness calls only this repository's or mlops-actions' workflows")
+        raise HarnessError(
+            f"{uses}: the harness calls only this repository's or mlops-actions' workflows"
+        )
 
     # ---- approvals and concurrency ----------------------------------------------------------
     def _review(self, run: WorkflowRun, environment: str, decision: bool) -> None:
