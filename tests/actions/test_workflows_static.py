@@ -28,6 +28,7 @@ WORKFLOWS = sorted(
     [
         *REPO.glob(".github/workflows/*.yml"),
         *REPO.glob("workflows/*.yml"),
+        *REPO.glob("workflows/multi-model/*.yml"),
         *REPO.glob("examples/*/.github/workflows/*.yml"),
     ]
 )
@@ -262,6 +263,9 @@ def test_workflow_permissions_checkout_and_concurrency(path):
     for job_id, job in doc["jobs"].items():
         if doc["permissions"] == {}:
             assert "permissions" in job, f"{rel(path)}: job {job_id} must declare its permissions"
+        if "uses" in job:  # a call: GitHub allows no timeout here, the called jobs have theirs
+            assert set(job) <= CALL_KEYS, f"{rel(path)}: {job_id}: {set(job) - CALL_KEYS}"
+            continue
         assert job.get("timeout-minutes"), f"{rel(path)}: job {job_id} needs timeout-minutes"
         for step in job.get("steps", []):
             if str(step.get("uses", "")).startswith("actions/checkout@"):
@@ -278,6 +282,20 @@ def test_workflow_permissions_checkout_and_concurrency(path):
                 assert job.get("environment") == stage, (
                     f"{rel(path)}: {job_id}: deploy to {stage} needs environment: {stage}"
                 )
+
+
+CALL_KEYS = {
+    "name",
+    "uses",
+    "with",
+    "secrets",
+    "needs",
+    "if",
+    "permissions",
+    "strategy",
+    "concurrency",
+}
+"""The keys GitHub allows in a job that calls a reusable workflow."""
 
 
 def test_production_is_promoted_after_staging_in_its_own_environment():
