@@ -14,6 +14,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from e2e.test_stories import (
+    NIGHTLY,
+    action_outputs,
+    drop_rows,
+    older_heavier_patients,
+    only,
+    succeeded,
+)
 from support import REPO
 from support.harness import Clock, Simulation, UserRepository
 
@@ -38,41 +46,18 @@ def monorepo(tmp_path, fake_github) -> Simulation:
     return Simulation(tmp_path / "github", repo, fake_github, clock=clock)
 
 
-def only(runs, workflow: str):
-    mine = [run for run in runs if run.file == workflow]
-    assert len(mine) == 1, [(run.file, run.event_name) for run in runs]
-    return mine[0]
-
-
-def succeeded(run) -> None:
-    assert run.conclusion == "success", run.log()
-
-
 def legs(run, caller: str) -> dict[str, str]:
     """Each model the matrix ran, by the leg's folder: the calling job's leg ids."""
     models = run.job("models").outputs["matrix"]
     return {m["folder"]: f"{caller}/{i}/" for i, m in enumerate(json.loads(models)["include"])}
 
 
-def deployed(run, job: str) -> dict[str, str]:
-    (step,) = [s for s in run.job(job).run.steps if s.nested and s.nested.path.name == "deploy"]
-    return step.outputs
-
-
 def gate_statuses(fake_github, sha: str) -> dict[str, str]:
     return {s["context"]: s["state"] for s in fake_github.statuses if s["sha"] == sha}
 
 
-def drop_rows(sim: Simulation, path: str, every: int) -> None:
-    header, *rows = (sim.repo.work / path).read_text().splitlines(keepends=True)
-    sim.repo.write(path, header + "".join(r for i, r in enumerate(rows) if i % every))
-
-
-@pytest.mark.slow
-def test_each_change_runs_exactly_the_models_it_affects(monorepo, fake_github):
-    sim = monorepo
-
-    # by hand, the first release: every model, each through staging and one approval
+def release_every_model(sim: Simulation) -> None:
+    """By hand, the first release: every model, each through staging and one approval."""
     run = sim.dispatch_workflow("ml-release.yml")
     assert run.waiting_for == ["production"], run.log()
     sim.approve(run, "production")
@@ -80,13 +65,19 @@ def test_each_change_runs_exactly_the_models_it_affects(monorepo, fake_github):
     release = legs(run, "release")
     assert set(release) == set(NAMES)
     for folder, leg in release.items():
-        production = deployed(run, leg + "production")
+        production = action_outputs(run, leg + "production", "deploy")
         assert production["version"] == "1", (folder, production)
         assert NAMES[folder] in production["location"]  # the registry keys versions by model
     assert sorted(run.artifacts) == [
         "mlops-outputs-diabetes-progression",
         "mlops-outputs-penguins-species",
     ]
+
+
+@pytest.mark.slow
+def test_each_change_runs_exactly_the_models_it_affects(monorepo, fake_github):
+    sim = monorepo
+    release_every_model(sim)
 
     # a pull request touching only diabetes' data: only diabetes is validated, trained, gated
     sim.repo.branch("fewer-patients")
@@ -141,8 +132,51 @@ def test_each_change_runs_exactly_the_models_it_affects(monorepo, fake_github):
     sim.approve(run, "production")
     succeeded(run)
     assert {
-        deployed(run, leg + "production")["version"] for leg in legs(run, "release").values()
+        action_outputs(run, leg + "production", "deploy")["version"]
+        for leg in legs(run, "release").values()
     } == {"2"}
     run = only(sim.merge_pull_request(docs), "ml-release.yml")
     succeeded(run)
     assert run.job("release").state == "skipped" and run.job("models").outputs["count"] == "0"
+
+
+@pytest.mark.slow
+def test_the_nightly_checks_every_model_and_retrains_only_the_one_that_drifted(
+    monorepo, fake_github
+):
+    sim = monorepo
+    release_every_model(sim)
+
+    # days later diabetes' live data comes from older, heavier patients; penguins' is as before.
+    # No model trains on the live file, so the push releases nothing.
+    sim.clock.advance(days=3)
+    live = sim.repo.work / "diabetes" / "data" / "live.csv"
+    older_heavier_patients(live, live)
+    sim.repo.commit("live data: June")
+    pushed = only(sim.push("main"), "ml-release.yml")
+    succeeded(pushed)
+    assert pushed.job("models").outputs["count"] == "0"
+
+    nightly = only(sim.schedule(NIGHTLY), "ml-drift-check.yml")
+    succeeded(nightly)
+    checks = legs(nightly, "drift")
+    assert set(checks) == set(NAMES)
+    for folder, leg in checks.items():
+        found = action_outputs(nightly, leg + "drift-check", "drift-check")["drift"]
+        assert found == ("true" if folder == "diabetes" else "false"), folder
+    assert [(d["event_type"], d["client_payload"]["model"]) for d in fake_github.dispatches] == [
+        ("drift-detected", NAMES["diabetes"])
+    ]
+    (issue,) = [i for i in fake_github.issues.values() if "pull_request" not in i]
+    assert NAMES["diabetes"] in issue["title"]
+
+    # the dispatch names its model: the retrain run trains that one, not the others
+    retrain = only(sim.runs, "ml-retrain.yml")
+    assert retrain.event_name == "repository_dispatch"
+    assert list(legs(retrain, "retrain")) == ["diabetes"]
+    sim.approve(retrain, "production")
+    succeeded(retrain)
+    promoted = action_outputs(
+        retrain, legs(retrain, "retrain")["diabetes"] + "production", "deploy"
+    )
+    assert (promoted["version"], promoted["previous-version"]) == ("2", "1")
