@@ -252,6 +252,22 @@ MULTI_TEMPLATE_LIST = (
         + _matrix_call("retrain", "retrain", "ml-release.yml", _RELEASE_WRITE),
     ),
     (
+        "ml-rollback",
+        "By hand, when a model's production version misbehaves: move its production alias back\n"
+        "to the version it pointed at before, after the `production` environment's reviewers\n"
+        "approve.",
+        "on:\n  workflow_dispatch:\n    inputs:\n"
+        "      model:\n        description: The model to roll back (its name in mlops.yaml).\n"
+        "        type: string\n        required: true\n",
+        _discovery(
+            '          mlops models --name "$MODEL"\n',
+            "          MODEL: ${{ inputs.model }}",
+            full_history=False,
+        )
+        + "\n"
+        + _matrix_call("rollback", "roll back", "ml-rollback.yml", _RELEASE_WRITE),
+    ),
+    (
         "ml-drift-check",
         "Continuous monitoring: every day (and by hand) each model's current data against its\n"
         "production reference; on drift, a drift-detected dispatch naming the model\n"

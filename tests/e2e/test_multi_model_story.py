@@ -180,3 +180,12 @@ def test_the_nightly_checks_every_model_and_retrains_only_the_one_that_drifted(
         retrain, legs(retrain, "retrain")["diabetes"] + "production", "deploy"
     )
     assert (promoted["version"], promoted["previous-version"]) == ("2", "1")
+
+    # by hand, for that one model (one leg): its production goes back to version 1
+    run = sim.dispatch_workflow("ml-rollback.yml", inputs={"model": NAMES["diabetes"]})
+    assert run.waiting_for == ["production"], run.log()
+    sim.approve(run, "production")
+    succeeded(run)
+    (leg,) = legs(run, "rollback").values()
+    back = action_outputs(run, leg + "rollback", REPO.name)
+    assert (back["version"], back["previous-version"]) == ("1", "2")
