@@ -383,14 +383,20 @@ def config_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-def _validate(raw: dict[str, Any], label: str) -> None:
+@cache
+def _schema_validator() -> Any:
+    """Built once per process: ``mlops models`` validates hundreds of configs."""
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
 
-    validator = Draft202012Validator(config_schema())
-    error = best_match(validator.iter_errors(raw))
-    if error is not None:
-        raise ConfigError(f"{label}: {_describe(error)}")
+    return Draft202012Validator(config_schema())
+
+
+def _validate(raw: dict[str, Any], label: str) -> None:
+    validator = _schema_validator()
+    if not validator.is_valid(raw):  # the valid config, the usual one, skips ranking errors
+        from jsonschema.exceptions import best_match
+
+        raise ConfigError(f"{label}: {_describe(best_match(validator.iter_errors(raw)))}")
     task = raw["task"]
     gate = raw.get("gate") or {}
     named = [(f"gate.metrics.{name}", name) for name in gate.get("metrics") or {}]
