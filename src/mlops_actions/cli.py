@@ -858,7 +858,10 @@ def _report(result: StageResult, args: argparse.Namespace, *, fail: bool = True)
         actions.append_summary(summary)
         actions.set_outputs(result.outputs())
     else:
-        sys.stdout.write(summary if summary.endswith("\n") else summary + "\n")
+        from mlops_actions.reports import terminal_text
+
+        shown = terminal_text(summary)
+        sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
     if getattr(args, "comment", False):  # before a failing verdict raises: the PR shows why
         _post_comment(summary, args, section=args.command, passed=result.passed)
     if getattr(args, "status", False):  # likewise: branch protection sees the failure
