@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from mlops_actions.data import PARQUET_SUFFIXES, is_remote, parquet_row_groups
+from mlops_actions.data import PARQUET_SUFFIXES, is_remote
 from mlops_actions.errors import DataError
 from mlops_actions.files import atomic_path, atomic_write_json
 
@@ -179,11 +179,17 @@ def _local_entry(path: Path) -> dict[str, Any]:
     return {"size": path.stat().st_size, "hash": f"sha256:{digest.hexdigest()}", "rows": rows}
 
 
-def _remote_entries(source: str) -> dict[str, dict[str, Any]]:
+def _filesystem(url: str) -> tuple[Any, str]:
+    """A fresh filesystem and path for ``url``: no cached instance, no cached listing (a
+    second look in the same process must see the store as it is now)."""
     import fsspec
 
+    return fsspec.core.url_to_fs(url, skip_instance_cache=True, use_listings_cache=False)
+
+
+def _remote_entries(source: str) -> dict[str, tuple[str, dict[str, Any]]]:
     try:
-        fs, path = fsspec.core.url_to_fs(source)
+        fs, path = _filesystem(source)
         path = path.rstrip("/")
         if glob.has_magic(path):
             found = fs.glob(path, detail=True)
@@ -205,7 +211,8 @@ def _remote_entries(source: str) -> dict[str, dict[str, Any]]:
         tag = info.get("ETag") or info.get("etag") or info.get("md5Hash") or info.get("mtime")
         rows = None
         if Path(key).suffix.lower() in PARQUET_SUFFIXES:
-            rows = _parquet_rows(f"{protocol}://{key}")
+            with fs.open(key, "rb") as fh:  # reads the footer by ranged GETs
+                rows = _parquet_rows(fh)
         entries[key[len(base) :].lstrip("/")] = (
             f"{protocol}://{key}",
             {
@@ -242,11 +249,14 @@ def _http_entry(url: str) -> dict[str, Any]:
     }
 
 
-def _parquet_rows(path: str | Path) -> int | None:
+def _parquet_rows(file: Any) -> int | None:
+    """Rows from a Parquet footer; None when it is no readable Parquet (its bytes still count)."""
+    import pyarrow.parquet as pq
+
     try:
-        return sum(parquet_row_groups(path))
-    except DataError:
-        return None  # not readable as Parquet: its bytes still count
+        return int(pq.ParquetFile(file).metadata.num_rows)
+    except Exception:  # pyarrow raises many unrelated classes for a bad file
+        return None
 
 
 def _is_data(name: str) -> bool:
@@ -267,9 +277,7 @@ def _fetch(origin: str, target: Path) -> None:
                 for block in response.iter_content(_BLOCK):
                     fh.write(block)
     elif is_remote(origin):
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(origin)
+        fs, path = _filesystem(origin)
         fs.get_file(path, str(target))
     else:
         shutil.copyfile(origin, target)
