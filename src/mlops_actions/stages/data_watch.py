@@ -69,7 +69,9 @@ class DataWatchResult(StageResult):
             "changed": self.changed,
             "dispatched": bool(self.alert.get("dispatched")),
             "fingerprint": self.current,
-            **{kind: len(self.changes[kind]) for kind in KINDS},
+            "files-added": len(self.changes["added"]),
+            "files-removed": len(self.changes["removed"]),
+            "files-changed": len(self.changes["changed"]),
         }
 
     def summary_markdown(self) -> str:
