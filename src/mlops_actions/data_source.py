@@ -20,6 +20,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -100,13 +101,16 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pull_source(config: Config, workdir: str | Path) -> dict[str, Any] | None:
-    """Copy ``data.source`` to ``data.train`` when the config has one; its listing, or None.
+def pull_source(
+    config: Config, workdir: str | Path, *, if_missing: bool = False
+) -> dict[str, Any] | None:
+    """Copy ``data.source`` to ``data.train`` when the config has one; the listing copied.
 
-    The listing is taken before the copy: a file replaced in between shows up as a change at
-    the next watch, and the model is retrained once more, never trained on unrecorded data
-    without a later retraining."""
-    if config.data.source is None:
+    validate-data and train look at the source each time (train records what it trained
+    on); the stages after them (``if_missing``) use the copy they made, and copy only on a
+    fresh machine. The listing is taken before the copy: a file replaced in between shows up
+    as a change at the next watch, and the model is trained once more."""
+    if config.data.source is None or (if_missing and config.data.train.exists()):
         return None
     return pull(config.data.source, config.data.train, Path(workdir) / SOURCE_STATE)
 
@@ -153,7 +157,7 @@ def _local_entries(source: str) -> dict[str, tuple[str, dict[str, Any]]]:
     path = Path(source)
     if glob.has_magic(source):
         found = sorted(Path(p) for p in glob.glob(source, recursive=True) if Path(p).is_file())
-        base = Path(os.path.commonpath([str(p.parent) for p in found])) if found else path.parent
+        base = Path(_glob_base(source))
     elif path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and _is_data(p.name))
         base = path
@@ -162,6 +166,11 @@ def _local_entries(source: str) -> dict[str, tuple[str, dict[str, Any]]]:
     else:
         raise DataError(f"{source}: data source not found")
     return {p.relative_to(base).as_posix(): (str(p), _local_entry(p)) for p in found}
+
+
+def _glob_base(pattern: str) -> str:
+    """The folder above a glob's first wildcard: names stay the same whatever matches."""
+    return re.split(r"[*?[]", pattern, maxsplit=1)[0].rsplit("/", 1)[0]
 
 
 def _local_entry(path: Path) -> dict[str, Any]:
@@ -193,7 +202,7 @@ def _remote_entries(source: str) -> dict[str, tuple[str, dict[str, Any]]]:
         path = path.rstrip("/")
         if glob.has_magic(path):
             found = fs.glob(path, detail=True)
-            base = path.split("*", 1)[0].rsplit("/", 1)[0]
+            base = _glob_base(path)
         else:
             found = fs.find(path, detail=True, withdirs=False)
             base = path.rsplit("/", 1)[0] if list(found) == [path] else path

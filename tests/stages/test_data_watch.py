@@ -15,10 +15,11 @@ import pytest
 
 from mlops_actions.cli import main
 from mlops_actions.config import load_config
-from mlops_actions.data_source import listing
+from mlops_actions.data_source import compare, listing
 from mlops_actions.errors import UsageError
 from mlops_actions.registry.store import Registry
 from mlops_actions.stages.data_watch import MAX_PAYLOAD_FILES, data_watch
+from mlops_actions.stages.evaluate_gate import evaluate_gate
 from mlops_actions.stages.train import train
 from support.models import flowers
 from support.s3 import S3_ENV, moto_server
@@ -145,6 +146,34 @@ def test_train_copies_the_source_and_records_its_listing(tmp_path):
     assert (tmp_path / "p/data/train.csv").read_text() == outside.read_text()
     assert result.lineage["source"] == listing(str(outside))
     assert result.lineage["source"]["files"]["train.csv"]["rows"] == 90
+
+
+def test_a_glob_names_files_below_its_wildcard_whatever_matches(tmp_path):
+    for folder in ("2031-05", "2031-06"):
+        (tmp_path / "lake" / folder).mkdir(parents=True)
+    (tmp_path / "lake/2031-05/a.csv").write_text(csv_text(4))
+    before = listing(str(tmp_path / "lake/*/*.csv"))
+    (tmp_path / "lake/2031-06/b.csv").write_text(csv_text(4))
+    after = listing(str(tmp_path / "lake/*/*.csv"))
+    assert list(before["files"]) == ["2031-05/a.csv"]
+    assert compare(before, after)["added"] == ["2031-06/b.csv"]
+    assert compare(before, after)["removed"] == []
+
+
+def test_a_later_stage_on_a_fresh_machine_copies_the_source_the_same_job_reuses_it(tmp_path):
+    outside = tmp_path / "shared" / "train.csv"
+    outside.parent.mkdir()
+    outside.write_text(csv_text(90))
+    path = project(tmp_path / "p", outside)
+    config = load_config(path)
+    train(config, workdir=tmp_path / "w")
+    copy = tmp_path / "p/data/train.csv"
+    outside.write_text(csv_text(95))  # changes during the job: the gate judges the trained rows
+    gate = evaluate_gate(config, workdir=tmp_path / "w")
+    assert copy.read_text() == csv_text(90) and gate.passed
+    copy.unlink()  # a job on another machine, with train's outputs as an artifact
+    evaluate_gate(config, workdir=tmp_path / "w")
+    assert copy.read_text() == csv_text(95)
 
 
 # ---- S3 -----------------------------------------------------------------------------------------
