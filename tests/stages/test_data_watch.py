@@ -124,6 +124,23 @@ def test_fail_on_change_exits_1_and_no_training_exits_2(tmp_path, capsys):
     assert main(args) == 0  # a change is a finding, not a failure, unless asked
 
 
+def test_the_cli_passes_source_target_and_no_alert(tmp_path, fake_github, capsys):
+    bucket, other = tmp_path / "bucket", tmp_path / "other"
+    for rows, folder in enumerate((bucket, other), start=10):
+        folder.mkdir()
+        (folder / "a.csv").write_text(csv_text(rows))
+    path = project(tmp_path / "p", bucket)
+    trained_on(path, str(other))
+    args = ["data-watch", "--config", str(path), "--workdir", str(tmp_path / "w")]
+    assert main([*args, "--source", str(other), "--target", "models", "--no-alert"]) == 0
+    assert json.loads((tmp_path / "w/data-watch/result.json").read_text())["changed"] is False
+    assert main([*args, "--no-alert"]) == 0  # data.source differs from what v1 was trained on
+    assert json.loads((tmp_path / "w/data-watch/result.json").read_text())["changed"] is True
+    assert fake_github.dispatches == []
+    assert main([*args, "--target", "nope"]) == 2
+    assert "no deploy target 'nope'" in capsys.readouterr().err
+
+
 def test_a_version_trained_without_a_source_is_no_silent_pass(tmp_path):
     bucket = tmp_path / "bucket"
     bucket.mkdir()
