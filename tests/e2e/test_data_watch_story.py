@@ -113,6 +113,8 @@ def test_h_data_changed_in_the_bucket_retrains_once(tmp_path, fake_github, bucke
     assert (second["version"], second["previous-version"]) == ("2", "1")
     # trained on the bucket's new file: 40 more training rows than version 1
     assert _train_rows(retrain) == _train_rows(only(sim.runs, "ml-release.yml")) + 40
+    card = retrain.artifacts["mlops-outputs"].files()["package-onnx/model-card.md"].decode()
+    assert "copied from <code>s3\\://lake/penguins/train\\.csv</code>: 1 file(s)" in card
 
     # the next nightly: version 2 was trained on this data; nothing is sent again
     sim.clock.advance(days=1)
