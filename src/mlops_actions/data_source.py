@@ -128,21 +128,38 @@ def pull(source: str, dest: Path, state: Path) -> dict[str, Any]:
         return now
     if not found:
         raise DataError(f"{public(source)}: no .csv or .parquet files to train on")
-    if len(found) == 1 and not dest.is_dir() and dest.suffix:
+    if len(found) == 1 and not dest.is_dir():
         ((origin, _),) = found.values()
         with atomic_path(dest) as tmp:
             _fetch(origin, tmp)
     else:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fresh = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        _fetch_folder(source, found, dest)
+    atomic_write_json(state, now)
+    return now
+
+
+def _fetch_folder(source: str, found: dict[str, tuple[str, Any]], dest: Path) -> None:
+    """Several files make a Parquet dataset folder, filled beside and renamed into place."""
+    if (
+        dest.suffix.lower() == ".csv"
+        or dest.is_file()
+        or not all(Path(name).suffix.lower() in PARQUET_SUFFIXES for name in found)
+    ):
+        raise DataError(
+            f"{public(source)}: {len(found)} data files; a source of several files must be "
+            "Parquet files and data.train a folder for them (or point data.source at one file)"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
         for name, (origin, _) in found.items():
             (fresh / name).parent.mkdir(parents=True, exist_ok=True)
             _fetch(origin, fresh / name)
         if dest.is_dir():
             shutil.rmtree(dest)
         os.replace(fresh, dest)
-    atomic_write_json(state, now)
-    return now
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
 
 
 def _same_file(source: str, dest: Path) -> bool:

@@ -16,7 +16,7 @@ import pytest
 from mlops_actions.cli import main
 from mlops_actions.config import load_config
 from mlops_actions.data_source import compare, listing
-from mlops_actions.errors import UsageError
+from mlops_actions.errors import DataError, UsageError
 from mlops_actions.registry.store import Registry
 from mlops_actions.stages.data_watch import MAX_PAYLOAD_FILES, data_watch
 from mlops_actions.stages.evaluate_gate import evaluate_gate
@@ -175,6 +175,26 @@ def test_a_glob_names_files_below_its_wildcard_whatever_matches(tmp_path):
     assert list(before["files"]) == ["2031-05/a.csv"]
     assert compare(before, after)["added"] == ["2031-06/b.csv"]
     assert compare(before, after)["removed"] == []
+
+
+def test_a_prefix_of_parquet_files_becomes_a_folder_and_of_csv_files_is_refused(tmp_path):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    for i in range(2):
+        flowers(50, i).to_parquet(lake / f"part-{i}.parquet")
+    path = project(tmp_path / "p", lake)
+    path.write_text(path.read_text().replace("data/train.csv", "data/train"))
+    result = train(load_config(path), workdir=tmp_path / "w")
+    assert sorted(p.name for p in (tmp_path / "p/data/train").iterdir()) == [
+        "part-0.parquet",
+        "part-1.parquet",
+    ]
+    assert result.rows["train"] + result.rows["test"] == 100
+    assert result.lineage["source"]["files"]["part-1.parquet"]["rows"] == 50
+    (lake / "extra.csv").write_text(csv_text(3))
+    with pytest.raises(DataError, match="3 data files; a source of several files must be Parquet"):
+        train(load_config(path), workdir=tmp_path / "w")
+    assert [p.name for p in (tmp_path / "p/data").iterdir()] == ["train"]  # nothing left over
 
 
 def test_a_later_stage_on_a_fresh_machine_copies_the_source_the_same_job_reuses_it(tmp_path):
