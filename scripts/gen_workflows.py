@@ -10,7 +10,14 @@ from pathlib import Path
 
 import generated_files
 
-from mlops_actions.workflow_templates import MANIFEST, SOURCES, Template, manifest_json, render
+from mlops_actions.workflow_templates import (
+    MANIFEST,
+    OPT_IN,
+    SOURCES,
+    Template,
+    manifest_json,
+    render,
+)
 
 ROOT = generated_files.ROOT
 REUSABLE = ROOT / ".github" / "workflows"
@@ -99,6 +106,13 @@ TEMPLATE_LIST = (
         "Continuous monitoring: every day (and by hand) compare current data with the production\n"
         "model's training reference; on drift, start ml-retrain.yml and keep one alert issue.",
         "on:\n  schedule:\n    - cron: '17 6 * * *'\n  workflow_dispatch:\n",
+    ),
+    Template(
+        "ml-data-watch",
+        "ml-data-watch.yml",
+        "Training data outside git: every night (and by hand) compare data.source with what the\n"
+        "newest registry version was trained on; on a change, start ml-retrain.yml once.",
+        "on:\n  schedule:\n    - cron: '47 5 * * *'\n  workflow_dispatch:\n",
     ),
 )
 
@@ -306,7 +320,7 @@ def outputs() -> dict[Path, str]:
         text = render(template, source_text)
         files[TEMPLATES / f"{template.name}.yml"] = text
         files[PACKAGED / SOURCES / template.source] = source_text
-        for example in EXAMPLES:
+        for example in EXAMPLES if template.name not in OPT_IN else ():
             files[
                 ROOT / "examples" / example / ".github" / "workflows" / f"{template.name}.yml"
             ] = text

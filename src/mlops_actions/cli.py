@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_serve,
         _add_drift_check,
         _add_drift_alert,
+        _add_data_watch,
         _add_comment,
         _add_pr_report,
         _add_inspect,
@@ -659,6 +660,46 @@ def _drift_alert(args: argparse.Namespace) -> int:
     from mlops_actions.stages.drift_alert import drift_alert
 
     return _report(drift_alert(_config(args), workdir=args.workdir, check=args.check), args)
+
+
+# -- data-watch -------------------------------------------------------------------------------
+
+
+def _add_data_watch(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
+        "data-watch",
+        "compare training data outside git with what the newest model was trained on; "
+        "dispatch data-updated on a change",
+        _data_watch,
+    )
+    p.add_argument(
+        "--source",
+        metavar="PATH|URL|s3://...",
+        help="the data to watch: a file, folder, glob, http(s) or fsspec URL (default: data.source)",
+    )
+    p.add_argument(
+        "--target",
+        metavar="NAME",
+        help="registry target under deploy.targets (default: the config's one registry target)",
+    )
+    p.add_argument("--fail-on-change", action="store_true", help="exit 1 when the data changed")
+    p.add_argument("--no-alert", action="store_true", help="send no repository_dispatch")
+
+
+def _data_watch(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.data_watch import data_watch
+
+    result = data_watch(
+        _config(args),
+        workdir=args.workdir,
+        source=args.source,
+        target=args.target,
+        fail_on_change=args.fail_on_change,
+        alert=not args.no_alert,
+    )
+    return _report(result, args)
 
 
 # -- comment, inspect -------------------------------------------------------------------------

@@ -45,6 +45,8 @@ class DataConfig:
     schema: Path | None = None
     delimiter: str = ","
     encoding: str = "utf-8"
+    source: str | None = None
+    """Outside data data.train is copied from (a path resolved against the config, or a URL)."""
 
 
 @dataclass(frozen=True)
@@ -546,6 +548,7 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
             schema=resolved("schema"),
             delimiter=data.get("delimiter", ","),
             encoding=data.get("encoding", "utf-8"),
+            source=_source(data.get("source"), root),
         ),
         model=ModelConfig(
             estimator=model.get("estimator")
@@ -596,6 +599,12 @@ def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
     if "protected_aliases" not in raw:
         return DeployConfig(targets=targets)
     return DeployConfig(targets=targets, protected_aliases=tuple(raw["protected_aliases"]))
+
+
+def _source(value: str | None, root: Path) -> str | None:
+    if not value or "://" in value:
+        return value or None
+    return str(root / value) if any(c in value for c in "*?[") else str((root / value).resolve())
 
 
 def _reference(value: str | None, root: Path) -> Path | str | None:

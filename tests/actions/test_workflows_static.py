@@ -63,6 +63,7 @@ def test_the_files_exist():
         "ml-retrain.yml",
         "ml-rollback.yml",
         "ml-tune.yml",
+        "ml-data-watch.yml",
     }
     names = {p.parent.name for p in ACTIONS if p.parent != REPO}
     assert names == {
@@ -75,6 +76,7 @@ def test_the_files_exist():
         "drift-check",
         "comment",
         "select-champion",
+        "data-watch",
     }
 
 
@@ -313,6 +315,7 @@ def test_triggers_are_the_ones_the_issue_names():
     )
     assert on["ml-release.yml"]["push"]["branches"] == ["main"]
     assert set(on["ml-drift-check.yml"]) == {"schedule", "workflow_dispatch"}
+    assert set(on["ml-data-watch.yml"]) == {"schedule", "workflow_dispatch"}
     assert set(on["ml-retrain.yml"]) == {"repository_dispatch", "schedule", "workflow_dispatch"}
     assert set(on["ml-rollback.yml"]) == {"workflow_dispatch"}
     assert set(on["ml-tune.yml"]) == {"workflow_dispatch"}
@@ -332,12 +335,13 @@ def test_triggers_are_the_ones_the_issue_names():
         assert all(spec["type"] in ("string", "boolean", "number") for spec in inputs.values())
 
 
-def test_drift_check_dispatches_the_event_ml_retrain_listens_for():
+def test_drift_check_and_data_watch_dispatch_events_ml_retrain_listens_for():
     from mlops_actions.config import load_config
+    from mlops_actions.stages.data_watch import EVENT_TYPE
 
     config = load_config(REPO / "examples" / "penguins" / "mlops.yaml")
     listened = load(REPO / "workflows" / "ml-retrain.yml")[True]["repository_dispatch"]["types"]
-    assert config.drift.alerts.event_type in listened
+    assert config.drift.alerts.event_type in listened and EVENT_TYPE in listened
 
 
 # ---- generated files stay in step with their sources ------------------------------------------

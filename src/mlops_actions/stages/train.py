@@ -8,12 +8,13 @@ import io
 import os
 import platform
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlops_actions import __version__
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import load_splits
+from mlops_actions.data_source import pull_source
 from mlops_actions.errors import ConfigError, DataError, ModelError
 from mlops_actions.features import (
     features_to_json,
@@ -28,9 +29,6 @@ from mlops_actions.metrics import compute_metrics
 from mlops_actions.pipeline import build_pipeline
 from mlops_actions.reports import render
 from mlops_actions.stages._common import StageResult, write_result
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclasses.dataclass
@@ -69,6 +67,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     import joblib
 
     out = layout.stage_dir(workdir, layout.TRAIN)
+    source = pull_source(config, workdir)
     splits = load_splits(config)
     target = config.data.target
     features = infer_features(config, splits.train)
@@ -100,6 +99,8 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
         "factory": config.model.factory,
     }
     lineage = _build_lineage(config, splits.fingerprints)
+    if source is not None:
+        lineage["source"] = source  # what data-watch compares the source with
     feature_items = features_to_json(features)
     warnings = []
     if splits.dropped_unlabelled:

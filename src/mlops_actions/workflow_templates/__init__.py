@@ -19,6 +19,9 @@ from importlib import resources
 
 SOURCES = "sources"
 MANIFEST = "templates.json"
+OPT_IN = frozenset({"ml-data-watch"})
+"""Templates for a feature the project turns on (data.source), which neither ``mlops init``
+nor the examples set: a copy elsewhere would fail every night."""
 _ON_BLOCK = re.compile(r"^on:\n(?:(?:[ \t]+.*)?\n)*?(?=^\S)", re.MULTILINE)
 _INPUT = re.compile(r"\$\{\{ inputs\.([A-Za-z0-9_-]+) \}\}")
 _PATH_FILTER = re.compile(r"^(      - ')(?!\.github/)([^']+)('\s*)$", re.MULTILINE)
