@@ -123,9 +123,14 @@ MULTI_MODEL = TEMPLATES / "multi-model"
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
 
 
+def _triggers(name: str) -> str:
+    return next(t.triggers for t in TEMPLATE_LIST if t.name == name)
+
+
 def _discovery(selection: str, env: str, *, full_history: bool) -> str:
     """The job listing the models this run is for (``mlops models``, its matrix and count)."""
     depth = "\n          fetch-depth: 0 # what changed, from the history" if full_history else ""
+    env_block = f"        env:\n{env}\n" if env else ""
     return f"""\
   models:
     name: models to run
@@ -145,9 +150,7 @@ def _discovery(selection: str, env: str, *, full_history: bool) -> str:
           cache: restore-only
       - id: models
         shell: bash
-        env:
-{env}
-        run: |
+{env_block}        run: |
 {selection}"""
 
 
@@ -203,7 +206,7 @@ MULTI_TEMPLATE_LIST = (
         "When ml-pull-request.yml's run completes: one sticky comment with a section per model\n"
         "it ran, the status 'mlops/gate: <model>' of each and 'mlops/gate' over them all (the\n"
         "one check to require in branch protection), also for pull requests from forks.",
-        TEMPLATE_LIST[1].triggers,
+        _triggers("ml-pr-report"),
         """\
   report:
     name: comment and gate statuses
@@ -282,14 +285,27 @@ MULTI_TEMPLATE_LIST = (
         + _matrix_call("rollback", "roll back", "ml-rollback.yml", _RELEASE_WRITE),
     ),
     (
+        "ml-data-watch",
+        "Every day (and by hand): for each model whose training data lives outside git\n"
+        "(data.source), compare the store's listing with the one its newest version was trained\n"
+        "on; on a change, one data-updated dispatch naming the model (ml-retrain.yml retrains it).",
+        _triggers("ml-data-watch"),
+        _discovery("          mlops models --with-data-source\n", "", full_history=False)
+        + "\n"
+        + _matrix_call(
+            "watch",
+            "data watch",
+            "ml-data-watch.yml",
+            "      contents: write # the data-updated dispatch; the registry's audit entry\n",
+        ),
+    ),
+    (
         "ml-drift-check",
         "Continuous monitoring: every day (and by hand) each model's current data against its\n"
         "production reference; on drift, a drift-detected dispatch naming the model\n"
         "(ml-retrain.yml retrains that one) and one alert issue per model.",
-        TEMPLATE_LIST[-1].triggers,
-        _discovery(_ALL_MODELS, "          {}", full_history=False).replace(
-            "        env:\n          {}\n", ""
-        )
+        _triggers("ml-drift-check"),
+        _discovery(_ALL_MODELS, "", full_history=False)
         + "\n"
         + _matrix_call(
             "drift",

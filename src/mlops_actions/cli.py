@@ -194,6 +194,12 @@ def _add_models(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="only the model called NAME (repeatable; an unknown name is an error)",
     )
+    p.add_argument(
+        "--with-data-source",
+        action="store_true",
+        help="only the models whose training data lives outside git (data.source): what "
+        "data-watch can watch",
+    )
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -203,6 +209,8 @@ def _models(args: argparse.Namespace) -> int:
     models = discovery.discover(args.root, pattern=args.pattern)
     if args.name:
         models = discovery.named(models, args.name)
+    if args.with_data_source:
+        models = [m for m in models if m.watched]
     if args.changed_since:
         models = discovery.affected(models, discovery.changed_since(args.root, args.changed_since))
     matrix = discovery.matrix_json(models)

@@ -29,6 +29,7 @@ class Model:
     folder: str
     reads: tuple[str, ...]  # files and folders the model depends on, repository-relative
     changed: tuple[str, ...] = ()  # the changed files that selected it
+    watched: bool = False  # its training data lives outside git (data.source): data-watch
 
     def matrix_entry(self) -> dict[str, str]:
         return {"name": self.name, "config": Path(self.config).name, "folder": self.folder}
@@ -54,6 +55,7 @@ def discover(root: str | Path, *, pattern: str = PATTERN) -> list[Model]:
                 config=where,
                 folder=path.parent.relative_to(root).as_posix() or ".",
                 reads=tuple(sorted(_reads(config, path, root))),
+                watched=config.data.source is not None,
             )
         )
     names: dict[str, str] = {}

@@ -208,3 +208,15 @@ def test_patterns_span_folders_with_two_stars_and_never_enter_a_venv(repo, patte
     write(repo, "node_modules/x/mlops.yaml", "name: [broken\n")
     found = discovery.discover(repo, pattern=pattern)
     assert sorted(m.name for m in found) == sorted(expected)
+
+
+def test_with_data_source_lists_only_the_models_data_watch_can_watch(repo, monkeypatch, capsys):
+    config = (repo / "churn/mlops.yaml").read_text()
+    write(
+        repo,
+        "churn/mlops.yaml",
+        config.replace(", target: y", ", target: y, source: 's3://bucket/customers.csv'"),
+    )
+    monkeypatch.chdir(repo)
+    assert main(["models", "--with-data-source"]) == 0
+    assert [m["name"] for m in json.loads(capsys.readouterr().out)["include"]] == ["churn"]
