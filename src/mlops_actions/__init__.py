@@ -1,6 +1,6 @@
 """mlops-actions: composable GitHub Actions and one CLI for CI-native MLOps.
 
-The public surface is what ``__all__`` lists: the six stages (and init, rollback, drift-alert) with their
+The public surface is what ``__all__`` lists: the six stages (and init, rollback, drift-alert, data-watch) with their
 typed results, the config loader, the packaged model, the registry and every error class.
 Importing the package stays cheap, because every CLI step is a fresh process: the error
 classes load with it, the rest on first use, and pandas, scikit-learn, onnx and pandera only
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from mlops_actions.config import Config, load_config
     from mlops_actions.model import OnnxModel
     from mlops_actions.registry.store import Registry
+    from mlops_actions.stages.data_watch import DataWatchResult, data_watch
     from mlops_actions.stages.deploy import DeployResult, deploy
     from mlops_actions.stages.drift_alert import DriftAlertResult, drift_alert
     from mlops_actions.stages.drift_check import DriftResult, drift_check
@@ -51,6 +52,7 @@ _LAZY = {
     **dict.fromkeys(("deploy", "DeployResult"), "mlops_actions.stages.deploy"),
     **dict.fromkeys(("drift_check", "DriftResult"), "mlops_actions.stages.drift_check"),
     **dict.fromkeys(("drift_alert", "DriftAlertResult"), "mlops_actions.stages.drift_alert"),
+    **dict.fromkeys(("data_watch", "DataWatchResult"), "mlops_actions.stages.data_watch"),
     **dict.fromkeys(("init", "InitResult"), "mlops_actions.stages.init"),
     **dict.fromkeys(("evaluate_gate", "GateResult"), "mlops_actions.stages.evaluate_gate"),
     **dict.fromkeys(("package_onnx", "PackageResult"), "mlops_actions.stages.package_onnx"),
@@ -98,6 +100,8 @@ __all__ = [
     "DriftResult",
     "drift_alert",
     "DriftAlertResult",
+    "data_watch",
+    "DataWatchResult",
     "init",
     "InitResult",
     # what the stages hand each other

@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_serve,
         _add_drift_check,
         _add_drift_alert,
+        _add_data_watch,
         _add_comment,
         _add_pr_report,
         _add_inspect,
@@ -186,6 +187,19 @@ def _add_models(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="REF",
         help="only models a change since the merge base with REF touches, e.g. origin/main",
     )
+    p.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the model called NAME (repeatable; an unknown name is an error)",
+    )
+    p.add_argument(
+        "--with-data-source",
+        action="store_true",
+        help="only the models whose training data lives outside git (data.source): what "
+        "data-watch can watch",
+    )
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -193,6 +207,10 @@ def _models(args: argparse.Namespace) -> int:
     from mlops_actions.github import actions
 
     models = discovery.discover(args.root, pattern=args.pattern)
+    if args.name:
+        models = discovery.named(models, args.name)
+    if args.with_data_source:
+        models = [m for m in models if m.watched]
     if args.changed_since:
         models = discovery.affected(models, discovery.changed_since(args.root, args.changed_since))
     matrix = discovery.matrix_json(models)
@@ -652,6 +670,46 @@ def _drift_alert(args: argparse.Namespace) -> int:
     return _report(drift_alert(_config(args), workdir=args.workdir, check=args.check), args)
 
 
+# -- data-watch -------------------------------------------------------------------------------
+
+
+def _add_data_watch(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = _command(
+        sub,
+        common,
+        "data-watch",
+        "compare training data outside git with what the newest model was trained on; "
+        "dispatch data-updated on a change",
+        _data_watch,
+    )
+    p.add_argument(
+        "--source",
+        metavar="PATH|URL|s3://...",
+        help="the data to watch: a file, folder, glob, http(s) or fsspec URL (default: data.source)",
+    )
+    p.add_argument(
+        "--target",
+        metavar="NAME",
+        help="registry target under deploy.targets (default: the config's one registry target)",
+    )
+    p.add_argument("--fail-on-change", action="store_true", help="exit 1 when the data changed")
+    p.add_argument("--no-alert", action="store_true", help="send no repository_dispatch")
+
+
+def _data_watch(args: argparse.Namespace) -> int:
+    from mlops_actions.stages.data_watch import data_watch
+
+    result = data_watch(
+        _config(args),
+        workdir=args.workdir,
+        source=args.source,
+        target=args.target,
+        fail_on_change=args.fail_on_change,
+        alert=not args.no_alert,
+    )
+    return _report(result, args)
+
+
 # -- comment, inspect -------------------------------------------------------------------------
 
 
@@ -718,10 +776,22 @@ def _add_pr_report(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="post: the pull request workflow run (github.event.workflow_run.id)",
     )
+    p.add_argument(
+        "--models",
+        choices=["true", "false"],
+        default="false",
+        help="post: the run is a multi-model run's, with one mlops-pr-report-<model> artifact "
+        "per model it affected: one comment for them all, a status per model and mlops/gate "
+        "over them (default: %(default)s; --config is then not read)",
+    )
 
 
 def _pr_report(args: argparse.Namespace) -> int:
-    from mlops_actions.github.pr_report import pack_pr_report, post_pr_report
+    from mlops_actions.github.pr_report import (
+        pack_pr_report,
+        post_models_report,
+        post_pr_report,
+    )
 
     if args.action == "pack":
         if not args.out:
@@ -731,17 +801,20 @@ def _pr_report(args: argparse.Namespace) -> int:
         return 0
     if args.run_id is None:
         raise UsageError("pr-report post needs --run-id ID (github.event.workflow_run.id)")
-    config = _config(args)
-    result = post_pr_report(
-        args.run_id,
-        name=config.name,
-        token_env=config.github.token_env,
-        bot_login=config.github.bot_login,
-    )
+    if args.models == "true":
+        result = post_models_report(args.run_id)
+    else:
+        config = _config(args)
+        result = post_pr_report(
+            args.run_id,
+            name=config.name,
+            token_env=config.github.token_env,
+            bot_login=config.github.bot_login,
+        )
     if result.action == "posted":
         sys.stdout.write(
-            f"PR #{result.pr}: comment {result.comment_url or 'not posted'}, "
-            f"gate status {result.status or 'not set'}\n"
+            f"PR #{result.pr or '?'}: comment {result.comment_url or 'not posted'}, "
+            f"gate status {result.status or 'not set'}{f' ({result.reason})' if result.reason else ''}\n"
         )
     return 0
 
@@ -834,7 +907,10 @@ def _report(result: StageResult, args: argparse.Namespace, *, fail: bool = True)
         actions.append_summary(summary)
         actions.set_outputs(result.outputs())
     else:
-        sys.stdout.write(summary if summary.endswith("\n") else summary + "\n")
+        from mlops_actions.reports import terminal_text
+
+        shown = terminal_text(summary)
+        sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
     if getattr(args, "comment", False):  # before a failing verdict raises: the PR shows why
         _post_comment(summary, args, section=args.command, passed=result.passed)
     if getattr(args, "status", False):  # likewise: branch protection sees the failure

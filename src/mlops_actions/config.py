@@ -45,6 +45,8 @@ class DataConfig:
     schema: Path | None = None
     delimiter: str = ","
     encoding: str = "utf-8"
+    source: str | None = None
+    """Outside data data.train is copied from (a path resolved against the config, or a URL)."""
 
 
 @dataclass(frozen=True)
@@ -393,14 +395,20 @@ def config_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-def _validate(raw: dict[str, Any], label: str) -> None:
+@cache
+def _schema_validator() -> Any:
+    """Built once per process: ``mlops models`` validates hundreds of configs."""
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
 
-    validator = Draft202012Validator(config_schema())
-    error = best_match(validator.iter_errors(raw))
-    if error is not None:
-        raise ConfigError(f"{label}: {_describe(error)}")
+    return Draft202012Validator(config_schema())
+
+
+def _validate(raw: dict[str, Any], label: str) -> None:
+    validator = _schema_validator()
+    if not validator.is_valid(raw):  # the valid config, the usual one, skips ranking errors
+        from jsonschema.exceptions import best_match
+
+        raise ConfigError(f"{label}: {_describe(best_match(validator.iter_errors(raw)))}")
     task = raw["task"]
     gate = raw.get("gate") or {}
     named = [(f"gate.metrics.{name}", name) for name in gate.get("metrics") or {}]
@@ -550,6 +558,7 @@ def _build(raw: dict[str, Any], path: Path) -> Config:
             schema=resolved("schema"),
             delimiter=data.get("delimiter", ","),
             encoding=data.get("encoding", "utf-8"),
+            source=_source(data.get("source"), root),
         ),
         model=ModelConfig(
             estimator=model.get("estimator")
@@ -608,6 +617,12 @@ def _deploy(raw: dict[str, Any], root: Path) -> DeployConfig:
     if "protected_aliases" not in raw:
         return DeployConfig(targets=targets)
     return DeployConfig(targets=targets, protected_aliases=tuple(raw["protected_aliases"]))
+
+
+def _source(value: str | None, root: Path) -> str | None:
+    if not value or "://" in value:
+        return value or None
+    return str(root / value) if any(c in value for c in "*?[") else str((root / value).resolve())
 
 
 def _reference(value: str | None, root: Path) -> Path | str | None:

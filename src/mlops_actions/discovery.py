@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mlops_actions import gitrepo
 from mlops_actions.config import Config, load_config
@@ -28,6 +29,7 @@ class Model:
     folder: str
     reads: tuple[str, ...]  # files and folders the model depends on, repository-relative
     changed: tuple[str, ...] = ()  # the changed files that selected it
+    watched: bool = False  # its training data lives outside git (data.source): data-watch
 
     def matrix_entry(self) -> dict[str, str]:
         return {"name": self.name, "config": Path(self.config).name, "folder": self.folder}
@@ -38,9 +40,7 @@ def discover(root: str | Path, *, pattern: str = PATTERN) -> list[Model]:
     naming it (a matrix that silently loses a model would ship nothing for it)."""
     root = Path(root).resolve()
     models = []
-    for path in sorted(root.glob(pattern)):
-        if _SKIPPED & set(path.relative_to(root).parts[:-1]) or not path.is_file():
-            continue
+    for path in _walk(root, pattern):
         where = path.relative_to(root).as_posix()
         try:
             config = load_config(path)
@@ -55,6 +55,7 @@ def discover(root: str | Path, *, pattern: str = PATTERN) -> list[Model]:
                 config=where,
                 folder=path.parent.relative_to(root).as_posix() or ".",
                 reads=tuple(sorted(_reads(config, path, root))),
+                watched=config.data.source is not None,
             )
         )
     names: dict[str, str] = {}
@@ -66,6 +67,42 @@ def discover(root: str | Path, *, pattern: str = PATTERN) -> list[Model]:
             )
         names[model.name] = model.config
     return models
+
+
+def _walk(root: Path, pattern: str) -> list[Path]:
+    """The files under ``root`` matching ``pattern`` (``**`` spans folders), sorted, never
+    entering the skipped folders: a checkout's venv or node_modules is most of its files."""
+    wanted = tuple(PurePosixPath(pattern).parts)
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [d for d in subfolders if d not in _SKIPPED]
+        where = Path(folder).relative_to(root).parts
+        found += [Path(folder, f) for f in files if _matches((*where, f), wanted)]
+    return sorted(found)
+
+
+def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_matches(parts[i:], pattern[1:]) for i in range(len(parts) + 1))
+    return (
+        bool(parts)
+        and fnmatch.fnmatchcase(parts[0], pattern[0])
+        and _matches(parts[1:], pattern[1:])
+    )
+
+
+def named(models: list[Model], names: list[str]) -> list[Model]:
+    """The models called one of ``names``; a name no config has is exit 2 (a dispatch for a
+    model renamed or removed since must not pass as nothing to do)."""
+    known = {m.name for m in models}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise UsageError(
+            f"--name {unknown[0]}: no model of that name (the models: {', '.join(sorted(known))})"
+        )
+    return [m for m in models if m.name in names]
 
 
 def changed_since(root: str | Path, ref: str) -> list[str]:

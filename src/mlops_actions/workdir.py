@@ -8,6 +8,7 @@ stage finished) and ``summary.md``, and besides::
     package-onnx/   model.onnx, model-card.md
     drift-check/    profile.json, report.html
     drift-alert/    (result.json and summary.md only: what the alerts did)
+    data-watch/     (result.json and summary.md only: what changed, what was dispatched)
     select-champion/  report.md, report.html (the champion itself is copied to train/)
 
 A stage that reads another's output asks this module for the path.
@@ -25,6 +26,7 @@ DEPLOY = "deploy"
 ROLLBACK = "rollback"
 DRIFT_CHECK = "drift-check"
 DRIFT_ALERT = "drift-alert"
+DATA_WATCH = "data-watch"
 INIT = "init"
 SELECT_CHAMPION = "select-champion"
 

@@ -28,6 +28,7 @@ WORKFLOWS = sorted(
     [
         *REPO.glob(".github/workflows/*.yml"),
         *REPO.glob("workflows/*.yml"),
+        *REPO.glob("workflows/multi-model/*.yml"),
         *REPO.glob("examples/*/.github/workflows/*.yml"),
     ]
 )
@@ -62,6 +63,7 @@ def test_the_files_exist():
         "ml-retrain.yml",
         "ml-rollback.yml",
         "ml-tune.yml",
+        "ml-data-watch.yml",
     }
     names = {p.parent.name for p in ACTIONS if p.parent != REPO}
     assert names == {
@@ -74,6 +76,7 @@ def test_the_files_exist():
         "drift-check",
         "comment",
         "select-champion",
+        "data-watch",
     }
 
 
@@ -262,6 +265,9 @@ def test_workflow_permissions_checkout_and_concurrency(path):
     for job_id, job in doc["jobs"].items():
         if doc["permissions"] == {}:
             assert "permissions" in job, f"{rel(path)}: job {job_id} must declare its permissions"
+        if "uses" in job:  # a call: GitHub allows no timeout here, the called jobs have theirs
+            assert set(job) <= CALL_KEYS, f"{rel(path)}: {job_id}: {set(job) - CALL_KEYS}"
+            continue
         assert job.get("timeout-minutes"), f"{rel(path)}: job {job_id} needs timeout-minutes"
         for step in job.get("steps", []):
             if str(step.get("uses", "")).startswith("actions/checkout@"):
@@ -280,6 +286,20 @@ def test_workflow_permissions_checkout_and_concurrency(path):
                 )
 
 
+CALL_KEYS = {
+    "name",
+    "uses",
+    "with",
+    "secrets",
+    "needs",
+    "if",
+    "permissions",
+    "strategy",
+    "concurrency",
+}
+"""The keys GitHub allows in a job that calls a reusable workflow."""
+
+
 def test_production_is_promoted_after_staging_in_its_own_environment():
     for name in ("ml-release.yml", "ml-retrain.yml"):
         jobs = load(REPO / "workflows" / name)["jobs"]
@@ -295,6 +315,7 @@ def test_triggers_are_the_ones_the_issue_names():
     )
     assert on["ml-release.yml"]["push"]["branches"] == ["main"]
     assert set(on["ml-drift-check.yml"]) == {"schedule", "workflow_dispatch"}
+    assert set(on["ml-data-watch.yml"]) == {"schedule", "workflow_dispatch"}
     assert set(on["ml-retrain.yml"]) == {"repository_dispatch", "schedule", "workflow_dispatch"}
     assert set(on["ml-rollback.yml"]) == {"workflow_dispatch"}
     assert set(on["ml-tune.yml"]) == {"workflow_dispatch"}
@@ -314,12 +335,13 @@ def test_triggers_are_the_ones_the_issue_names():
         assert all(spec["type"] in ("string", "boolean", "number") for spec in inputs.values())
 
 
-def test_drift_check_dispatches_the_event_ml_retrain_listens_for():
+def test_drift_check_and_data_watch_dispatch_events_ml_retrain_listens_for():
     from mlops_actions.config import load_config
+    from mlops_actions.stages.data_watch import EVENT_TYPE
 
     config = load_config(REPO / "examples" / "penguins" / "mlops.yaml")
     listened = load(REPO / "workflows" / "ml-retrain.yml")[True]["repository_dispatch"]["types"]
-    assert config.drift.alerts.event_type in listened
+    assert config.drift.alerts.event_type in listened and EVENT_TYPE in listened
 
 
 # ---- generated files stay in step with their sources ------------------------------------------

@@ -98,6 +98,16 @@ def drop_rows(sim: Simulation, path: str, every: int) -> tuple[int, int]:
     return len(rows), len(kept)
 
 
+def pull_request_dropping_rows(sim: Simulation, example: str, branch: str, **options):
+    """A branch dropping every 8th data row, opened as a pull request: its number, the runs it
+    started, and the row counts before and after."""
+    sim.repo.branch(branch)
+    before, after = drop_rows(sim, DATA[example], 8)
+    sim.repo.commit("drop doubtful rows")
+    number, runs = sim.open_pull_request(branch, title="drop doubtful rows", **options)
+    return number, runs, before, after
+
+
 def outlives_the_runner(sim: Simulation, deployed: dict[str, str]) -> None:
     """The version a deploy job registered lives somewhere that survives the job's machine."""
     assert not deployed["location"].startswith(str(sim.root)), (
@@ -120,10 +130,7 @@ def release(sim: Simulation):
 @pytest.mark.parametrize("example", ["penguins", "diabetes"])
 def test_a_pull_request_gets_one_sticky_comment_and_the_gate_status(example, project, fake_github):
     sim = project(example)
-    sim.repo.branch("fewer-rows")
-    before, after = drop_rows(sim, DATA[example], 8)
-    sim.repo.commit("drop doubtful rows")
-    number, runs = sim.open_pull_request("fewer-rows", title="drop doubtful rows")
+    number, runs, before, after = pull_request_dropping_rows(sim, example, "fewer-rows")
     run = only(runs, "ml-pull-request.yml")
     succeeded(run)
     leg = run.job("checks").legs[0]
@@ -257,10 +264,7 @@ REPORTER = {
 @pytest.mark.parametrize("example", ["penguins", "diabetes"])
 def test_f_a_fork_pull_request_gets_its_report(example, project, fake_github):
     sim = project(example)
-    sim.repo.branch("fork-change")
-    before, after = drop_rows(sim, DATA[example], 8)
-    sim.repo.commit("drop doubtful rows")
-    number, runs = sim.open_pull_request("fork-change", fork=True)
+    number, runs, before, after = pull_request_dropping_rows(sim, example, "fork-change", fork=True)
     head = sim.repo.git("rev-parse", "fork-change")
 
     # the fork's run: read-only token, the report in its step summary and its artifact only

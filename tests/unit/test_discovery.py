@@ -167,3 +167,56 @@ def test_discovery_scales_to_many_models_without_the_heavy_libraries(repo):
         [sys.executable, "-c", probe, str(repo)], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_in_actions_the_matrix_and_its_size_are_step_outputs(repo, tmp_path, monkeypatch, capsys):
+    output = tmp_path / "output"
+    output.write_text("")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.chdir(repo)
+    assert main(["models", "--name", "fraud", "--name", "churn"]) == 0
+    printed = capsys.readouterr().out.strip()
+    lines = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert lines == {"matrix": printed, "count": "2"}
+    assert [m["name"] for m in json.loads(printed)["include"]] == ["churn", "fraud"]
+
+
+def test_a_name_no_model_has_is_an_error_not_an_empty_matrix(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo)
+    assert main(["models", "--name", "frauds"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "mlops: error: --name frauds: no model of that name (the models: churn, fraud, upsell)"
+    ), err
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("**/mlops.yaml", ["churn", "fraud", "upsell", "root", "deep"]),
+        ("*/mlops.yaml", ["churn", "fraud", "upsell"]),
+        ("mlops.yaml", ["root"]),
+        ("teams/**/mlops.yaml", ["deep"]),
+    ],
+)
+def test_patterns_span_folders_with_two_stars_and_never_enter_a_venv(repo, pattern, expected):
+    write(repo, "mlops.yaml", (repo / "churn/mlops.yaml").read_text().replace("churn", "root"))
+    deep = (repo / "churn/mlops.yaml").read_text().replace("churn", "deep")
+    write(repo, "teams/a/b/mlops.yaml", deep.replace("../shared", "../../../shared"))
+    write(repo, ".venv/lib/site/mlops.yaml", "name: [broken\n")  # would be exit 2 if read
+    write(repo, "node_modules/x/mlops.yaml", "name: [broken\n")
+    found = discovery.discover(repo, pattern=pattern)
+    assert sorted(m.name for m in found) == sorted(expected)
+
+
+def test_with_data_source_lists_only_the_models_data_watch_can_watch(repo, monkeypatch, capsys):
+    config = (repo / "churn/mlops.yaml").read_text()
+    write(
+        repo,
+        "churn/mlops.yaml",
+        config.replace(", target: y", ", target: y, source: 's3://bucket/customers.csv'"),
+    )
+    monkeypatch.chdir(repo)
+    assert main(["models", "--with-data-source"]) == 0
+    assert [m["name"] for m in json.loads(capsys.readouterr().out)["include"]] == ["churn"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlops_actions.reports import md
+from mlops_actions.reports import md, terminal_text
 from support.html_text import render_markdown as render
 
 HOSTILE = [
@@ -62,3 +62,15 @@ def test_any_text_renders_as_itself(value):
     parsed = render(f"text {md(value)} end\n")
     assert parsed.tags == ["p"] and parsed.comments == []
     assert normal(parsed.shown) == normal(f"text {value} end")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.one_of(st.sampled_from(MARKDOWN), VISIBLE), max_size=40))
+def test_a_terminal_shows_any_value_as_it_was(value):
+    """What the CLI prints outside Actions: md's escapes undone, the text itself back."""
+    assert terminal_text(f"<code>{md(value)}</code>") == " ".join(value.split())
+
+
+def test_a_terminal_shows_a_report_without_markdown_escapes():
+    report = "- `mlops\\.yaml` for <code>wine\\-cultivar</code> &amp; <sub>@\u200bocto</sub>"
+    assert terminal_text(report) == "- `mlops.yaml` for wine-cultivar & @octo"

@@ -260,20 +260,26 @@ class GitHubClient:
 
     # -- repository_dispatch ---------------------------------------------------------
 
-    def dispatch(self, event_type: str, client_payload: Mapping[str, Any] | None = None) -> str:
+    def dispatch(
+        self,
+        event_type: str,
+        client_payload: Mapping[str, Any] | None = None,
+        *,
+        dispatch_id: str | None = None,
+    ) -> str:
         """Send a ``repository_dispatch`` event and return its ``dispatch_id``.
 
         GitHub lists no dispatches, so a lost answer cannot be checked: the event is sent
         again with the same run-scoped ``dispatch_id`` in ``client_payload``, by which the
-        receiving workflow (its concurrency group) recognises the duplicate. GitHub's limits
-        are checked here first.
+        receiving workflow (its concurrency group) recognises the duplicate. A caller that
+        retries in a later run passes the id it recorded. GitHub's limits are checked here first.
         """
         if not 1 <= len(event_type) <= MAX_EVENT_TYPE_CHARS:
             raise UsageError(
                 f"repository_dispatch event_type must be 1..{MAX_EVENT_TYPE_CHARS} characters, got {len(event_type)}"
             )
         run = f"{os.environ.get('GITHUB_RUN_ID', 'local')}.{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}"
-        dispatch_id = f"{run}.{uuid.uuid4().hex[:12]}"
+        dispatch_id = dispatch_id or f"{run}.{uuid.uuid4().hex[:12]}"
         client_payload = {**(client_payload or {}), "dispatch_id": dispatch_id}
         if len(client_payload) > MAX_DISPATCH_KEYS:
             raise UsageError(
@@ -595,6 +601,23 @@ class GitHubClient:
         )
         found = [a for a in resp.json().get("artifacts") or [] if a.get("name") == name]
         return found[0] if found else None
+
+    def list_run_artifacts(self, run_id: int) -> list[JSON]:
+        """Every artifact of run ``run_id`` (the list is an object, so not ``_paginate``)."""
+        url: str | None = f"{self.api_url}{self._repo_path}/actions/runs/{int(run_id)}/artifacts"
+        query: dict[str, Any] | None = {"per_page": 100}
+        found: list[JSON] = []
+        while url:
+            resp = self._request(
+                "GET",
+                url,
+                what=f"list artifacts of run {run_id}",
+                permission="actions: read",
+                params=query,
+            )
+            found += resp.json().get("artifacts") or []
+            url, query = resp.links.get("next", {}).get("url"), None
+        return found
 
     def download_artifact(self, artifact_id: int, *, max_bytes: int) -> bytes:
         """The artifact's zip, refused over ``max_bytes``: GitHub redirects to a link on its

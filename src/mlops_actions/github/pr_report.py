@@ -31,8 +31,13 @@ from mlops_actions.files import atomic_write_json, atomic_write_text
 from mlops_actions.github.actions import annotate, event_pull_request
 from mlops_actions.github.comment import post_sticky_comment
 from mlops_actions.github.status import post_gate_status
+from mlops_actions.reports import render
 
 ARTIFACT = "mlops-pr-report"
+_MODEL_ARTIFACT = re.compile(r"mlops-pr-report-([A-Za-z0-9._-]{1,100})")
+"""A multi-model run's report of one model; the name, a status context, is kept plain."""
+MODELS_COMMENT = "(every model)"
+"""The key of a multi-model pull request's one comment (no model name has parentheses)."""
 VERDICT_FILE = "verdict.json"
 SECTIONS = (layout.VALIDATE_DATA, layout.EVALUATE_GATE)
 """The checks of ml-pull-request.yml, in the order they post; each packs ``<section>.md``."""
@@ -98,27 +103,15 @@ def post_pr_report(
     run tested; ``UsageError`` when it is malformed or too large. ``client`` defaults to
     ``GitHubClient.from_env(token_env=token_env)``.
     """
-    if client is None:
-        from mlops_actions.github.client import GitHubClient
-
-        options = {"bot_login": bot_login} if bot_login else {}
-        client = GitHubClient.from_env(token_env=token_env, **options)
+    client = client or _client(token_env, bot_login)
     run = client.get_workflow_run(run_id)
     if run.get("event") != "pull_request":
         return _skipped(f"run {run_id} was started by {run.get('event')!r}, not a pull request")
     artifact = client.find_run_artifact(run_id, ARTIFACT)
     if artifact is None:
         return _skipped(f"run {run_id} left no {ARTIFACT} artifact (it ended before packing it)")
-    if int(artifact.get("size_in_bytes") or 0) > MAX_ARTIFACT_BYTES:
-        raise UsageError(
-            f"artifact {ARTIFACT} of run {run_id}: {artifact['size_in_bytes']:,} bytes, over the "
-            f"{MAX_ARTIFACT_BYTES:,} accepted; refused"
-        )
-    files = read_artifact(client.download_artifact(artifact["id"], max_bytes=MAX_ARTIFACT_BYTES))
-    verdict = parse_verdict(files.get(VERDICT_FILE))
-    number, head = verdict["pr"], str(run["head_sha"])
-    _verify(client, verdict, run)
-
+    verdict, files = _read_report(client, run, artifact)
+    number = verdict["pr"]
     comment = None
     for section in SECTIONS:
         state = verdict["checks"].get(section)
@@ -139,20 +132,122 @@ def post_pr_report(
     status = None
     gate = verdict["checks"].get(layout.EVALUATE_GATE)
     if gate is not None:
-        posted = post_gate_status(
-            gate == "passed",
-            one_line_text(verdict["gate_status"], MAX_DESCRIPTION_CHARS),
-            name=name,
-            sha=head,
-            target_url=run.get("html_url"),
-            client=client,
-        )
-        if posted.state is None:
-            raise GitHubError(f"commit status on {head}: {posted.reason}")
-        status = posted.state
+        status = _status(client, run, name, gate == "passed", verdict["gate_status"])
     return PrReportResult(
         "posted", number, comment.url if comment else None, status, "" if comment else "no check"
     )
+
+
+def post_models_report(
+    run_id: int,
+    *,
+    client: Any = None,
+    token_env: str = "GITHUB_TOKEN",
+    bot_login: str | None = None,
+) -> PrReportResult:
+    """Post what a multi-model pull request run packed, one ``mlops-pr-report-<model>``
+    artifact per model it affected: one sticky comment with a section per model, the status
+    ``mlops/gate: <model>`` of each, and ``mlops/gate`` over them all, the one check branch
+    protection can require whichever models a pull request touches.
+
+    A run that reported no model passes ``mlops/gate`` only when it succeeded (its discovery
+    found none affected); a run that failed before any model reported fails it.
+    """
+    client = client or _client(token_env, bot_login)
+    run = client.get_workflow_run(run_id)
+    if run.get("event") != "pull_request":
+        return _skipped(f"run {run_id} was started by {run.get('event')!r}, not a pull request")
+    reports: dict[str, dict[str, Any]] = {}
+    for artifact in sorted(client.list_run_artifacts(run_id), key=lambda a: str(a.get("name"))):
+        model = _MODEL_ARTIFACT.fullmatch(str(artifact.get("name")))
+        if model:
+            verdict, files = _read_report(client, run, artifact)
+            reports[model[1]] = {"verdict": verdict, "files": files}
+    if not reports:
+        return _no_model_reported(client, run)
+    number = next(iter(reports.values()))["verdict"]["pr"]
+    if any(r["verdict"]["pr"] != number for r in reports.values()):
+        raise ReportRefused(f"run {run_id}: its artifacts name different pull requests; refused")
+    for report in reports.values():
+        checks = report["verdict"]["checks"]
+        report["passed"] = checks[layout.EVALUATE_GATE] == "passed" and "failed" not in (
+            checks.values()
+        )
+        report["markdown"] = "\n\n".join(
+            untrusted_markdown(report["files"][f"{section}.md"])
+            for section in SECTIONS
+            if checks.get(section) is not None and f"{section}.md" in report["files"]
+        )
+    comment = post_sticky_comment(
+        render("pr_models_comment.md.j2", reports=reports),
+        name=MODELS_COMMENT,
+        pr=number,
+        client=client,
+        report_url=run.get("html_url"),
+    )
+    if comment.action == "skipped":
+        raise GitHubError(f"PR comment on #{number}: {comment.reason}")
+    for model, report in reports.items():
+        gate = report["verdict"]["gate_status"] or "the gate did not run"
+        _status(client, run, model, report["passed"], gate)
+    blocked = [m for m, r in reports.items() if not r["passed"]]
+    summary = (
+        f"{len(blocked)} of {len(reports)} models blocked: {', '.join(blocked)}"
+        if blocked
+        else f"{len(reports)} of {len(reports)} models passed"
+    )
+    status = _status(client, run, None, not blocked, summary)
+    return PrReportResult("posted", number, comment.url, status)
+
+
+def _no_model_reported(client: Any, run: dict[str, Any]) -> PrReportResult:
+    succeeded = run.get("conclusion") == "success"
+    text = (
+        "no model is affected by this pull request"
+        if succeeded
+        else f"run {run['id']} ended ({run.get('conclusion')}) before any model reported"
+    )
+    status = _status(client, run, None, succeeded, text)
+    return PrReportResult("posted", None, None, status, text)
+
+
+def _client(token_env: str, bot_login: str | None) -> Any:
+    from mlops_actions.github.client import GitHubClient
+
+    options = {"bot_login": bot_login} if bot_login else {}
+    return GitHubClient.from_env(token_env=token_env, **options)
+
+
+def _read_report(
+    client: Any, run: dict[str, Any], artifact: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """One packed report of ``run``: its verdict, verified against the run, and its files."""
+    if int(artifact.get("size_in_bytes") or 0) > MAX_ARTIFACT_BYTES:
+        raise UsageError(
+            f"artifact {artifact['name']} of run {run['id']}: {artifact['size_in_bytes']:,} "
+            f"bytes, over the {MAX_ARTIFACT_BYTES:,} accepted; refused"
+        )
+    files = read_artifact(client.download_artifact(artifact["id"], max_bytes=MAX_ARTIFACT_BYTES))
+    verdict = parse_verdict(files.get(VERDICT_FILE))
+    _verify(client, verdict, run)
+    return verdict, files
+
+
+def _status(
+    client: Any, run: dict[str, Any], name: str | None, passed: bool, description: str
+) -> str:
+    """Commit status ``mlops/gate: <name>`` (``mlops/gate`` for every model) on the run's head."""
+    posted = post_gate_status(
+        passed,
+        one_line_text(description, MAX_DESCRIPTION_CHARS),
+        name=name,
+        sha=str(run["head_sha"]),
+        target_url=run.get("html_url"),
+        client=client,
+    )
+    if posted.state is None:
+        raise GitHubError(f"commit status on {run['head_sha']}: {posted.reason}")
+    return posted.state
 
 
 def read_artifact(data: bytes) -> dict[str, str]:

@@ -27,18 +27,19 @@ def post_gate_status(
     passed: bool,
     description: str,
     *,
-    name: str,
+    name: str | None,
     sha: str | None = None,
     target_url: str | None = None,
     client: Any = None,
     token_env: str = "GITHUB_TOKEN",
 ) -> StatusResult:
-    """Set commit status ``mlops/gate: <name>`` to success or failure on the commit under test.
+    """Set commit status ``mlops/gate: <name>`` (``mlops/gate`` with no name: every model of a
+    multi-model run) to success or failure on the commit under test.
 
     ``sha`` defaults to that commit, ``target_url`` to this run; ``client`` to
     ``GitHubClient.from_env(token_env=token_env)``.
     """
-    context = f"mlops/gate: {name}"
+    context = f"mlops/gate: {name}" if name else "mlops/gate"
     sha = sha or (event_pull_request().get("head") or {}).get("sha") or os.environ.get("GITHUB_SHA")
     if not sha:
         reason = "no commit to mark: GITHUB_SHA is not set and the event is not a pull request"

@@ -45,14 +45,19 @@ def registry_alias(config: Config, spec: str, flag: str) -> tuple[Registry, str]
     and the alias; TARGET may be left out when the config has one registry target."""
     target, _, alias = spec[len("registry:") :].rpartition(":")
     if not target:
-        registries = [name for name, t in config.deploy.targets.items() if t.type == "registry"]
-        if len(registries) != 1:
-            raise UsageError(
-                f"{flag} {spec}: {config.label} has {len(registries)} registry targets "
-                f"({', '.join(registries) or 'none'}); name one: registry:TARGET:{alias}"
-            )
-        target = registries[0]
+        target = only_registry(config, f"{flag} {spec}", f"registry:TARGET:{alias}")
     return registry_for(config, target), alias
+
+
+def only_registry(config: Config, what: str, hint: str) -> str:
+    """The name of the config's one registry target, for commands that may leave it out."""
+    registries = [name for name, t in config.deploy.targets.items() if t.type == "registry"]
+    if len(registries) != 1:
+        raise UsageError(
+            f"{what}: {config.label} has {len(registries)} registry targets "
+            f"({', '.join(registries) or 'none'}); name one: {hint}"
+        )
+    return registries[0]
 
 
 def audit_context(

@@ -68,6 +68,22 @@ def md(value: Any, width: int | None = None) -> str:
     return text.replace("@", "@" + _ZWSP).replace("\\#", "\\#" + _ZWSP)
 
 
+_ESCAPED = re.compile(r"\\" + _MD_PUNCTUATION.pattern)
+_TAGS = re.compile(r"</?(?:code|sub|sup|details|summary|b|strong|i|em)(?: open)?>")
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+
+
+def terminal_text(markdown: str) -> str:
+    """A rendered report as a terminal shows it: ``md``'s escapes, invisible spaces and the
+    few HTML tags undone, so ``mlops.yaml`` does not print as ``mlops\\.yaml``. For a
+    terminal only: the result is no longer safe to post as markdown."""
+    text = _TAGS.sub("", markdown.replace(_ZWSP, ""))
+    text = _ESCAPED.sub(r"\1", text)
+    for entity, char in _ENTITIES:
+        text = text.replace(entity, char)
+    return text
+
+
 @cache
 def _environment() -> Any:
     import jinja2

@@ -21,6 +21,7 @@ from mlops_actions import __version__
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import load_splits, require_columns
+from mlops_actions.data_source import pull_source
 from mlops_actions.errors import GateFailed
 from mlops_actions.features import target_values
 from mlops_actions.files import atomic_write_json, atomic_write_text
@@ -191,6 +192,7 @@ def evaluate_gate(
     out = layout.stage_dir(workdir, layout.EVALUATE_GATE)
     gate = config.gate
     model_path = Path(model) if model else layout.trained_model(workdir)
+    pull_source(config, workdir, if_missing=True)
     splits = load_splits(config)
     test = splits.test
     y_true = target_values(config, test)

@@ -28,7 +28,7 @@ from mlops_actions.pipeline import build_pipeline
 from mlops_actions.reports import render
 from mlops_actions.stages._common import StageResult, write_result
 from mlops_actions.validation.schema import infer_schema, schema_yaml
-from mlops_actions.workflow_templates import packaged
+from mlops_actions.workflow_templates import OPT_IN, packaged
 from mlops_actions.workflow_templates import render as render_workflow
 
 if TYPE_CHECKING:
@@ -113,6 +113,8 @@ def init(
         ),
     }
     for template, source_text in packaged():
+        if template.name in OPT_IN:
+            continue
         files[top / ".github" / "workflows" / f"{template.name}.yml"] = render_workflow(
             template,
             source_text,

@@ -18,6 +18,7 @@ from mlops_actions import model as onnx_model
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import load_splits, read_config_table
+from mlops_actions.data_source import pull_source
 from mlops_actions.errors import ModelError, ParityFailed
 from mlops_actions.features import features_from_json, model_frame
 from mlops_actions.files import atomic_path, atomic_write_text
@@ -119,6 +120,7 @@ def package_onnx(
     train_outputs = _train_outputs(model_path)
     pipeline = _load_pipeline(model_path, joblib)
     features = features_from_json(train_outputs["features"])
+    pull_source(config, workdir, if_missing=True)
     splits = load_splits(config)
     test_source = (config.data.test or config.data.train).name
 

@@ -28,6 +28,7 @@ from mlops_actions import __version__
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import load_splits
+from mlops_actions.data_source import pull_source
 from mlops_actions.errors import UsageError
 from mlops_actions.features import infer_features, target_values
 from mlops_actions.files import atomic_write_text
@@ -124,6 +125,7 @@ def select_champion(
         )
     workdir = Path(workdir)
     out = layout.stage_dir(workdir, layout.SELECT_CHAMPION)
+    pull_source(config, workdir, if_missing=True)
     splits = load_splits(config)
     test = splits.test
     y_true = target_values(config, test)

@@ -14,6 +14,7 @@ from mlops_actions import __version__
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import load_splits
+from mlops_actions.data_source import pull_source
 from mlops_actions.errors import ConfigError, DataError, ModelError
 from mlops_actions.features import (
     features_to_json,
@@ -70,6 +71,7 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
     import joblib
 
     out = layout.stage_dir(workdir, layout.TRAIN)
+    source = pull_source(config, workdir)
     splits = load_splits(config)
     target = config.data.target
     features = infer_features(config, splits.train)
@@ -101,6 +103,8 @@ def train(config: Config, *, workdir: str | Path = ".mlops") -> TrainResult:
         "factory": config.model.factory,
     }
     lineage = _build_lineage(config, splits.fingerprints)
+    if source is not None:
+        lineage["source"] = source  # what data-watch compares the source with
     feature_items = features_to_json(features)
     warnings = []
     if splits.dropped_unlabelled:

@@ -19,6 +19,7 @@ from mlops_actions import engine, gitrepo
 from mlops_actions import workdir as layout
 from mlops_actions.config import Config
 from mlops_actions.data import read_header, read_table, record_lines
+from mlops_actions.data_source import pull_source
 from mlops_actions.errors import ConfigError, DataError, UsageError, ValidationFailed
 from mlops_actions.files import atomic_write_bytes, atomic_write_text, sha256_file
 from mlops_actions.reports import render
@@ -153,6 +154,8 @@ def validate_data(
     rules = config.validation
     samples = rules.max_samples if max_samples is None else max_samples
     keep = max(samples, rules.max_annotations)
+    if data is None:
+        pull_source(config, workdir)
     paths = _data_paths(config, data)
     written = _write_inferred_schema(config, paths, force) if infer_schema else False
     schema = sch.load_schema(config.data.schema, config_label=config.label)

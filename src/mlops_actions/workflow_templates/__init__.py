@@ -19,6 +19,9 @@ from importlib import resources
 
 SOURCES = "sources"
 MANIFEST = "templates.json"
+OPT_IN = frozenset({"ml-data-watch"})
+"""Templates for a feature the project turns on (data.source), which neither ``mlops init``
+nor the examples set: a copy elsewhere would fail every night."""
 _ON_BLOCK = re.compile(r"^on:\n(?:(?:[ \t]+.*)?\n)*?(?=^\S)", re.MULTILINE)
 _INPUT = re.compile(r"\$\{\{ inputs\.([A-Za-z0-9_-]+) \}\}")
 _PATH_FILTER = re.compile(r"^(      - ')(?!\.github/)([^']+)('\s*)$", re.MULTILINE)
@@ -33,6 +36,11 @@ class Template:
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
+
+
+def _text(value: object) -> str:
+    """An input's value as its expression gives it: booleans as ``true``/``false``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _yaml_scalar(value: object) -> str:
@@ -57,7 +65,7 @@ def render(
 
     source = yaml.safe_load(source_text)
     inputs = source[True]["workflow_call"]["inputs"]  # PyYAML reads the key `on` as True
-    chosen = {name: str(spec.get("default", "")) for name, spec in inputs.items()}
+    chosen = {name: _text(spec.get("default", "")) for name, spec in inputs.items()}
     chosen.update(values or {})
     body = source_text[source_text.index("\nname:") + 1 :]
     body = re.sub(r"^name: .*$", f"name: {template.name}", body, count=1, flags=re.MULTILINE)

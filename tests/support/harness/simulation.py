@@ -15,6 +15,11 @@ a run:
   status functions over the ``needs`` chain, ``strategy.matrix`` (include/exclude,
   ``fail-fast``, a whole matrix from ``fromJSON`` of an earlier job's output, at most 256
   jobs) behave as on GitHub;
+- a job that calls a reusable workflow (``uses: ./.github/workflows/x.yml``, or
+  ``OWNER/mlops-actions/.github/workflows/x.yml@v1`` for the project under test), matrix or
+  not, runs that workflow's jobs in the same run with its ``with:`` as typed ``inputs``; a
+  called job may hold no permission the calling job lacks (GitHub fails the run), gets only
+  the secrets passed (``secrets: inherit``: all), and sees the caller's ``github`` context;
 - a job whose ``environment:`` has required reviewers waits until the test calls
   ``approve``/``reject``; ``concurrency`` groups (workflow and job level) queue or cancel;
 - each job gets its own token with exactly its ``permissions:`` (the workflow's block when it
@@ -42,7 +47,7 @@ import yaml
 from . import payloads
 from .expressions import condition, interpolate, to_text
 from .repository import UserRepository
-from .runner import ActionRun, HarnessError, Runner
+from .runner import OWN_ACTION, REPO_ROOT, ActionRun, HarnessError, Runner
 from .tools import Artifact, ArtifactStore, CacheStore, Machine, ToolBox
 
 RESTRICTED = {"contents": "read", "metadata": "read", "packages": "read"}
@@ -79,10 +84,24 @@ class Leg:
     machine: Path | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """Where a job of a called (reusable) workflow runs: one leg of the calling job."""
+
+    caller: str
+    prefix: str  # "<caller>/<leg>/": the called jobs' ids in the run
+    doc: dict[str, Any]
+    inputs: dict[str, Any]
+    permissions: dict[str, str]  # the calling job's: the most a called job can hold
+    secrets: dict[str, str]
+
+
 @dataclasses.dataclass
 class Job:
     id: str
     spec: dict[str, Any]
+    call: Call | None = None  # a job of a called workflow
+    children: list[str] = dataclasses.field(default_factory=list)  # a calling job's jobs
     state: str = "queued"  # queued | waiting (approval) | pending (concurrency) | ready | FINAL
     outputs: dict[str, str] = dataclasses.field(default_factory=dict)
     legs: list[Leg] = dataclasses.field(default_factory=list)
@@ -99,9 +118,20 @@ class Job:
         return self.state in FINAL
 
     @property
-    def needs(self) -> list[str]:
+    def local_needs(self) -> list[str]:
+        """``needs`` as the workflow file names them."""
         needs = self.spec.get("needs") or []
         return [needs] if isinstance(needs, str) else list(needs)
+
+    @property
+    def needs(self) -> list[str]:
+        """``needs`` as ids in the run."""
+        prefix = self.call.prefix if self.call else ""
+        return [prefix + n for n in self.local_needs]
+
+    @property
+    def local_id(self) -> str:
+        return self.id.removeprefix(self.call.prefix) if self.call else self.id
 
     @property
     def run(self) -> ActionRun:
@@ -534,9 +564,18 @@ class Simulation:
         for job in run.jobs.values():
             if job.done or not all(run.jobs[n].done for n in job.needs):
                 continue
+            if job.state == "calling":
+                if not all(run.jobs[child].done for child in job.children):
+                    continue
+                states = {run.jobs[child].state for child in job.children}
+                job.state = next((s for s in ("failure", "cancelled") if s in states), "success")
+                return True
             if job.state == "queued":
                 if not self._job_if(run, job):
                     job.state = "skipped"
+                    return True
+                if "uses" in job.spec:
+                    self._call(run, job)
                     return True
                 contexts = self._contexts(run, job)
                 env = job.spec.get("environment")
@@ -588,14 +627,12 @@ class Simulation:
 
     def _contexts(self, run: WorkflowRun, job: Job | None = None) -> dict[str, Any]:
         contexts: dict[str, Any] = {
-            "github": self._github_context(run, job.id if job else ""),
-            "inputs": run.inputs,
+            "github": self._github_context(run, job.local_id if job else ""),
+            "inputs": job.call.inputs if job and job.call else run.inputs,
             "vars": self.variables,
         }
         if job is not None:
-            contexts["needs"] = {
-                n: {"result": run.jobs[n].state, "outputs": run.jobs[n].outputs} for n in job.needs
-            }
+            contexts["needs"] = _needs(run, job)
             contexts["matrix"] = {}
             contexts["strategy"] = {}
         return contexts
@@ -663,7 +700,7 @@ class Simulation:
     ) -> Leg:
         permissions = self._permissions(run, job)
         token = self.github.issue_token(permissions) if self.github is not None else "ghs_offline"
-        secrets = {} if run.fork else dict(self.secrets)
+        secrets = {} if run.fork else job.call.secrets if job.call else dict(self.secrets)
         name = f"{run.id}-{job.id}-{len(job.legs) + 1}"
         machine = Machine(self.root / "machines" / name, self.repo.full_name).create()
         tools = ToolBox(
@@ -675,7 +712,7 @@ class Simulation:
             artifacts=self.artifacts,
             caches=self.caches,
         )
-        context = self._github_context(run, job.id)
+        context = self._github_context(run, job.local_id)
         context = {
             k: v
             for k, v in context.items()
@@ -695,15 +732,12 @@ class Simulation:
             context=context,
             clock_offset=self.clock.offset,
         )
-        needs = {
-            n: {"result": run.jobs[n].state, "outputs": run.jobs[n].outputs} for n in job.needs
-        }
         try:
             result = runner.run_job(
-                run.doc,
-                job.id,
-                inputs=run.inputs,
-                needs=needs,
+                job.call.doc if job.call else run.doc,
+                job.local_id,
+                inputs=job.call.inputs if job.call else run.inputs,
+                needs=_needs(run, job),
                 matrix=combo,
                 strategy=strategy,
                 variables=self.variables,
@@ -716,7 +750,14 @@ class Simulation:
         return Leg(combo, result.status, result, permissions, machine.root)
 
     def _permissions(self, run: WorkflowRun, job: Job) -> dict[str, str]:
-        block = job.spec.get("permissions", run.doc.get("permissions", self.default_permissions))
+        if job.call is not None:  # the called workflow's block, else the calling job's
+            block = job.spec.get("permissions", job.call.doc.get("permissions"))
+            if block is None:
+                return dict(job.call.permissions)
+        else:
+            block = job.spec.get(
+                "permissions", run.doc.get("permissions", self.default_permissions)
+            )
         from support.fakegithub.scopes import SCOPES, read_only
 
         if block == "read-all":
@@ -729,6 +770,78 @@ class Simulation:
             raise HarnessError(f"{run.path}: permissions must be a mapping, read-all or write-all")
         granted.setdefault("metadata", "read")
         return read_only(granted) if run.fork else granted
+
+    # ---- reusable workflows ---------------------------------------------------------------
+    def _call(self, run: WorkflowRun, job: Job) -> None:
+        """Expand a job that calls a reusable workflow into that workflow's jobs, one set per
+        matrix leg, with ids ``<job>/<leg>/<called job>``; the job ends when they all have."""
+        uses = str(job.spec["uses"])
+        doc, where = self._reusable(run, uses)
+        declared = (_triggers(doc).get("workflow_call") or {}).get("inputs") or {}
+        contexts = self._contexts(run, job)
+        strategy = job.spec.get("strategy") or {}
+        combos = (
+            _matrix(interpolate(strategy.get("matrix"), contexts))
+            if strategy.get("matrix")
+            else [{}]
+        )
+        granted = self._permissions(run, job)
+        order = ("none", "read", "write")
+        for leg, combo in enumerate(combos):
+            scope = {**contexts, "matrix": combo}
+            given = {str(k): interpolate(v, scope) for k, v in (job.spec.get("with") or {}).items()}
+            unknown = sorted(set(given) - set(declared))
+            if unknown:
+                job.state, job.note = "failure", f"{where}: unexpected inputs {unknown}"
+                return
+            inputs = {}
+            for name, spec in declared.items():
+                spec = spec or {}
+                if spec.get("required") and name not in given:
+                    job.state, job.note = "failure", f"{where}: input {name!r} is required"
+                    return
+                value, kind = given.get(name, spec.get("default", "")), spec.get("type", "string")
+                inputs[name] = to_text(value) if kind == "string" else _typed(value, kind)
+            passed = job.spec.get("secrets")
+            secrets = (
+                dict(self.secrets)
+                if passed == "inherit"
+                else {str(k): to_text(interpolate(v, scope)) for k, v in (passed or {}).items()}
+            )
+            call = Call(job.id, f"{job.id}/{leg}/", doc, inputs, granted, secrets)
+            for called_id, spec in doc["jobs"].items():
+                child = Job(call.prefix + called_id, spec, call=call)
+                wants = self._permissions(run, child)
+                over = [
+                    f"{scope_name}: {level}"
+                    for scope_name, level in wants.items()
+                    if order.index(level) > order.index(granted.get(scope_name, "none"))
+                ]
+                if over:  # GitHub's words: the run fails before any job starts
+                    job.state = "failure"
+                    job.note = (
+                        f"{where}: the nested job {called_id!r} is requesting {', '.join(over)}, "
+                        f"but is only allowed {granted}"
+                    )
+                    return
+                run.jobs[child.id] = child
+                job.children.append(child.id)
+        job.state = "calling"
+
+    def _reusable(self, run: WorkflowRun, uses: str) -> tuple[dict[str, Any], str]:
+        own = OWN_ACTION.match(uses)
+        if uses.startswith("./"):
+            path = uses[2:]
+            return self._workflow(run.sha, path), path
+        if own and (own["path"] or "").startswith(".github/workflows/"):
+            path = REPO_ROOT / own["path"]
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            if not isinstance(doc, dict) or "workflow_call" not in _triggers(doc):
+                raise HarnessError(f"{uses}: not a reusable workflow (no on: workflow_call)")
+            return doc, own["path"]
+        raise HarnessError(
+            f"{uses}: the harness calls only this repository's or mlops-actions' workflows"
+        )
 
     # ---- approvals and concurrency ----------------------------------------------------------
     def _review(self, run: WorkflowRun, environment: str, decision: bool) -> None:
@@ -925,6 +1038,14 @@ def _matrix(spec: Any) -> list[dict[str, Any]]:
             combos.append(dict(extra))
             originals.append(dict(extra))
     return combos or [{}]
+
+
+def _needs(run: WorkflowRun, job: Job) -> dict[str, dict[str, Any]]:
+    """The ``needs`` context: the jobs ``job`` needs, under the names its workflow uses."""
+    return {
+        local: {"result": run.jobs[actual].state, "outputs": run.jobs[actual].outputs}
+        for local, actual in zip(job.local_needs, job.needs, strict=True)
+    }
 
 
 def _ancestors(run: WorkflowRun, job: Job) -> set[str]:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from mlops_actions.files import sha256_file
 from mlops_actions.registry import store as registry_module
 from mlops_actions.registry.store import Registry
 from support import SRC
+from support.s3 import S3_ENV, moto_server
 
 
 def _files(tmp_path: Path, content: bytes, name: str = "m") -> dict[str, Path]:
@@ -35,47 +35,11 @@ def _register(registry: Registry, tmp_path: Path, content: bytes, **metrics: flo
     return registry.register("iris", files, meta)
 
 
-class OneRequestAtATime:
-    """WSGI wrapper: moto's backend is not thread-safe (a GET racing a PUT of the same key can
-    read a closed buffer, and its conditional checks are not atomic with the write), while S3
-    applies each request atomically. Serving one request at a time gives S3's semantics."""
-
-    def __init__(self, app) -> None:
-        self.app, self.lock = app, threading.Lock()
-
-    def __call__(self, environ, start_response):
-        with self.lock:
-            return [b"".join(self.app(environ, start_response))]
-
-
 @pytest.fixture(scope="module")
 def s3_server():
     """moto's S3 in server mode on 127.0.0.1, reached over real HTTP by s3fs."""
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    class Quiet(MotoRequestHandler):
-        def log_request(self, *args) -> None:
-            pass
-
-    app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-
-
-S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+    with moto_server() as server:
+        yield server.url
 
 
 @pytest.fixture
