@@ -270,9 +270,10 @@ class GitHubClient:
         """Send a ``repository_dispatch`` event and return its ``dispatch_id``.
 
         GitHub lists no dispatches, so a lost answer cannot be checked: the event is sent
-        again with the same run-scoped ``dispatch_id`` in ``client_payload``, by which the
-        receiving workflow (its concurrency group) recognises the duplicate. A caller that
-        retries in a later run passes the id it recorded. GitHub's limits are checked here first.
+        again with the same run-scoped ``dispatch_id`` in ``client_payload``, by which a
+        receiver can tell the duplicate (the templates' ml-retrain.yml does not: a duplicate
+        queues a second retraining behind the first). A caller that retries in a later run
+        passes the id it recorded. GitHub's limits are checked here first.
         """
         if not 1 <= len(event_type) <= MAX_EVENT_TYPE_CHARS:
             raise UsageError(

@@ -10,8 +10,8 @@ On a change it sends ``repository_dispatch`` ``data-updated`` (ml-retrain.yml li
 per change: the registry's audit log gets a ``data-updated`` entry with the new listing's
 fingerprint and the dispatch id before the dispatch ("sending") and after it ("sent"). A
 run that finds "sent" for this fingerprint sends nothing; one that finds only "sending" (the
-answer was lost, or the job died) sends again with the same dispatch id, which the receiving
-workflow's concurrency group recognises.
+answer was lost, or the job died) sends again with the same dispatch id (see
+``GitHubClient.dispatch``).
 
 File names come from whoever can write to the bucket: the summary escapes them, and the
 payload carries at most ``MAX_PAYLOAD_FILES`` of each kind, each cut to ``MAX_NAME_CHARS``.
