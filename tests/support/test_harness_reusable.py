@@ -122,13 +122,17 @@ def test_a_called_job_asking_for_more_than_the_caller_holds_fails_the_call(simul
     sim = simulate(
         {
             "ci.yml": _caller(),
-            "called.yml": CALLED.replace("contents: read", "contents: write"),
+            # the second job asks for more: the first, which may, does not run either
+            "called.yml": CALLED.replace(
+                "  ship:\n    needs: build\n",
+                "  ship:\n    needs: build\n    permissions:\n      contents: write\n",
+            ),
         }
     )
     sim.repo.commit("go")
     run = only(sim.push("main"))
     assert run.conclusion == "failure"
     release = run.job("release")
-    assert "'build' is requesting contents: write" in release.note
+    assert "'ship' is requesting contents: write" in release.note
     assert not [j for j in run.jobs if j.startswith("release/")]  # nothing ran
     assert run.job("after").state == "skipped"

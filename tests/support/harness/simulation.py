@@ -787,6 +787,7 @@ class Simulation:
         )
         granted = self._permissions(run, job)
         order = ("none", "read", "write")
+        children: list[Job] = []
         for leg, combo in enumerate(combos):
             scope = {**contexts, "matrix": combo}
             given = {str(k): interpolate(v, scope) for k, v in (job.spec.get("with") or {}).items()}
@@ -824,8 +825,10 @@ class Simulation:
                         f"but is only allowed {granted}"
                     )
                     return
-                run.jobs[child.id] = child
-                job.children.append(child.id)
+                children.append(child)
+        for child in children:  # only once every leg's every job may run: none runs otherwise
+            run.jobs[child.id] = child
+            job.children.append(child.id)
         job.state = "calling"
 
     def _reusable(self, run: WorkflowRun, uses: str) -> tuple[dict[str, Any], str]:
